@@ -1,0 +1,17 @@
+"""TensorFlow in TF1 graph mode, imported once for the whole package.
+
+Tensorpack's layers need the legacy Keras (``tf_keras``); TensorFlow reads
+``TF_USE_LEGACY_KERAS`` only at its first import, so it is set here, before.
+Every module of ``annt`` takes ``tf`` from this module.
+"""
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+tf.disable_eager_execution()
+tf.logging.set_verbosity(tf.logging.ERROR)
+
+__all__ = ["tf"]

@@ -1,0 +1,65 @@
+"""Checkpoint files: find them, read their variables, and export the compact ``model.npz``.
+
+Tensorpack writes full training checkpoints (with optimizer state); the zoo ships only the
+model's own variables as an ``.npz`` that loads with ``allow_pickle=False``.
+"""
+from pathlib import Path
+
+import numpy as np
+from tensorpack.tfutils import varmanip
+from tensorpack.tfutils.tower import PredictTowerContext
+
+from ._backend import tf
+from .errors import ConfigError
+from .manifest import write_atomic
+from .zoo import WEIGHTS
+
+
+def resolve_checkpoint(path):
+    """A loadable checkpoint for ``path``: a ``.npz``, a TF checkpoint prefix, or a folder holding one.
+
+    In a folder, the compact ``model.npz`` wins over the newest Tensorpack checkpoint.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        if (path / WEIGHTS).is_file():
+            return path / WEIGHTS
+        latest = tf.train.latest_checkpoint(str(path))
+        if latest:
+            return Path(latest)
+        raise ConfigError(f"model.checkpoint: {path} holds neither {WEIGHTS} nor a TensorFlow checkpoint")
+    if path.suffix == ".npz" and path.is_file():
+        return path
+    if Path(str(path) + ".index").is_file():
+        return path
+    raise ConfigError(f"model.checkpoint: {path} is not a .npz file, a checkpoint prefix or a folder")
+
+
+def read_variables(checkpoint):
+    """``{name: array}`` of every variable stored in ``checkpoint`` (never unpickles)."""
+    checkpoint = Path(checkpoint)
+    if checkpoint.suffix == ".npz":
+        with np.load(checkpoint, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+    return varmanip.load_chkpt_vars(str(checkpoint))
+
+
+def model_variable_names(model):
+    """Names of the variables an inference graph of ``model`` needs (no optimizer state)."""
+    with tf.Graph().as_default():
+        inputs = [tf.placeholder(spec.dtype, spec.shape, spec.name)
+                  for spec in model.get_input_signature()]
+        with PredictTowerContext(""):
+            model.build_graph(*inputs)
+        return sorted(v.op.name for v in tf.global_variables())
+
+
+def export_compact(checkpoint, model, target):
+    """Write the variables ``model`` needs from ``checkpoint`` to ``target`` (.npz), atomically."""
+    stored = read_variables(checkpoint)
+    names = model_variable_names(model)
+    missing = [name for name in names if name not in stored]
+    if missing:
+        raise ValueError(f"{checkpoint} lacks variables {missing[:5]} of {model.name}")
+    return write_atomic(target, lambda temporary: np.savez_compressed(
+        temporary, **{name: stored[name] for name in names}))

@@ -1,0 +1,246 @@
+"""Task configuration: the schema, defaults, YAML loading, ``--set`` overrides and validation.
+
+A config is a nested mapping (usually a YAML file). :func:`resolve` checks every key,
+type, value and path against :data:`SCHEMA` before any work is done and returns the
+config with every default filled in; each problem is reported with its key path.
+"""
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .data import DATASETS
+from .errors import ConfigError
+from .models import MODELS
+from .quantization import Precision
+
+TASKS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One config key: its type, default, meaning, and the values it allows."""
+
+    kind: str  # str | int | float | bool | path | precision
+    default: object
+    doc: str
+    choices: tuple = None
+    minimum: float = None
+    nullable: bool = False
+
+    def describe_allowed(self):
+        if self.choices:
+            text = ", ".join(map(str, self.choices))
+        elif self.kind == "precision":
+            text = "'FP', 'W,A,G' with bitwidths 1..16 or 32 (e.g. '2,2,32'), or a mapping"
+        elif self.minimum is not None:
+            text = f"{self.kind} >= {self.minimum}"
+        else:
+            text = {"path": "a path (string)"}.get(self.kind, self.kind)
+        return text + (", or null" if self.nullable else "")
+
+    def check(self, key, value):
+        """The value, normalised; raises ConfigError naming ``key`` if it is not allowed."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ConfigError(f"{key}: must not be empty; allowed: {self.describe_allowed()}")
+        try:
+            value = _CONVERTERS[self.kind](value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{key}: {exc}; allowed: {self.describe_allowed()}") from None
+        if self.choices and value not in self.choices:
+            raise ConfigError(f"{key}: {value!r} is not allowed; allowed: {self.describe_allowed()}")
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"{key}: {value!r} is too small; allowed: {self.describe_allowed()}")
+        return value
+
+
+def _strict(python_type, name):
+    def convert(value):
+        if isinstance(value, bool) and python_type is not bool:
+            raise TypeError(f"expected {name}, got a boolean {value!r}")
+        if python_type is float and isinstance(value, int):
+            return float(value)
+        if not isinstance(value, python_type):
+            raise TypeError(f"expected {name}, got {type(value).__name__} {value!r}")
+        return value
+    return convert
+
+
+_CONVERTERS = {
+    "str": _strict(str, "a string"),
+    "int": _strict(int, "an integer"),
+    "float": _strict(float, "a number"),
+    "bool": _strict(bool, "true or false"),
+    "path": _strict(str, "a path (string)"),
+    "precision": lambda value: str(Precision.parse(value)),
+}
+
+#: Every key a config may hold, with its default and the values it allows.
+SCHEMA = {
+    "task": Option("str", "train", "What to run.", choices=TASKS),
+    "seed": Option("int", 0, "Seed of every random choice (shuffling, initialisation, sampling).",
+                   minimum=0),
+    "data": {
+        "dataset": Option("str", None, "Data set; null = the model's own.", choices=DATASETS,
+                          nullable=True),
+        "dir": Option("path", None, "Data folder; null = $ANNT_DATA_DIR, else ./data.", nullable=True),
+        "download": Option("bool", True, "Download missing files from the canonical sources "
+                                         "(SHA-256 checked)."),
+    },
+    "model": {
+        "name": Option("str", "model_a", "Architecture.", choices=tuple(MODELS)),
+        "precision": Option("precision", "FP", "Bitwidths of weights, activations, gradients."),
+        "checkpoint": Option("path", None, "task test: run folder, model.npz or checkpoint to load; "
+                                           "null = the shipped zoo model.", nullable=True),
+    },
+    "train": {
+        "epochs": Option("int", None, "Training epochs; null = the model's recipe.", minimum=1,
+                         nullable=True),
+        "batch_size": Option("int", None, "Batch size; null = the model's recipe.", minimum=1,
+                             nullable=True),
+        "learning_rate": Option("float", None, "Initial learning rate; null = the model's recipe.",
+                                minimum=0, nullable=True),
+        "train_samples": Option("int", None, "Train on the first N training images; null = all.",
+                                minimum=1, nullable=True),
+    },
+    "test": {
+        "batch_size": Option("int", 256, "Batch size for inference.", minimum=1),
+    },
+    "output": {
+        "dir": Option("path", "runs", "Folder that holds one sub-folder per run."),
+        "resume": Option("bool", False, "Continue an existing run folder from its last checkpoint."),
+        "overwrite": Option("bool", False, "Delete an existing run folder and start again."),
+    },
+}
+
+
+def defaults(schema=SCHEMA):
+    """The config with every key at its default."""
+    return {key: defaults(opt) if isinstance(opt, dict) else copy.deepcopy(opt.default)
+            for key, opt in schema.items()}
+
+
+def _merge_checked(schema, given, prefix=""):
+    resolved = {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, "
+                          f"got {type(given).__name__}")
+    unknown = sorted(set(given) - set(schema), key=str)
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key; allowed here: {', '.join(schema)}")
+    for key, opt in schema.items():
+        path = prefix + key
+        if isinstance(opt, dict):
+            resolved[key] = _merge_checked(opt, given.get(key) or {}, path + ".")
+        else:
+            resolved[key] = opt.check(path, given.get(key, opt.default))
+    return resolved
+
+
+def parse_override(text):
+    """``"key.path=value"`` -> ``(["key", "path"], value)``; the value is read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected key.path=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc})") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(config, overrides):
+    """Return ``config`` with each ``key.path=value`` of ``overrides`` set."""
+    config = copy.deepcopy(config)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = config
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {'.'.join(path)}: {'.'.join(path[:depth + 1])} is not a section")
+            node = child
+        node[path[-1]] = value
+    return config
+
+
+def load_file(path):
+    """Read a YAML config file (``yaml.safe_load``); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--config: no such file {str(path)!r}")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config: {path} is not valid YAML ({exc})") from None
+    return {} if loaded is None else loaded
+
+
+def resolve(given):
+    """Validate a config mapping and fill in defaults; raises ConfigError before any work."""
+    config = _merge_checked(SCHEMA, given)
+    model_cls = MODELS[config["model"]["name"]]
+    if config["data"]["dataset"] is None:
+        config["data"]["dataset"] = model_cls.dataset
+    elif config["data"]["dataset"] != model_cls.dataset:
+        raise ConfigError(f"data.dataset: {model_cls.name} is a {model_cls.dataset} model, "
+                          f"got {config['data']['dataset']!r}; allowed: {model_cls.dataset}")
+    _check_existing_path(config, ("data", "dir"))
+    _check_existing_path(config, ("model", "checkpoint"))
+    if config["output"]["resume"] and config["output"]["overwrite"]:
+        raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
+    return config
+
+
+def _check_existing_path(config, keys):
+    section, key = keys
+    value = config[section][key]
+    if value is not None and not Path(value).expanduser().exists():
+        raise ConfigError(f"{section}.{key}: no such file or folder {value!r}")
+
+
+def load(path=None, overrides=()):
+    """File (optional) + ``--set`` overrides -> resolved, validated config."""
+    given = load_file(path) if path else {}
+    return resolve(apply_overrides(given, overrides))
+
+
+def _keyword_map(schema=SCHEMA):
+    """Keyword arguments of the Python API -> config key paths.
+
+    A key name used by one section only is its own keyword (``epochs``); a name several
+    sections share is prefixed by its section (``data_dir``, ``output_dir``, ``test_batch_size``),
+    except in the ``train`` section, which keeps the plain name (``batch_size``).
+    """
+    sections = {name: section for name, section in schema.items() if isinstance(section, dict)}
+    counts = {}
+    for section in sections.values():
+        for key in section:
+            counts[key] = counts.get(key, 0) + 1
+    keywords = {key: (key,) for key, opt in schema.items() if not isinstance(opt, dict)}
+    for name, section in sections.items():
+        for key in section:
+            plain = counts[key] == 1 or name == "train"
+            keywords[key if plain else f"{name}_{key}"] = (name, key)
+    return keywords
+
+
+API_KEYWORDS = _keyword_map()
+
+
+def from_options(task, model, precision, **options):
+    """A config mapping from the Python API's arguments (validated later by :func:`resolve`)."""
+    config = {"task": task, "model": {"name": model, "precision": precision}}
+    for keyword, value in options.items():
+        if keyword not in API_KEYWORDS or keyword in ("task", "name", "precision"):
+            allowed = ", ".join(k for k in API_KEYWORDS if k not in ("task", "name", "precision"))
+            raise ConfigError(f"{keyword}: unknown option; allowed: {allowed}")
+        *sections, key = API_KEYWORDS[keyword]
+        node = config
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[key] = value
+    return config

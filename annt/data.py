@@ -1,0 +1,182 @@
+"""MNIST and CIFAR-10: locating, downloading (with SHA-256 checks), reading, and Tensorpack dataflows.
+
+Images come out float32 in [0, 1], NHWC; labels int32. The data folder is chosen by the
+config key ``data.dir``, else ``$ANNT_DATA_DIR``, else ``./data``; each data set lives in a
+sub-folder of it (``mnist/``, ``cifar10/``) in its standard distribution format.
+"""
+import gzip
+import hashlib
+import os
+import pickle
+import tarfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from tensorpack.dataflow import BatchData, DataFromList, MapDataComponent
+
+from .errors import DataError
+
+DATASETS = ("mnist", "cifar10")
+SPLITS = ("train", "test")
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    url: str
+    sha256: str
+
+
+_MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+MNIST_FILES = {
+    "train": (RemoteFile("train-images-idx3-ubyte.gz", _MNIST_URL,
+                         "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+              RemoteFile("train-labels-idx1-ubyte.gz", _MNIST_URL,
+                         "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c")),
+    "test": (RemoteFile("t10k-images-idx3-ubyte.gz", _MNIST_URL,
+                        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+             RemoteFile("t10k-labels-idx1-ubyte.gz", _MNIST_URL,
+                        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6")),
+}
+CIFAR10_ARCHIVE = RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/",
+                             "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce")
+CIFAR10_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+
+
+def resolve_data_dir(data_dir=None):
+    """The data folder: ``data_dir`` if given, else ``$ANNT_DATA_DIR``, else ``./data``."""
+    return Path(data_dir or os.environ.get("ANNT_DATA_DIR") or "data").expanduser()
+
+
+def download(remote, folder):
+    """Fetch ``remote`` into ``folder``, verify its SHA-256, and only then move it into place."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / remote.name
+    partial = folder / (remote.name + ".part")
+    try:
+        urllib.request.urlretrieve(remote.url + remote.name, partial)
+    except (urllib.error.URLError, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise DataError(f"could not download {remote.url + remote.name} ({exc}); "
+                        f"put {remote.name} into {folder}/ by hand, or set data.dir / "
+                        "ANNT_DATA_DIR to a folder that has it") from exc
+    digest = hashlib.sha256(partial.read_bytes()).hexdigest()
+    if digest != remote.sha256:
+        partial.unlink()
+        raise DataError(f"downloaded {remote.name} has SHA-256 {digest}, expected {remote.sha256}; "
+                        "the file was discarded")
+    partial.replace(target)
+    return target
+
+
+def _require(files, folder, allow_download):
+    """Paths of ``files`` in ``folder``, downloading the missing ones when allowed."""
+    missing = [f for f in files if not (folder / f.name).is_file()]
+    if missing and not allow_download:
+        names = ", ".join(f.name for f in missing)
+        raise DataError(f"missing data file(s) {names} in {folder}/; put them there, point data.dir "
+                        "(or ANNT_DATA_DIR) at a folder that has them, or allow data.download")
+    for remote in missing:
+        download(remote, folder)
+    return [folder / f.name for f in files]
+
+
+def _read_idx(path, magic):
+    with gzip.open(path, "rb") as stream:
+        raw = stream.read()
+    found = int.from_bytes(raw[:4], "big")
+    if found != magic:
+        raise DataError(f"{path} is not an IDX file of the expected kind (magic {found}, expected {magic})")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def _load_mnist(split, folder, allow_download):
+    image_path, label_path = _require(MNIST_FILES[split], folder, allow_download)
+    images = _read_idx(image_path, 2051)[..., None]
+    labels = _read_idx(label_path, 2049)
+    return images, labels
+
+
+def _load_cifar10(split, folder, allow_download):
+    """Read the pickled batches from ``cifar-10-batches-py/`` or straight from the archive.
+
+    Reading members of the archive in memory (instead of extracting it) also works on
+    read-only data folders; these batch files are the only thing ANNT ever unpickles.
+    """
+    extracted = folder / "cifar-10-batches-py"
+    if all((extracted / name).is_file() for name in CIFAR10_BATCHES[split]):
+        blobs = [(extracted / name).read_bytes() for name in CIFAR10_BATCHES[split]]
+    else:
+        (archive,) = _require([CIFAR10_ARCHIVE], folder, allow_download)
+        with tarfile.open(archive, "r:gz") as tar:
+            blobs = [tar.extractfile(f"cifar-10-batches-py/{name}").read()
+                     for name in CIFAR10_BATCHES[split]]
+    batches = [pickle.loads(blob, encoding="bytes") for blob in blobs]
+    data = np.concatenate([b[b"data"] for b in batches]).reshape(-1, 3, 32, 32)
+    labels = np.concatenate([np.asarray(b[b"labels"]) for b in batches])
+    return data.transpose(0, 2, 3, 1), labels
+
+
+@lru_cache(maxsize=4)
+def _load_uint8(name, split, folder, allow_download):
+    reader = {"mnist": _load_mnist, "cifar10": _load_cifar10}[name]
+    images, labels = reader(split, folder, allow_download)
+    images = np.ascontiguousarray(images)
+    images.setflags(write=False)
+    labels = labels.astype(np.int32)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def load_dataset(name, split, data_dir=None, download=True):
+    """``(images, labels)`` of ``split`` of data set ``name``: float32 NHWC in [0, 1], int32.
+
+    >>> images, labels = load_dataset("mnist", "test")        # doctest: +SKIP
+    >>> images.shape, images.dtype, labels[:3]                # doctest: +SKIP
+    ((10000, 28, 28, 1), dtype('float32'), array([7, 2, 1], dtype=int32))
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; allowed: {', '.join(DATASETS)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+    folder = resolve_data_dir(data_dir).resolve() / name
+    images, labels = _load_uint8(name, split, folder, bool(download))
+    return images.astype(np.float32) / 255.0, labels.copy()
+
+
+def random_crop_flip(image, rng, pad=4):
+    """CIFAR augmentation: zero-pad by ``pad``, crop back at a random offset, flip half the time.
+
+    Own code because tensorpack's imgaug needs OpenCV, which the verified stack does not include.
+    """
+    height, width = image.shape[:2]
+    padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)))
+    top, left = rng.randint(0, 2 * pad + 1, size=2)
+    crop = padded[top:top + height, left:left + width]
+    return crop[:, ::-1] if rng.rand() < 0.5 else crop
+
+
+def training_dataflow(images, labels, batch_size, augment, seed):
+    """Shuffled, batched (and for CIFAR augmented) training data as a Tensorpack DataFlow.
+
+    The shuffle order follows tensorpack's global seed (``fix_rng_seed``), which
+    :func:`annt.training.train` sets from the config's seed.
+    """
+    flow = DataFromList(list(zip(images, labels)), shuffle=True)
+    if augment:
+        rng = np.random.RandomState(seed + 1)
+        flow = MapDataComponent(flow, lambda image: random_crop_flip(image, rng), index=0)
+    return BatchData(flow, batch_size, remainder=False)
+
+
+def evaluation_dataflow(images, labels, batch_size=256):
+    """The whole split in order, in batches (the last one smaller)."""
+    return BatchData(DataFromList(list(zip(images, labels)), shuffle=False), batch_size, remainder=True)
+

@@ -1,0 +1,82 @@
+"""Provenance of every output: resolved config, seed, package versions, git commit, wall time.
+
+Also the one place that writes result files, atomically (temporary file, then rename).
+"""
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("tensorflow", "tf_keras", "tensorpack", "adversarial-robustness-toolbox", "numpy")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def package_versions():
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_commit():
+    """The commit of the ANNT checkout (``+dirty`` when it has uncommitted changes), or None."""
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", "annt"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def manifest(config, wall_time_s, **extra):
+    """The provenance record written beside every output."""
+    return {
+        "config": config,
+        "seed": config.get("seed"),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "command": " ".join([Path(sys.executable).name] + sys.argv),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(wall_time_s, 2),
+        **extra,
+    }
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path, write):
+    """Create ``path`` atomically: ``write(temporary_path)`` fills a sibling file, then it is renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path, data):
+    """Write ``data`` as JSON to ``path`` atomically."""
+    return write_atomic(path, lambda temporary: Path(temporary).write_text(json.dumps(data, indent=2) + "\n"))

@@ -1,0 +1,86 @@
+"""What every ANNT classifier shares: inputs, named outputs, loss, quantization hooks.
+
+A concrete model only writes :meth:`ClassifierModel.network` (image -> logits) and
+states its training recipe as class attributes; see ``mnist.py`` and ``cifar.py``.
+"""
+import abc
+
+from tensorpack import ModelDesc
+from tensorpack.tfutils import summary
+from tensorpack.tfutils.varreplace import remap_variables
+
+from .._backend import tf
+from ..quantization import DoReFa, Precision
+
+
+class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
+    """A 10-class image classifier buildable at any :class:`~annt.quantization.Precision`.
+
+    The graph exposes the tensors ``input``, ``label``, ``logits``, ``output`` (softmax),
+    ``cross_entropy_loss`` and ``accuracy``. Weights of every layer except
+    :attr:`full_precision_layers` (the first and the last) pass through DoReFa's ``fw``.
+    """
+
+    name = None
+    dataset = None
+    image_shape = None
+    num_classes = 10
+    #: Layers never quantized (weights nor input): the first and the last.
+    full_precision_layers = ()
+    #: Nonlinearity used where an activation is not quantized.
+    nonlinearity = staticmethod(tf.nn.relu)
+
+    # Training recipe (overridable from the config's ``train`` section).
+    epochs = 10
+    batch_size = 128
+    learning_rate = 1e-3
+    augment = False
+
+    def __init__(self, precision="FP"):
+        self.precision = Precision.parse(precision)
+        self.quantizer = DoReFa(self.precision)
+
+    def inputs(self):
+        return [tf.TensorSpec((None,) + tuple(self.image_shape), tf.float32, "input"),
+                tf.TensorSpec((None,), tf.int32, "label")]
+
+    def build_graph(self, image, label):
+        with remap_variables(self._quantize_weight):
+            logits = self.network(image)
+        logits = tf.identity(logits, name="logits")
+        tf.nn.softmax(logits, name="output")
+        loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=label),
+            name="cross_entropy_loss")
+        correct = tf.cast(tf.nn.in_top_k(logits, label, 1), tf.float32, name="correct")
+        accuracy = tf.reduce_mean(correct, name="accuracy")
+        summary.add_moving_summary(loss, accuracy)
+        regularization = tf.identity(self.regularization(), name="regularization_loss")
+        return tf.add_n([loss, regularization], name="total_cost")
+
+    def _quantize_weight(self, variable):
+        layer, _, kind = variable.op.name.rpartition("/")
+        if kind != "W" or layer in self.full_precision_layers:
+            return variable
+        return self.quantizer.fw(variable)
+
+    def activate(self, x):
+        """Activation feeding a quantized layer: ``fa`` (clip + k bits), with ``fg`` on its gradient."""
+        return self.quantizer.fa(self.quantizer.fg(x), self.nonlinearity)
+
+    @abc.abstractmethod
+    def network(self, image):
+        """Map a batch of images in [0, 1] to logits (each model writes this)."""
+
+    def regularization(self):
+        """Weight-decay term added to the loss."""
+        return tf.constant(0.0)
+
+    def optimizer(self):
+        lr = tf.get_variable("learning_rate", initializer=self.learning_rate, trainable=False)
+        tf.summary.scalar("learning_rate-summary", lr)
+        return tf.train.AdamOptimizer(lr)
+
+    def learning_rate_schedule(self, epochs):
+        """``[(epoch, lr), ...]`` for tensorpack's ``ScheduledHyperParamSetter``."""
+        return [(0, self.learning_rate), (max(1, (2 * epochs) // 3), self.learning_rate * 0.1)]

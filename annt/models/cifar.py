@@ -1,0 +1,101 @@
+"""CIFAR-10 classifiers: pre-activation ResNets (the paper's "Resnet20") and a plain convnet."""
+from tensorpack import (AvgPooling, BatchNorm, Conv2D, Dropout, FullyConnected, GlobalAvgPooling,
+                        MaxPooling, argscope, regularize_cost)
+
+from .._backend import tf
+from .base import ClassifierModel
+
+# Per-channel statistics of the CIFAR-10 training set; images are normalised inside the graph.
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+def _normalize(image):
+    return (image - tf.constant(CIFAR10_MEAN)) / tf.constant(CIFAR10_STD)
+
+
+class ResNet20(ClassifierModel):
+    """Pre-activation CIFAR ResNet (He et al., 2016) with ``blocks`` blocks in each of 3 stages."""
+
+    name = "resnet20"
+    dataset = "cifar10"
+    image_shape = (32, 32, 3)
+    blocks = 3
+    full_precision_layers = ("conv0", "linear")
+    augment = True
+    epochs = 20
+    learning_rate = 0.1
+    weight_decay = 2e-4
+
+    def network(self, image):
+        with argscope(Conv2D, kernel_size=3, use_bias=False, activation=tf.identity,
+                      kernel_initializer=tf.variance_scaling_initializer(scale=2.0, mode="fan_out")):
+            x = Conv2D("conv0", _normalize(image), 16)
+            for stage, channels in enumerate((16, 32, 64)):
+                for block in range(self.blocks):
+                    stride = 2 if stage > 0 and block == 0 else 1
+                    x = self._residual(f"group{stage}/block{block}", x, channels, stride)
+            x = tf.nn.relu(BatchNorm("bnlast", x))  # input of the last layer: not quantized
+            x = GlobalAvgPooling("gap", x)
+            return FullyConnected("linear", x, self.num_classes)
+
+    def _residual(self, name, x, channels, stride):
+        with tf.variable_scope(name):
+            y = Conv2D("conv1", self.activate(BatchNorm("bn1", x)), channels, strides=stride)
+            y = Conv2D("conv2", self.activate(BatchNorm("bn2", y)), channels)
+            if stride == 2:  # shortcut: average pooling and zero channel padding
+                pad = (channels - x.shape[-1]) // 2
+                x = tf.pad(AvgPooling("pool", x, 2), [[0, 0], [0, 0], [0, 0], [pad, pad]])
+            return x + y
+
+    def regularization(self):
+        return tf.multiply(self.weight_decay, regularize_cost(".*/W", tf.nn.l2_loss),
+                           name="weight_decay")
+
+    def optimizer(self):
+        lr = tf.get_variable("learning_rate", initializer=self.learning_rate, trainable=False)
+        tf.summary.scalar("learning_rate-summary", lr)
+        return tf.train.MomentumOptimizer(lr, 0.9)
+
+    def learning_rate_schedule(self, epochs):
+        return [(0, self.learning_rate), (max(1, epochs // 2), self.learning_rate * 0.1),
+                (max(2, (3 * epochs) // 4), self.learning_rate * 0.01)]
+
+
+class ResNet32(ResNet20):
+    name = "resnet32"
+    blocks = 5
+
+
+class ResNet44(ResNet20):
+    name = "resnet44"
+    blocks = 7
+
+
+class CifarConvNet(ClassifierModel):
+    """conv64 x2 -> pool -> conv128 x2 -> pool -> conv128 valid x2 -> FC1536 -> dropout -> FC512 -> FC10."""
+
+    name = "cifar_convnet"
+    dataset = "cifar10"
+    image_shape = (32, 32, 3)
+    full_precision_layers = ("conv0", "fc2")
+    augment = True
+    epochs = 30
+
+    def network(self, image):
+        def conv(name, x, filters, padding="same"):
+            return self.activate(BatchNorm(f"{name}_bn", Conv2D(name, x, filters, 3, padding=padding)))
+
+        with argscope([Conv2D, FullyConnected], activation=tf.identity):
+            x = conv("conv0", _normalize(image), 64)
+            x = MaxPooling("pool0", conv("conv1", x, 64), 3, strides=2, padding="same")
+            x = conv("conv3", conv("conv2", x, 128), 128)
+            x = MaxPooling("pool1", x, 3, strides=2, padding="same")
+            x = conv("conv5", conv("conv4", x, 128, "valid"), 128, "valid")
+            x = self.activate(FullyConnected("fc0", x, 1536))
+            x = Dropout("dropout", x, rate=0.5)
+            x = tf.nn.relu(FullyConnected("fc1", x, 512))  # input of the last layer: not quantized
+            return FullyConnected("fc2", x, self.num_classes)
+
+    def regularization(self):
+        return tf.multiply(1e-5, regularize_cost("fc.*/W", tf.nn.l2_loss), name="weight_decay")

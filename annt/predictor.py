@@ -1,0 +1,104 @@
+"""Trained models ready to use: :func:`load_model` and the :class:`TrainedModel` it returns."""
+import json
+from pathlib import Path
+
+import numpy as np
+from tensorpack import OfflinePredictor, PredictConfig, SmartInit
+
+from .checkpoints import read_variables, resolve_checkpoint
+from .errors import ConfigError
+from .models import build_model
+from .quantization import Precision
+from .zoo import CARD, shipped_precisions, zoo_path
+
+
+class TrainedModel:
+    """A model with its weights loaded, in its own graph and session (many can live side by side).
+
+    ``graph``, ``session`` and :meth:`tensor` give access to the named tensors
+    (``input``, ``label``, ``logits``, ``output``, ``cross_entropy_loss``) for tools such as ART.
+    """
+
+    def __init__(self, model, checkpoint, card=None):
+        self.model = model
+        self.checkpoint = Path(checkpoint)
+        self.card = card
+        weights = read_variables(self.checkpoint) if self.checkpoint.suffix == ".npz" else str(checkpoint)
+        self.predictor = OfflinePredictor(PredictConfig(
+            model=model, session_init=SmartInit(weights),
+            input_names=["input"], output_names=["logits"]))
+
+    name = property(lambda self: self.model.name)
+    dataset = property(lambda self: self.model.dataset)
+    precision = property(lambda self: self.model.precision)
+    graph = property(lambda self: self.predictor.graph)
+    session = property(lambda self: self.predictor.sess)
+
+    def tensor(self, name):
+        """A named tensor of this model's graph, e.g. ``tensor("logits")``."""
+        return self.graph.get_tensor_by_name(f"{name}:0")
+
+    def logits(self, images, batch_size=256):
+        """Logits for float32 images in [0, 1] (NHWC), computed in batches."""
+        images = np.asarray(images, dtype=np.float32)
+        batches = [self.predictor(images[start:start + batch_size])[0]
+                   for start in range(0, len(images), batch_size)]
+        return np.concatenate(batches) if batches else np.zeros((0, self.model.num_classes), np.float32)
+
+    def probabilities(self, images, batch_size=256):
+        logits = self.logits(images, batch_size)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+    def predict(self, images, batch_size=256):
+        """Predicted class of each image."""
+        return self.logits(images, batch_size).argmax(axis=1)
+
+    def accuracy(self, images, labels, batch_size=256):
+        """Fraction of ``images`` classified as ``labels``."""
+        return float(np.mean(self.predict(images, batch_size) == np.asarray(labels)))
+
+    def __repr__(self):
+        return f"TrainedModel({self.name!r}, precision={str(self.precision)!r}, checkpoint={str(self.checkpoint)!r})"
+
+
+def load_model(model=None, precision=None, checkpoint=None):
+    """Load a trained model: from the shipped zoo by name and precision, or from a checkpoint.
+
+    >>> fp = load_model("model_a")                         # doctest: +SKIP
+    >>> binary = load_model("model_a", "1,1,32")           # doctest: +SKIP
+    >>> mine = load_model(checkpoint="runs/model_a-mnist-w2a2g32")   # doctest: +SKIP
+    >>> mine.accuracy(images, labels)                      # doctest: +SKIP
+
+    A checkpoint may be a run folder (its ``model_card.json`` names model and precision),
+    a ``model.npz`` or a TensorFlow checkpoint prefix (then ``model`` and ``precision`` are needed).
+    """
+    if checkpoint is None:
+        if model is None:
+            raise ConfigError("model.name: give a model name (or a checkpoint)")
+        precision = Precision.parse(precision or "FP")
+        dataset = build_model(model).dataset
+        folder = zoo_path(model, dataset, precision)
+        if folder is None:
+            shipped = ", ".join(shipped_precisions(model)) or "none"
+            raise ConfigError(f"model.precision: no shipped {model} at {precision}; shipped: {shipped}. "
+                              "Train one (task: train) and set model.checkpoint to its run folder")
+        checkpoint = folder
+    path = resolve_checkpoint(checkpoint)
+    card = _find_card(Path(checkpoint).expanduser(), path)
+    if card is not None:
+        for key, given in (("name", model), ("precision", precision)):
+            recorded = card["model"] if key == "name" else card["precision"]
+            if given is not None and str(Precision.parse(given) if key == "precision" else given) != recorded:
+                raise ConfigError(f"model.{key}: {given!r} disagrees with the checkpoint's card ({recorded!r})")
+        model, precision = card["model"], card["precision"]
+    elif model is None or precision is None:
+        raise ConfigError(f"model.checkpoint: {checkpoint} has no {CARD}; give model.name and model.precision")
+    return TrainedModel(build_model(model, precision), path, card)
+
+
+def _find_card(given, resolved):
+    for folder in (given if given.is_dir() else given.parent, resolved.parent):
+        if (folder / CARD).is_file():
+            return json.loads((folder / CARD).read_text())
+    return None

@@ -1,0 +1,144 @@
+"""DoReFa quantization (Zhou et al., 2016) of weights, activations and gradients.
+
+A :class:`Precision` names the bitwidths ``W,A,G``; :func:`dorefa` turns it into
+the three functions ``fw``, ``fa``, ``fg`` a model applies while building its graph.
+Values stay float32; a k-bit tensor holds at most ``2**k`` distinct values.
+"""
+from dataclasses import dataclass
+
+from ._backend import tf
+
+#: Bitwidths a precision may use. Above 16 bits ``round(x * (2**k - 1))`` is no
+#: longer exact in float32, so 17..31 would not give the promised levels; 32 = off.
+SUPPORTED_BITS = tuple(range(1, 17)) + (32,)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Bitwidths of weights, activations and gradients (32 = full precision)."""
+
+    weights: int = 32
+    activations: int = 32
+    gradients: int = 32
+
+    def __post_init__(self):
+        for field in ("weights", "activations", "gradients"):
+            bits = getattr(self, field)
+            if isinstance(bits, bool) or not isinstance(bits, int) or bits not in SUPPORTED_BITS:
+                raise ValueError(
+                    f"{field} bitwidth must be one of 1..16 or 32, got {bits!r}")
+
+    @classmethod
+    def parse(cls, value):
+        """Read ``"FP"``, ``"W,A,G"`` (e.g. ``"2,2,32"``), a mapping, or a Precision."""
+        if isinstance(value, Precision):
+            return value
+        if isinstance(value, dict):
+            unknown = set(value) - {"weights", "activations", "gradients"}
+            if unknown:
+                raise ValueError(
+                    f"unknown precision field(s) {sorted(unknown)}; "
+                    "allowed: weights, activations, gradients")
+            return cls(**value)
+        if isinstance(value, str):
+            text = value.strip()
+            if text.upper() == "FP":
+                return cls()
+            parts = [p.strip() for p in text.split(",")]
+            if len(parts) == 3 and all(p.isdigit() for p in parts):
+                return cls(*(int(p) for p in parts))
+        raise ValueError(
+            f"precision must be 'FP', 'W,A,G' with bitwidths in 1..16 or 32 "
+            f"(e.g. '2,2,32'), or a mapping; got {value!r}")
+
+    @property
+    def is_full(self):
+        return self.weights == self.activations == self.gradients == 32
+
+    def __str__(self):
+        return "FP" if self.is_full else f"{self.weights},{self.activations},{self.gradients}"
+
+    @property
+    def slug(self):
+        """File-name form: ``fp`` or ``w2a2g32``."""
+        if self.is_full:
+            return "fp"
+        return f"w{self.weights}a{self.activations}g{self.gradients}"
+
+
+def quantize(x, bits):
+    """``q_k(x) = round(x * (2**k - 1)) / (2**k - 1)`` for x in [0, 1], straight-through gradient."""
+    levels = float(2 ** bits - 1)
+
+    @tf.custom_gradient
+    def _quantize(v):
+        return tf.round(v * levels) / levels, lambda dy: dy
+
+    return _quantize(x)
+
+
+def quantize_weights(w, bits):
+    """DoReFa weight quantizer ``fw``; the identity at 32 bits."""
+    if bits == 32:
+        return w
+    if bits == 1:
+        # Binary weights scaled by E = mean|w| (held constant for the gradient); sign(0) = +1.
+        scale = tf.stop_gradient(tf.reduce_mean(tf.abs(w)))
+
+        @tf.custom_gradient
+        def _binarize(v):
+            return tf.where(v >= 0, tf.ones_like(v), -tf.ones_like(v)) * scale, lambda dy: dy
+
+        return _binarize(w)
+    t = tf.tanh(w)
+    t = t / (2.0 * tf.reduce_max(tf.abs(t))) + 0.5
+    return 2.0 * quantize(t, bits) - 1.0
+
+
+def quantize_activations(x, bits, full_precision=tf.nn.relu):
+    """DoReFa activation quantizer ``fa`` for inputs of quantized layers.
+
+    Bounds ``x`` to [0, 1] (clip) and quantizes it; at 32 bits it applies the
+    model's own nonlinearity ``full_precision`` instead (ReLU by default).
+    """
+    if bits == 32:
+        return full_precision(x)
+    return quantize(tf.clip_by_value(x, 0.0, 1.0), bits)
+
+
+def quantize_gradients(x, bits):
+    """DoReFa's stochastic gradient quantizer ``fg``: identity forward, k-bit noisy gradient back."""
+    if bits == 32:
+        return x
+    levels = float(2 ** bits - 1)
+
+    @tf.custom_gradient
+    def _fg(v):
+        def grad(dy):
+            rank = dy.shape.ndims
+            axes = list(range(1, rank)) if rank and rank > 1 else None
+            max_abs = tf.reduce_max(tf.abs(dy), axis=axes, keepdims=True) + 1e-12
+            scaled = dy / max_abs * 0.5 + 0.5
+            noise = tf.random_uniform(tf.shape(dy), minval=-0.5 / levels, maxval=0.5 / levels)
+            scaled = tf.clip_by_value(scaled + noise, 0.0, 1.0)
+            return (tf.round(scaled * levels) / levels - 0.5) * max_abs * 2.0
+
+        return tf.identity(v), grad
+
+    return _fg(x)
+
+
+@dataclass(frozen=True)
+class DoReFa:
+    """The three quantizers of one precision, ready to apply inside a graph."""
+
+    precision: Precision
+
+    def fw(self, w):
+        return quantize_weights(w, self.precision.weights)
+
+    def fa(self, x, full_precision=tf.nn.relu):
+        return quantize_activations(x, self.precision.activations, full_precision)
+
+    def fg(self, x):
+        return quantize_gradients(x, self.precision.gradients)
