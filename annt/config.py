@@ -148,7 +148,7 @@ def parse_override(text):
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc})") from None
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({_yaml_problem(exc)})") from None
     return key.strip().split("."), value
 
 
@@ -167,6 +167,13 @@ def apply_overrides(config, overrides):
     return config
 
 
+def _yaml_problem(error):
+    """PyYAML's multi-line message as one line."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{getattr(error, 'problem', None) or 'parse error'}{where}"
+
+
 def load_file(path):
     """Read a YAML config file (``yaml.safe_load``); errors name the file."""
     path = Path(path)
@@ -175,7 +182,7 @@ def load_file(path):
     try:
         loaded = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--config: {path} is not valid YAML ({exc})") from None
+        raise ConfigError(f"--config: {path} is not valid YAML ({_yaml_problem(exc)})") from None
     return {} if loaded is None else loaded
 
 

@@ -82,5 +82,6 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
         return tf.train.AdamOptimizer(lr)
 
     def learning_rate_schedule(self, epochs):
-        """``[(epoch, lr), ...]`` for tensorpack's ``ScheduledHyperParamSetter``."""
-        return [(0, self.learning_rate), (max(1, (2 * epochs) // 3), self.learning_rate * 0.1)]
+        """``[(epoch, lr), ...]`` for tensorpack's ``ScheduledHyperParamSetter``: x0.1 at 1/2 and 3/4."""
+        return [(0, self.learning_rate), (max(1, epochs // 2), self.learning_rate * 0.1),
+                (max(2, (3 * epochs) // 4), self.learning_rate * 0.01)]

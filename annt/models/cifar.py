@@ -57,10 +57,6 @@ class ResNet20(ClassifierModel):
         tf.summary.scalar("learning_rate-summary", lr)
         return tf.train.MomentumOptimizer(lr, 0.9)
 
-    def learning_rate_schedule(self, epochs):
-        return [(0, self.learning_rate), (max(1, epochs // 2), self.learning_rate * 0.1),
-                (max(2, (3 * epochs) // 4), self.learning_rate * 0.01)]
-
 
 class ResNet32(ResNet20):
     name = "resnet32"

@@ -13,7 +13,7 @@ class ModelA(ClassifierModel):
     image_shape = (28, 28, 1)
     filters = 16
     full_precision_layers = ("conv0", "fc1")
-    epochs = 12
+    epochs = 30
 
     def network(self, image):
         with argscope(Conv2D, kernel_size=3, filters=self.filters, padding="same"), \
@@ -52,7 +52,7 @@ class LeNet5(ClassifierModel):
     image_shape = (28, 28, 1)
     full_precision_layers = ("conv0", "fc2")
     nonlinearity = staticmethod(tf.tanh)
-    epochs = 12
+    epochs = 20
 
     def network(self, image):
         with argscope([Conv2D, FullyConnected], activation=tf.identity):

@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests read real data through ANNT_DATA_DIR and never touch the network."""
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Default for a developer checkout: the shared data sets beside the project.
+if not os.environ.get("ANNT_DATA_DIR") and (REPO.parent / "shared" / "datasets").is_dir():
+    os.environ["ANNT_DATA_DIR"] = str(REPO.parent / "shared" / "datasets")
+
+import annt  # noqa: E402,F401  (after ANNT_DATA_DIR is settled)
+
+
+def _has_files(dataset, names):
+    folder = Path(os.environ.get("ANNT_DATA_DIR", REPO / "data")) / dataset
+    return all((folder / name).is_file() for name in names)
+
+
+MNIST_FULL = _has_files("mnist", ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
+CIFAR10 = _has_files("cifar10", ["cifar-10-python.tar.gz"])
+needs_mnist = pytest.mark.skipif(not MNIST_FULL, reason="set ANNT_DATA_DIR to a folder with MNIST")
+needs_cifar10 = pytest.mark.skipif(not CIFAR10, reason="set ANNT_DATA_DIR to a folder with CIFAR-10")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any attempt to download fails loudly (file:// URLs, used by the download tests, still work)."""
+    real = urllib.request.urlretrieve
+
+    def guarded(url, *args, **kwargs):
+        if not url.startswith("file://"):
+            raise AssertionError(f"test tried to download {url}")
+        return real(url, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", guarded)

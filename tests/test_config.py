@@ -1,0 +1,138 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from annt import config
+from annt.cli import main
+from annt.errors import ConfigError
+from annt.tasks import TASKS
+
+from conftest import REPO
+
+
+def write(tmp_path, text):
+    path = tmp_path / "task.yaml"
+    path.write_text(text)
+    return path
+
+
+def fails(tmp_path, capsys, text=None, overrides=()):
+    """Run the CLI in an empty folder; return its error message after checking status 2 and no files."""
+    argv = ["--config", str(write(tmp_path, text))] if text is not None else []
+    for override in overrides:
+        argv += ["--set", override]
+    before = sorted(tmp_path.rglob("*"))
+    status = main(argv)
+    assert status == 2
+    assert sorted(tmp_path.rglob("*")) == before, "a failed config must write nothing"
+    err = capsys.readouterr().err
+    assert err.startswith("annt: error: ") and err.count("\n") == 1
+    return err
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("task: train\nmodle:\n  name: model_a\n", r"modle: unknown key; allowed here: task, seed, data"),
+    ("model:\n  nmae: model_a\n", r"model.nmae: unknown key; allowed here: name, precision, checkpoint"),
+    ("task: fly\n", r"task: 'fly' is not allowed; allowed: train, test"),
+    ("model:\n  name: vgg16\n", r"model.name: 'vgg16' is not allowed; allowed: model_a, model_b"),
+    ("model:\n  precision: 3,3\n", r"model.precision: .*allowed: 'FP', 'W,A,G'"),
+    ("model:\n  precision: 2,2,24\n", r"model.precision: .*1..16 or 32"),
+    ("train:\n  epochs: ten\n", r"train.epochs: expected an integer, got str 'ten'"),
+    ("train:\n  epochs: 0\n", r"train.epochs: 0 is too small; allowed: int >= 1"),
+    ("train:\n  epochs: true\n", r"train.epochs: expected an integer, got a boolean"),
+    ("seed: 1.5\n", r"seed: expected an integer"),
+    ("data:\n  download: yes please\n", r"data.download: expected true or false"),
+    ("data:\n  dataset: cifar10\n", r"data.dataset: model_a is a mnist model, got 'cifar10'; allowed: mnist"),
+    ("data:\n  dir: /no/such/folder\n", r"data.dir: no such file or folder '/no/such/folder'"),
+    ("model:\n  checkpoint: missing.npz\n", r"model.checkpoint: no such file or folder 'missing.npz'"),
+    ("output:\n  resume: true\n  overwrite: true\n", r"output.resume, output.overwrite: choose at most one"),
+    ("data: [1, 2]\n", r"data: expected a mapping, got list"),
+    ("model: [: bad\n", r"--config: .* is not valid YAML"),
+])
+def test_bad_config_gives_one_message_with_the_key_path_and_status_2(tmp_path, capsys, text, message):
+    import re
+    err = fails(tmp_path, capsys, text)
+    assert re.search(message, err), err
+
+
+def test_missing_config_file(tmp_path, capsys):
+    assert main(["--config", str(tmp_path / "nope.yaml")]) == 2
+    assert "--config: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=many", "train.epochs: expected an integer"),
+    ("model.precision=5,5,99", "model.precision"),
+    ("nonsense", "--set 'nonsense': expected key.path=value"),
+    ("task.name=x", "--set task.name: task is not a section"),
+])
+def test_bad_overrides_are_validated_like_the_file(tmp_path, capsys, override, message):
+    assert message in fails(tmp_path, capsys, "task: train\n", [override])
+
+
+def test_overrides_set_nested_keys_with_yaml_values():
+    resolved = config.load(None, ["model.precision=1,1,32", "train.epochs=3", "output.resume=true"])
+    assert resolved["model"]["precision"] == "1,1,32"
+    assert resolved["train"]["epochs"] == 3 and resolved["output"]["resume"] is True
+
+
+def test_defaults_fill_every_key_and_dataset_follows_the_model():
+    resolved = config.resolve({"model": {"name": "resnet20", "precision": {"weights": 2, "activations": 2}}})
+    assert resolved["data"]["dataset"] == "cifar10"
+    assert resolved["model"]["precision"] == "2,2,32"
+    assert set(resolved) == set(config.SCHEMA)
+    assert config.resolve(resolved) == resolved
+
+
+def test_existing_run_folder_is_refused_and_kept(tmp_path, capsys):
+    run = tmp_path / "runs" / "model_a-mnist-w2a2g32"
+    run.mkdir(parents=True)
+    (run / "keep.txt").write_text("my results")
+    err = fails(tmp_path, capsys, "task: train\nmodel:\n  precision: 2,2,32\n")
+    assert "run folder runs/model_a-mnist-w2a2g32 exists; set output.resume: true" in err
+    assert (run / "keep.txt").read_text() == "my results"
+
+
+def test_resume_needs_a_checkpoint(tmp_path, capsys):
+    (tmp_path / "runs" / "model_a-mnist-fp").mkdir(parents=True)
+    assert "has no checkpoint to resume from" in fails(tmp_path, capsys, "output:\n  resume: true\n")
+
+
+def test_unshipped_precision_is_a_config_error(tmp_path, capsys):
+    err = fails(tmp_path, capsys, "task: test\nmodel:\n  name: model_c\n  precision: 3,3,32\n")
+    assert "model.precision: no shipped model_c at 3,3,32" in err
+
+
+def test_api_keywords_map_to_config_keys():
+    built = config.from_options("train", "model_a", "FP", epochs=2, data_dir="d", output_dir="o",
+                                test_batch_size=64, batch_size=32)
+    assert built["train"] == {"epochs": 2, "batch_size": 32}
+    assert built["data"] == {"dir": "d"} and built["output"] == {"dir": "o"}
+    assert built["test"] == {"batch_size": 64}
+    with pytest.raises(ConfigError, match="epoch: unknown option; allowed: seed, dataset"):
+        config.from_options("train", "model_a", "FP", epoch=2)
+
+
+def test_every_task_in_the_schema_has_a_runner():
+    assert set(config.SCHEMA["task"].choices) == set(TASKS)
+
+
+def test_shipped_configs_are_valid():
+    for path in sorted((REPO / "configs").rglob("*.yaml")):
+        config.resolve(yaml.safe_load(path.read_text()))
+
+
+def test_python_dash_m_exits_with_status_2(tmp_path):
+    bad = write(tmp_path, "model:\n  name: vgg16\n")
+    done = subprocess.run([sys.executable, "-m", "annt", "--config", str(bad)], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "model.name: 'vgg16' is not allowed" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["task.yaml"]

@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+
+from annt._backend import tf
+from annt.quantization import (DoReFa, Precision, quantize, quantize_activations, quantize_gradients,
+                               quantize_weights)
+
+RNG = np.random.RandomState(0)
+WEIGHTS = (RNG.randn(3, 3, 8, 16) * 0.3).astype(np.float32)
+ACTIVATIONS = (RNG.randn(4096) * 1.5).astype(np.float32)
+
+
+def run(build, value):
+    """Evaluate ``build(tensor)`` and its gradient of sum() with respect to the input."""
+    with tf.Graph().as_default(), tf.Session() as session:
+        tf.set_random_seed(0)
+        x = tf.constant(value)
+        y = build(x)
+        (grad,) = tf.gradients(tf.reduce_sum(y), x)
+        return session.run([y, grad])
+
+
+def test_one_bit_weights_take_exactly_plus_minus_mean_abs():
+    w_q, _ = run(lambda w: quantize_weights(w, 1), WEIGHTS)
+    scale = np.mean(np.abs(WEIGHTS))
+    np.testing.assert_allclose(sorted(np.unique(w_q)), [-scale, scale], rtol=1e-6)
+    assert np.all(np.sign(w_q) == np.where(WEIGHTS >= 0, 1, -1))
+
+
+def test_one_bit_weights_map_zero_to_plus():
+    w_q, _ = run(lambda w: quantize_weights(w, 1), np.array([0.0, -1.0, 1.0], np.float32))
+    assert w_q[0] > 0
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8])
+def test_k_bit_weights_have_at_most_2_to_k_values_in_minus_one_one(bits):
+    w_q, _ = run(lambda w: quantize_weights(w, bits), WEIGHTS)
+    levels = np.unique(w_q)
+    assert len(levels) <= 2 ** bits
+    assert levels.min() >= -1 and levels.max() <= 1
+    grid = (levels + 1) / 2 * (2 ** bits - 1)  # each level is 2 i / (2^k - 1) - 1
+    np.testing.assert_allclose(grid, np.round(grid), atol=1e-3)
+
+
+def test_two_bit_weights_use_all_four_levels_of_the_dorefa_formula():
+    w_q, _ = run(lambda w: quantize_weights(w, 2), WEIGHTS)
+    t = np.tanh(WEIGHTS)
+    expected = 2 * np.round((t / (2 * np.abs(t).max()) + 0.5) * 3) / 3 - 1
+    np.testing.assert_allclose(w_q, expected, atol=1e-6)
+    assert len(np.unique(w_q)) == 4
+
+
+def test_32_bit_weights_are_unchanged():
+    w_q, grad = run(lambda w: quantize_weights(w, 32), WEIGHTS)
+    np.testing.assert_array_equal(w_q, WEIGHTS)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_k_bit_activations_have_at_most_2_to_k_values_in_zero_one(bits):
+    a_q, _ = run(lambda x: quantize_activations(x, bits), ACTIVATIONS)
+    levels = np.unique(a_q)
+    assert len(levels) <= 2 ** bits
+    assert levels.min() == 0.0 and levels.max() == 1.0
+
+
+def test_full_precision_activation_is_the_models_nonlinearity():
+    relu, _ = run(lambda x: quantize_activations(x, 32), ACTIVATIONS)
+    np.testing.assert_array_equal(relu, np.maximum(ACTIVATIONS, 0))
+    tanh, _ = run(lambda x: quantize_activations(x, 32, tf.tanh), ACTIVATIONS)
+    np.testing.assert_allclose(tanh, np.tanh(ACTIVATIONS), rtol=1e-6)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 8])
+def test_straight_through_gradient_is_identity(bits):
+    inside = np.linspace(0.01, 0.99, 101).astype(np.float32)
+    _, grad = run(lambda x: quantize(x, bits), inside)
+    np.testing.assert_array_equal(grad, np.ones_like(inside))
+    _, grad = run(lambda w: quantize_weights(w, 1), WEIGHTS)
+    np.testing.assert_array_equal(grad, np.ones_like(WEIGHTS))
+
+
+def test_gradient_quantizer_is_identity_forward_and_quantizes_backward():
+    x = RNG.randn(2, 50).astype(np.float32)
+    upstream = RNG.randn(2, 50).astype(np.float32)
+    with tf.Graph().as_default(), tf.Session() as session:
+        tf.set_random_seed(0)
+        tensor = tf.constant(x)
+        y = quantize_gradients(tensor, 2)
+        (grad,) = tf.gradients(y, tensor, grad_ys=tf.constant(upstream))
+        forward, backward = session.run([y, grad])
+    np.testing.assert_array_equal(forward, x)
+    for row_grad, row_up in zip(backward, upstream):
+        scale = np.abs(row_up).max()
+        assert len(np.unique(np.round(row_grad / scale, 5))) <= 4  # 2-bit levels per sample
+        assert np.abs(row_grad).max() <= scale + 1e-6
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("FP", Precision(32, 32, 32)), ("fp", Precision()), ("2,2,32", Precision(2, 2, 32)),
+    (" 1, 4 ,32", Precision(1, 4, 32)), ({"weights": 8, "activations": 8}, Precision(8, 8, 32)),
+])
+def test_precision_parsing(text, expected):
+    assert Precision.parse(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["2,2", "two", "0,2,32", "2,2,24", "2,2,64", {"bits": 2}, 4, None])
+def test_precision_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        Precision.parse(bad)
+
+
+def test_precision_names():
+    assert str(Precision.parse("FP")) == "FP" and Precision.parse("FP").slug == "fp"
+    assert str(Precision.parse("1,1,32")) == "1,1,32" and Precision.parse("1,1,32").slug == "w1a1g32"
+    assert DoReFa(Precision.parse("4,4,32")).precision.weights == 4

@@ -1,0 +1,73 @@
+"""Real (small) training runs on MNIST through the same code path as the zoo."""
+import json
+
+import numpy as np
+import pytest
+
+import annt
+from annt._backend import tf
+from annt.checkpoints import read_variables
+from annt.errors import ConfigError
+
+from conftest import needs_mnist
+
+pytestmark = needs_mnist
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    return annt.train("model_a", "2,2,32", epochs=3, train_samples=12000, output_dir=str(out), seed=3)
+
+
+def test_short_training_reaches_90_percent_and_writes_a_complete_run_folder(short_run):
+    assert short_run.name == "model_a-mnist-w2a2g32"
+    card = json.loads((short_run / "model_card.json").read_text())
+    assert card["test_accuracy"] >= 0.90
+    assert card["precision"] == "2,2,32" and card["train_samples"] == 12000 and card["test_samples"] == 10000
+    assert card["seed"] == 3 and card["config"]["seed"] == 3
+    assert card["versions"]["tensorpack"] == "0.11" and card["wall_time_s"] > 0
+    for name in ("model.npz", "log.log", "checkpoint", "max-validation_accuracy.index"):
+        assert (short_run / name).exists(), name
+
+
+def test_the_checkpoint_loads_and_reproduces_the_recorded_accuracy(short_run):
+    model = annt.load_model(checkpoint=short_run)
+    images, labels = annt.load_dataset("mnist", "test")
+    assert str(model.precision) == "2,2,32"
+    assert model.accuracy(images, labels) == pytest.approx(model.card["test_accuracy"], abs=1e-6)
+    prefix = tf.train.latest_checkpoint(str(short_run))  # Tensorpack's full training checkpoint
+    full = annt.load_model("model_a", "2,2,32", checkpoint=prefix).predict(images[:500])
+    np.testing.assert_array_equal(full, model.predict(images[:500]))
+
+
+def test_compact_weights_hold_model_variables_only(short_run):
+    names = set(read_variables(short_run / "model.npz"))
+    assert "conv1/W" in names and "fc1/b" in names
+    assert not any("Adam" in name or "global_step" in name or "learning_rate" in name for name in names)
+
+
+def test_existing_run_is_not_touched_without_a_flag(short_run):
+    before = (short_run / "model.npz").read_bytes()
+    with pytest.raises(ConfigError, match="exists; set output.resume"):
+        annt.train("model_a", "2,2,32", epochs=3, train_samples=12000, output_dir=str(short_run.parent))
+    assert (short_run / "model.npz").read_bytes() == before
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    first = annt.train("model_a", "1,1,32", epochs=1, train_samples=2048, output_dir=str(tmp_path))
+    resumed = annt.train("model_a", "1,1,32", epochs=2, train_samples=2048, output_dir=str(tmp_path),
+                         resume=True)
+    assert resumed == first
+    log = (first / "log.log").read_text()  # Tensorpack kept the first run's log under another name
+    assert "Restoring checkpoint from" in log and "Start Epoch 2" in log and "Start Epoch 1 " not in log
+    assert (first / "model-16.index").exists() and (first / "model-32.index").exists()
+    assert json.loads((first / "model_card.json").read_text())["epochs"] == 2
+
+
+def test_same_seed_same_weights(tmp_path):
+    runs = [annt.train("lenet5", "FP", epochs=1, train_samples=1024, output_dir=str(tmp_path / str(i)), seed=7)
+            for i in range(2)]
+    first, second = (read_variables(run / "model.npz") for run in runs)
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
