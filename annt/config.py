@@ -37,7 +37,7 @@ class Option:
         elif self.minimum is not None:
             text = f"{self.kind} >= {self.minimum}"
         else:
-            text = {"path": "a path (string)"}.get(self.kind, self.kind)
+            text = {"path": "a path (string)", "bool": "true, false"}.get(self.kind, self.kind)
         return text + (", or null" if self.nullable else "")
 
     def check(self, key, value):
@@ -251,3 +251,15 @@ def from_options(task, model, precision, **options):
             node = node.setdefault(section, {})
         node[key] = value
     return config
+
+
+def reference_markdown(schema=SCHEMA, prefix=""):
+    """The configuration reference (every key, type, default, allowed values) as Markdown rows."""
+    rows = [] if prefix else ["| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
+    for key, opt in schema.items():
+        if isinstance(opt, dict):
+            rows += reference_markdown(opt, f"{prefix}{key}.")
+        else:
+            default = "null" if opt.default is None else yaml.safe_dump(opt.default).strip().removesuffix("\n...")
+            rows.append(f"| `{prefix}{key}` | {opt.kind} | `{default}` | {opt.describe_allowed()} | {opt.doc} |")
+    return rows

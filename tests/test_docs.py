@@ -1,0 +1,21 @@
+"""Generated documentation stays in step with the code it documents."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+@pytest.mark.parametrize("script", ["scripts/config_reference.py", "scripts/zoo_table.py"])
+def test_generated_tables_are_up_to_date(script):
+    done = subprocess.run([sys.executable, script, "--check"], cwd=REPO)
+    assert done.returncode == 0, f"out of date: run python {script}"
+
+
+def test_readme_commands_are_the_ones_ci_runs():
+    readme = (REPO / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.startswith("python3.11 -m venv")]
+    assert len(commands) == 2
+    assert commands[0].endswith("python -m annt --config configs/quickstart.yaml")
+    assert "pytest" in commands[1]
