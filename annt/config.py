@@ -14,6 +14,7 @@ from .data import DATASETS
 from .errors import ConfigError
 from .models import MODELS
 from .quantization import Precision
+from .zoo import identify
 
 TASKS = ("train", "test")
 
@@ -91,8 +92,10 @@ SCHEMA = {
                                          "(SHA-256 checked)."),
     },
     "model": {
-        "name": Option("str", "model_a", "Architecture.", choices=tuple(MODELS)),
-        "precision": Option("precision", "FP", "Bitwidths of weights, activations, gradients."),
+        "name": Option("str", None, "Architecture; null = the checkpoint's (model card), else model_a.",
+                       choices=tuple(MODELS), nullable=True),
+        "precision": Option("precision", None, "Bitwidths of weights, activations, gradients; null = "
+                                               "the checkpoint's (model card), else FP.", nullable=True),
         "checkpoint": Option("path", None, "task test: run folder, model.npz or checkpoint to load; "
                                            "null = the shipped zoo model.", nullable=True),
     },
@@ -189,14 +192,16 @@ def load_file(path):
 def resolve(given):
     """Validate a config mapping and fill in defaults; raises ConfigError before any work."""
     config = _merge_checked(SCHEMA, given)
-    model_cls = MODELS[config["model"]["name"]]
+    _check_existing_path(config, ("model", "checkpoint"))
+    model = config["model"]
+    model["name"], model["precision"] = identify(model["name"], model["precision"], model["checkpoint"])
+    model_cls = MODELS[model["name"]]
     if config["data"]["dataset"] is None:
         config["data"]["dataset"] = model_cls.dataset
     elif config["data"]["dataset"] != model_cls.dataset:
         raise ConfigError(f"data.dataset: {model_cls.name} is a {model_cls.dataset} model, "
                           f"got {config['data']['dataset']!r}; allowed: {model_cls.dataset}")
     _check_existing_path(config, ("data", "dir"))
-    _check_existing_path(config, ("model", "checkpoint"))
     if config["output"]["resume"] and config["output"]["overwrite"]:
         raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
     return config

@@ -1,5 +1,4 @@
 """Trained models ready to use: :func:`load_model` and the :class:`TrainedModel` it returns."""
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +7,7 @@ from tensorpack import OfflinePredictor, PredictConfig, SmartInit
 from .checkpoints import read_variables, resolve_checkpoint
 from .errors import ConfigError
 from .models import build_model
-from .quantization import Precision
-from .zoo import CARD, shipped_precisions, zoo_path
+from .zoo import card_for, identify, shipped_precisions, zoo_path
 
 
 class TrainedModel:
@@ -71,34 +69,14 @@ def load_model(model=None, precision=None, checkpoint=None):
     >>> mine.accuracy(images, labels)                      # doctest: +SKIP
 
     A checkpoint may be a run folder (its ``model_card.json`` names model and precision),
-    a ``model.npz`` or a TensorFlow checkpoint prefix (then ``model`` and ``precision`` are needed).
+    a ``model.npz`` or a TensorFlow checkpoint prefix (without a card beside it, ``model``
+    and ``precision`` are needed).
     """
+    name, precision = identify(model, precision, checkpoint)
     if checkpoint is None:
-        if model is None:
-            raise ConfigError("model.name: give a model name (or a checkpoint)")
-        precision = Precision.parse(precision or "FP")
-        dataset = build_model(model).dataset
-        folder = zoo_path(model, dataset, precision)
-        if folder is None:
-            shipped = ", ".join(shipped_precisions(model)) or "none"
-            raise ConfigError(f"model.precision: no shipped {model} at {precision}; shipped: {shipped}. "
+        checkpoint = zoo_path(name, build_model(name).dataset, precision)
+        if checkpoint is None:
+            shipped = ", ".join(shipped_precisions(name)) or "none"
+            raise ConfigError(f"model.precision: no shipped {name} at {precision}; shipped: {shipped}. "
                               "Train one (task: train) and set model.checkpoint to its run folder")
-        checkpoint = folder
-    path = resolve_checkpoint(checkpoint)
-    card = _find_card(Path(checkpoint).expanduser(), path)
-    if card is not None:
-        for key, given in (("name", model), ("precision", precision)):
-            recorded = card["model"] if key == "name" else card["precision"]
-            if given is not None and str(Precision.parse(given) if key == "precision" else given) != recorded:
-                raise ConfigError(f"model.{key}: {given!r} disagrees with the checkpoint's card ({recorded!r})")
-        model, precision = card["model"], card["precision"]
-    elif model is None or precision is None:
-        raise ConfigError(f"model.checkpoint: {checkpoint} has no {CARD}; give model.name and model.precision")
-    return TrainedModel(build_model(model, precision), path, card)
-
-
-def _find_card(given, resolved):
-    for folder in (given if given.is_dir() else given.parent, resolved.parent):
-        if (folder / CARD).is_file():
-            return json.loads((folder / CARD).read_text())
-    return None
+    return TrainedModel(build_model(name, precision), resolve_checkpoint(checkpoint), card_for(checkpoint))

@@ -3,6 +3,7 @@ import json
 import os
 from pathlib import Path
 
+from .errors import ConfigError
 from .manifest import REPO_ROOT
 from .quantization import Precision
 
@@ -34,3 +35,30 @@ def zoo_path(model_name, dataset, precision):
 
 def shipped_precisions(model_name):
     return [entry["precision"] for entry in zoo_entries().values() if entry["model"] == model_name]
+
+
+def card_for(checkpoint):
+    """The model card beside ``checkpoint`` (a run folder or a file in one), or None."""
+    path = Path(checkpoint).expanduser()
+    card = (path if path.is_dir() else path.parent) / CARD
+    return json.loads(card.read_text()) if card.is_file() else None
+
+
+def identify(name=None, precision=None, checkpoint=None):
+    """``(model name, precision)`` to load: from the checkpoint's card, else the arguments or defaults.
+
+    Values given beside a checkpoint that has a card must agree with it; a checkpoint
+    without a card needs both. Without a checkpoint the defaults are ``model_a`` and ``FP``.
+    """
+    card = card_for(checkpoint) if checkpoint is not None else None
+    if card is not None:
+        if name is not None and name != card["model"]:
+            raise ConfigError(f"model.name: {name!r} disagrees with the checkpoint's card ({card['model']!r})")
+        if precision is not None and Precision.parse(precision) != Precision.parse(card["precision"]):
+            raise ConfigError(f"model.precision: {str(Precision.parse(precision))!r} disagrees with the "
+                              f"checkpoint's card ({card['precision']!r})")
+        return card["model"], card["precision"]
+    if checkpoint is not None and (name is None or precision is None):
+        raise ConfigError(f"model.checkpoint: {checkpoint} has no {CARD} beside it; "
+                          "give model.name and model.precision")
+    return name or "model_a", str(Precision.parse(precision or "FP"))

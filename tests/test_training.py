@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import annt
+from annt import config
+from annt.cli import main
 from annt._backend import tf
 from annt.checkpoints import read_variables
 from annt.errors import ConfigError
@@ -17,14 +19,14 @@ pytestmark = needs_mnist
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    return annt.train("model_a", "2,2,32", epochs=3, train_samples=12000, output_dir=str(out), seed=3)
+    return annt.train("model_a", "2,2,32", epochs=4, train_samples=24000, output_dir=str(out), seed=3)
 
 
 def test_short_training_reaches_90_percent_and_writes_a_complete_run_folder(short_run):
     assert short_run.name == "model_a-mnist-w2a2g32"
     card = json.loads((short_run / "model_card.json").read_text())
     assert card["test_accuracy"] >= 0.90
-    assert card["precision"] == "2,2,32" and card["train_samples"] == 12000 and card["test_samples"] == 10000
+    assert card["precision"] == "2,2,32" and card["train_samples"] == 24000 and card["test_samples"] == 10000
     assert card["seed"] == 3 and card["config"]["seed"] == 3
     assert card["versions"]["tensorpack"] == "0.11" and card["wall_time_s"] > 0
     for name in ("model.npz", "log.log", "checkpoint", "max-validation_accuracy.index"):
@@ -50,7 +52,7 @@ def test_compact_weights_hold_model_variables_only(short_run):
 def test_existing_run_is_not_touched_without_a_flag(short_run):
     before = (short_run / "model.npz").read_bytes()
     with pytest.raises(ConfigError, match="exists; set output.resume"):
-        annt.train("model_a", "2,2,32", epochs=3, train_samples=12000, output_dir=str(short_run.parent))
+        annt.train("model_a", "2,2,32", epochs=4, train_samples=24000, output_dir=str(short_run.parent))
     assert (short_run / "model.npz").read_bytes() == before
 
 
@@ -71,3 +73,18 @@ def test_same_seed_same_weights(tmp_path):
     first, second = (read_variables(run / "model.npz") for run in runs)
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+
+
+def test_a_run_folder_alone_names_its_model_and_precision(short_run):
+    resolved = config.resolve({"task": "test", "model": {"checkpoint": str(short_run)}})
+    assert (resolved["model"]["name"], resolved["model"]["precision"]) == ("model_a", "2,2,32")
+    with pytest.raises(ConfigError, match=r"model.precision: 'FP' disagrees with the checkpoint's card \('2,2,32'\)"):
+        config.resolve({"task": "test", "model": {"checkpoint": str(short_run), "precision": "FP"}})
+
+
+def test_cli_test_task_on_a_run_folder(short_run, capsys):
+    card = json.loads((short_run / "model_card.json").read_text())
+    assert main(["--set", "task=test", "--set", f"model.checkpoint={short_run}"]) == 0
+    out = capsys.readouterr().out
+    assert (f"model_a 2,2,32 on mnist test set (10000 images): accuracy {card['test_accuracy']:.4f} "
+            f"(model card: {card['test_accuracy']:.4f})") in out
