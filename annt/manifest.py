@@ -9,6 +9,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -39,18 +40,25 @@ def git_commit():
     return commit + ("+dirty" if dirty else "")
 
 
-def manifest(config, wall_time_s, **extra):
-    """The provenance record written beside every output."""
-    return {
-        "config": config,
-        "seed": config.get("seed"),
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        "command": " ".join([Path(sys.executable).name] + sys.argv),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "wall_time_s": round(wall_time_s, 2),
-        **extra,
-    }
+class RunRecord:
+    """Provenance of one run: taken when it starts (code version, clock), written when it ends."""
+
+    def __init__(self):
+        self.started = time.time()
+        self.git_commit = git_commit()
+
+    def manifest(self, config, **extra):
+        """The record written beside every output: config, seed, versions, commit, command, wall time."""
+        return {
+            "config": config,
+            "seed": config.get("seed"),
+            "versions": package_versions(),
+            "git_commit": self.git_commit,
+            "command": " ".join([Path(sys.executable).name] + sys.argv),
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "wall_time_s": round(time.time() - self.started, 2),
+            **extra,
+        }
 
 
 def sha256_of(path):

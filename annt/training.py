@@ -4,7 +4,6 @@ A finished run folder holds Tensorpack's checkpoints and log, the compact ``mode
 and ``model_card.json`` (test accuracy, resolved config, seed, versions, wall time).
 """
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from ._backend import tf
 from .checkpoints import export_compact
 from .data import evaluation_dataflow, load_dataset, training_dataflow
 from .errors import ConfigError
-from .manifest import manifest, sha256_of, write_json
+from .manifest import RunRecord, sha256_of, write_json
 from .models import build_model
 from .predictor import TrainedModel
 from .zoo import CARD, WEIGHTS, run_name
@@ -60,7 +59,7 @@ def train(model="model_a", precision="FP", **options):
 
 def run_training(config):
     """Train as a validated ``config`` (see :mod:`annt.config`) says; returns the run folder."""
-    start = time.time()
+    record = RunRecord()
     folder = check_run_folder(config)
     if config["output"]["overwrite"] and folder.exists():
         shutil.rmtree(folder)
@@ -109,9 +108,8 @@ def run_training(config):
     weights = export_compact(tf.train.latest_checkpoint(str(folder)), model, folder / WEIGHTS)
     trained = TrainedModel(build_model(model.name, model.precision), weights)
     test_accuracy = trained.accuracy(test_images, test_labels, config["test"]["batch_size"])
-    card = manifest(
-        config, time.time() - start,
-        model=model.name, dataset=model.dataset, precision=str(model.precision),
+    card = record.manifest(
+        config, model=model.name, dataset=model.dataset, precision=str(model.precision),
         test_accuracy=round(test_accuracy, 6), test_samples=int(len(test_labels)),
         train_samples=int(len(train_labels)), epochs=epochs, batch_size=batch_size,
         learning_rate_schedule=model.learning_rate_schedule(epochs),
