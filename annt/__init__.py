@@ -11,10 +11,10 @@ from .data import load_dataset
 from .errors import AnntError, ConfigError, DataError
 from .predictor import TrainedModel, load_model
 from .quantization import Precision
-from .tasks import run
+from .tasks import attack, evaluate, run
 from .training import train
 
 __version__ = "0.1.0"
 
-__all__ = ["AnntError", "ConfigError", "DataError", "Precision", "TrainedModel", "load_config",
-           "load_dataset", "load_model", "run", "train", "__version__"]
+__all__ = ["AnntError", "ConfigError", "DataError", "Precision", "TrainedModel", "attack", "evaluate",
+           "load_config", "load_dataset", "load_model", "run", "train", "__version__"]

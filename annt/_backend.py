@@ -5,7 +5,10 @@ Tensorpack's layers need the legacy Keras (``tf_keras``); TensorFlow reads
 Every module of ``annt`` takes ``tf`` from this module.
 """
 import os
+import warnings
 
+# ART announces optional PyTorch features at import; ANNT does not use them.
+warnings.filterwarnings("ignore", message="PyTorch not found")
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import yaml
 
+from .attacks import ATTACKS, resolve_params
 from .data import DATASETS
 from .errors import ConfigError
 from .models import MODELS
 from .quantization import Precision
 from .zoo import identify
 
-TASKS = ("train", "test")
+TASKS = ("train", "test", "attack", "evaluate")
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ _CONVERTERS = {
     "float": _strict(float, "a number"),
     "bool": _strict(bool, "true or false"),
     "path": _strict(str, "a path (string)"),
+    "mapping": _strict(dict, "a mapping"),
     "precision": lambda value: str(Precision.parse(value)),
 }
 
@@ -111,6 +113,22 @@ SCHEMA = {
     },
     "test": {
         "batch_size": Option("int", 256, "Batch size for inference.", minimum=1),
+    },
+    "attack": {
+        "name": Option("str", "fgsm", "task attack: the attack (SPEC §5).", choices=tuple(ATTACKS)),
+        "params": Option("mapping", None, "ART parameters by their ART names; unset ones take the paper's "
+                                          "value for the data set, else ANNT's default (wiki: Attacks).",
+                         nullable=True),
+        "samples": Option("int", 100, "Test images attacked per run, drawn from those the model gets right.",
+                          minimum=1),
+        "runs": Option("int", 1, "Repetitions with fresh samples (seed, seed+1, ...).", minimum=1),
+        "selection": Option("str", "random", "How samples are drawn: random (seeded) or the first N.",
+                            choices=("random", "first")),
+    },
+    "evaluate": {
+        "adversarial": Option("path", None, "task evaluate: an attack's output folder, one run-N folder, "
+                                            "or an adversarial.npz; the model section names the target.",
+                              nullable=True),
     },
     "output": {
         "dir": Option("path", "runs", "Folder that holds one sub-folder per run."),
@@ -202,6 +220,13 @@ def resolve(given):
         raise ConfigError(f"data.dataset: {model_cls.name} is a {model_cls.dataset} model, "
                           f"got {config['data']['dataset']!r}; allowed: {model_cls.dataset}")
     _check_existing_path(config, ("data", "dir"))
+    if config["task"] == "attack":
+        config["attack"]["params"] = resolve_params(config["attack"]["name"], config["data"]["dataset"],
+                                                    config["attack"]["params"])
+    if config["task"] == "evaluate":
+        if config["evaluate"]["adversarial"] is None:
+            raise ConfigError("evaluate.adversarial: task evaluate needs the adversarial set(s) to apply")
+        _check_existing_path(config, ("evaluate", "adversarial"))
     if config["output"]["resume"] and config["output"]["overwrite"]:
         raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
     return config
@@ -246,9 +271,10 @@ API_KEYWORDS = _keyword_map()
 def from_options(task, model, precision, **options):
     """A config mapping from the Python API's arguments (validated later by :func:`resolve`)."""
     config = {"task": task, "model": {"name": model, "precision": precision}}
+    reserved = {("task",), ("model", "name"), ("model", "precision")}
     for keyword, value in options.items():
-        if keyword not in API_KEYWORDS or keyword in ("task", "name", "precision"):
-            allowed = ", ".join(k for k in API_KEYWORDS if k not in ("task", "name", "precision"))
+        if API_KEYWORDS.get(keyword, ("task",)) in reserved:
+            allowed = ", ".join(k for k, path in API_KEYWORDS.items() if path not in reserved)
             raise ConfigError(f"{keyword}: unknown option; allowed: {allowed}")
         *sections, key = API_KEYWORDS[keyword]
         node = config

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from .errors import ConfigError
+
 PACKAGES = ("tensorflow", "tf_keras", "tensorpack", "adversarial-robustness-toolbox", "numpy")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +61,14 @@ class RunRecord:
             "wall_time_s": round(time.time() - self.started, 2),
             **extra,
         }
+
+
+def check_output_folder(folder, output, key="output.dir"):
+    """Refuse an existing output folder unless ``output.resume`` or ``output.overwrite`` is set."""
+    if Path(folder).exists() and not (output["resume"] or output["overwrite"]):
+        raise ConfigError(f"{key}: {folder} exists; set output.resume: true to continue it or "
+                          "output.overwrite: true to delete it and start again")
+    return Path(folder)
 
 
 def sha256_of(path):

@@ -1,23 +1,32 @@
-"""The tasks a config can ask for, by the value of its ``task`` key.
+"""The tasks a config can ask for, by the value of its ``task`` key, and their Python API.
 
-Each task takes a validated config and returns its result; later tasks
-(``attack``, ``evaluate``, ``experiment``) are added to :data:`TASKS`.
+Each task takes a validated config (see :mod:`annt.config`) and returns its result.
 """
+import shutil
 import time
+from pathlib import Path
+
+from tqdm import tqdm
 
 from . import config as config_module
+from .adversarial_sets import AdversarialSet, find_sets, select_samples
+from .attacks import generate
 from .data import load_dataset
+from .errors import ConfigError
+from .estimator import art_classifier
+from .evaluation import evaluate_set, summary_table, write_rows
+from .manifest import RunRecord, check_output_folder, sha256_of, write_json
+from .metrics import aggregate
 from .predictor import load_model
 from .training import check_run_folder, run_training
+from .zoo import run_name
 
 
 def run_test(config):
     """Clean test accuracy of a trained model (the shipped zoo's, or ``model.checkpoint``)."""
     start = time.time()
-    model = config["model"]
-    trained = load_model(model["name"], model["precision"], model["checkpoint"])
-    data = config["data"]
-    images, labels = load_dataset(data["dataset"], "test", data["dir"], data["download"])
+    trained = _load(config)
+    images, labels = _test_split(config)
     accuracy = trained.accuracy(images, labels, config["test"]["batch_size"])
     result = {"model": trained.name, "precision": str(trained.precision), "dataset": trained.dataset,
               "checkpoint": str(trained.checkpoint), "test_samples": int(len(labels)),
@@ -34,15 +43,156 @@ def run_train(config):
     return folder
 
 
+def attack_folder(config):
+    """``<output.dir>/<model>-<dataset>-<precision>-<attack>``."""
+    model = config["model"]
+    name = run_name(model["name"], config["data"]["dataset"], model["precision"])
+    return Path(config["output"]["dir"]).expanduser() / f"{name}-{config['attack']['name']}"
+
+
+def evaluate_folder(config):
+    """``<output.dir>/<adversarial set folder>-on-<target model>``."""
+    source = Path(config["evaluate"]["adversarial"]).expanduser().resolve()
+    source = source.parent if source.is_file() else source
+    model = config["model"]
+    return Path(config["output"]["dir"]).expanduser() / (
+        f"{source.name}-on-{run_name(model['name'], config['data']['dataset'], model['precision'])}")
+
+
+def run_attack(config):
+    """Craft adversarial sets against a model (``runs`` times, fresh samples) and evaluate them on it."""
+    record = RunRecord()
+    folder = _prepare(attack_folder(config), config)
+    trained = _load(config)
+    classifier = art_classifier(trained)
+    images, labels = _test_split(config)
+    predictions = trained.predict(images, config["test"]["batch_size"])
+    spec = config["attack"]
+    per_run = []
+    for run in range(spec["runs"]):
+        run_folder = folder / f"run-{run + 1}"
+        seed = config["seed"] + run
+        if config["output"]["resume"] and (run_folder / "metrics.json").is_file():
+            adversarial_set = AdversarialSet.load(run_folder)
+        else:
+            run_record = RunRecord()
+            indices = select_samples(labels, predictions, spec["samples"], seed, spec["selection"])
+            adversarial, extras = generate(trained, classifier, spec["name"], spec["params"],
+                                           images[indices], labels[indices], seed)
+            adversarial_set = AdversarialSet(
+                adversarial, indices, labels[indices], predictions[indices],
+                trained.predict(adversarial, config["test"]["batch_size"]), extras=extras,
+                manifest=run_record.manifest(config, run=run + 1, run_seed=seed, **_describe(trained),
+                                             attack=spec["name"], params=spec["params"]))
+            adversarial_set.save(run_folder)
+        per_run.append(_evaluate_run(adversarial_set, trained, images, run_folder, config))
+    title = (f"{spec['name']} on {trained.name} {trained.precision} ({trained.dataset}), "
+             f"direct: {run_name(trained.name, trained.dataset, trained.precision)}")
+    return _finish(folder, config, record, title, per_run, source=_describe(trained), target=_describe(trained),
+                   attack=spec["name"], params=spec["params"], transfer=False)
+
+
+def run_evaluate(config):
+    """Apply existing adversarial sets to a target model (direct when it is their source, else transfer)."""
+    record = RunRecord()
+    folder = _prepare(evaluate_folder(config), config)
+    target = _load(config)
+    sets = [AdversarialSet.load(path) for path in find_sets(config["evaluate"]["adversarial"])]
+    source = sets[0].manifest
+    if source.get("dataset", target.dataset) != target.dataset:
+        raise ConfigError(f"evaluate.adversarial: the sets were made on {source['dataset']}, "
+                          f"the target model is a {target.dataset} model")
+    images, _ = _test_split(config)
+    per_run = [_evaluate_run(adversarial_set, target, images, folder / f"run-{run + 1}", config)
+               for run, adversarial_set in enumerate(tqdm(sets, desc="evaluate", disable=len(sets) < 2))]
+    source_info = {key: source.get(key) for key in ("model", "dataset", "precision", "checkpoint",
+                                                     "checkpoint_sha256")}
+    transfer = (source_info["model"], source_info["precision"]) != (target.name, str(target.precision))
+    title = (f"{source.get('attack', 'adversarial set')} from {source_info['model']} {source_info['precision']} "
+             f"on {target.name} {target.precision} ({'transfer' if transfer else 'direct'})")
+    return _finish(folder, config, record, title, per_run, source=source_info, target=_describe(target),
+                   attack=source.get("attack"), params=source.get("params"), transfer=transfer)
+
+
+def _prepare(folder, config):
+    check_output_folder(folder, config["output"])
+    if config["output"]["overwrite"] and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _load(config):
+    model = config["model"]
+    return load_model(model["name"], model["precision"], model["checkpoint"])
+
+
+def _test_split(config):
+    data = config["data"]
+    return load_dataset(data["dataset"], "test", data["dir"], data["download"])
+
+
+def _describe(trained):
+    checkpoint = Path(trained.checkpoint)
+    return {"model": trained.name, "dataset": trained.dataset, "precision": str(trained.precision),
+            "checkpoint": str(checkpoint),
+            "checkpoint_sha256": sha256_of(checkpoint) if checkpoint.is_file() else None}
+
+
+def _evaluate_run(adversarial_set, target, images, run_folder, config):
+    rows, metrics = evaluate_set(adversarial_set, target, images, config["test"]["batch_size"])
+    write_rows(run_folder / "per_sample.csv", rows)
+    write_json(run_folder / "metrics.json", metrics)
+    return metrics
+
+
+def _finish(folder, config, record, title, per_run, **described):
+    aggregated = aggregate(per_run)
+    result = {**described, "per_run": per_run, "aggregate": aggregated, "folder": str(folder)}
+    write_json(folder / "metrics.json", result)
+    write_json(folder / "manifest.json", record.manifest(config))
+    print(summary_table(title, per_run, aggregated))
+    print(f"results: {folder}")
+    return result
+
+
 #: task name -> function running it on a validated config.
-TASKS = {"train": run_train, "test": run_test}
+TASKS = {"train": run_train, "test": run_test, "attack": run_attack, "evaluate": run_evaluate}
 
 #: Checks a task needs before any work, beyond the schema (e.g. "would this overwrite a run?").
-PREFLIGHT = {"train": check_run_folder}
+PREFLIGHT = {
+    "train": check_run_folder,
+    "attack": lambda config: check_output_folder(attack_folder(config), config["output"]),
+    "evaluate": lambda config: check_output_folder(evaluate_folder(config), config["output"]),
+}
 
 
 def run(config):
-    """Validate ``config`` (a mapping) and run its task."""
+    """Validate ``config`` (a mapping, e.g. from a YAML file) and run its task."""
     config = config_module.resolve(config)
     PREFLIGHT.get(config["task"], lambda _: None)(config)
     return TASKS[config["task"]](config)
+
+
+def attack(model="model_a", precision="FP", attack="fgsm", params=None, **options):
+    """Attack a model and evaluate the adversarial sets on it; returns the metrics (also written to disk).
+
+    >>> result = attack("model_a", "1,1,32", "fgsm", {"eps": 0.25}, samples=100)   # doctest: +SKIP
+    >>> result["aggregate"]["adversarial_accuracy"]["mean"]                        # doctest: +SKIP
+
+    ``options``: ``samples``, ``runs``, ``selection``, ``seed``, ``checkpoint``, ``output_dir``,
+    ``resume``, ``overwrite``, ``data_dir`` ... (the config keys; see the wiki's configuration page).
+    """
+    given = config_module.from_options("attack", model, precision, **options)
+    given.setdefault("attack", {}).update(name=attack, params=params)
+    return run(given)
+
+
+def evaluate(adversarial, model="model_a", precision="FP", **options):
+    """Apply adversarial sets (an attack's output folder) to a target model; returns the metrics.
+
+    >>> evaluate("runs/model_a-mnist-fp-fgsm", "model_a", "1,1,32")   # doctest: +SKIP
+    """
+    given = config_module.from_options("evaluate", model, precision, **options)
+    given.setdefault("evaluate", {})["adversarial"] = str(adversarial)
+    return run(given)

@@ -17,7 +17,7 @@ from ._backend import tf
 from .checkpoints import export_compact
 from .data import evaluation_dataflow, load_dataset, training_dataflow
 from .errors import ConfigError
-from .manifest import RunRecord, sha256_of, write_json
+from .manifest import RunRecord, check_output_folder, sha256_of, write_json
 from .models import build_model
 from .predictor import TrainedModel
 from .zoo import CARD, WEIGHTS, run_name
@@ -32,11 +32,8 @@ def run_folder(config):
 
 def check_run_folder(config):
     """Refuse to touch an existing run folder unless the config says resume or overwrite."""
-    folder = run_folder(config)
     output = config["output"]
-    if folder.exists() and not (output["resume"] or output["overwrite"]):
-        raise ConfigError(f"output.dir: run folder {folder} exists; set output.resume: true to continue "
-                          "it or output.overwrite: true to delete it and start again")
+    folder = check_output_folder(run_folder(config), output)
     if output["resume"] and folder.exists() and not (folder / "checkpoint").is_file():
         raise ConfigError(f"output.resume: {folder} has no checkpoint to resume from")
     return folder

@@ -96,7 +96,7 @@ def test_existing_run_folder_is_refused_and_kept(tmp_path, capsys):
     run.mkdir(parents=True)
     (run / "keep.txt").write_text("my results")
     err = fails(tmp_path, capsys, "task: train\nmodel:\n  precision: 2,2,32\n")
-    assert "run folder runs/model_a-mnist-w2a2g32 exists; set output.resume: true" in err
+    assert "output.dir: runs/model_a-mnist-w2a2g32 exists; set output.resume: true" in err
     assert (run / "keep.txt").read_text() == "my results"
 
 

@@ -1,0 +1,79 @@
+"""Adversarial sets on disk: which test images are attacked, and the ``.npz`` + manifest of each set.
+
+A set folder holds ``adversarial.npz`` (loadable with ``allow_pickle=False``) and ``manifest.json``
+(model, precision, checkpoint hash, attack and parameters, seed, versions, commit, wall time).
+"""
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AnntError, ConfigError
+from .manifest import write_atomic, write_json
+
+SET_FILE = "adversarial.npz"
+MANIFEST = "manifest.json"
+ARRAYS = ("adversarial", "indices", "labels", "clean_predictions", "adversarial_predictions")
+
+
+def select_samples(labels, predictions, count, seed, selection="random"):
+    """Test-set indices of ``count`` images the model classifies correctly (sorted).
+
+    ``random`` draws them with ``seed``; ``first`` takes the first ``count`` correct ones.
+    """
+    correct = np.flatnonzero(np.asarray(predictions) == np.asarray(labels))
+    if len(correct) < count:
+        raise AnntError(f"attack.samples: the model classifies only {len(correct)} test images correctly, "
+                        f"fewer than the {count} asked for")
+    if selection == "first":
+        return correct[:count]
+    return np.sort(np.random.RandomState(seed).choice(correct, size=count, replace=False))
+
+
+@dataclass
+class AdversarialSet:
+    """Adversarial images with their provenance: test-set indices, true labels, source predictions."""
+
+    adversarial: np.ndarray
+    indices: np.ndarray
+    labels: np.ndarray
+    clean_predictions: np.ndarray
+    adversarial_predictions: np.ndarray
+    manifest: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
+
+    def save(self, folder):
+        """Write ``adversarial.npz`` and ``manifest.json`` into ``folder`` (atomically)."""
+        folder = Path(folder)
+        arrays = {name: np.asarray(getattr(self, name)) for name in ARRAYS}
+        write_atomic(folder / SET_FILE, lambda temporary: np.savez_compressed(temporary, **arrays, **self.extras))
+        write_json(folder / MANIFEST, self.manifest)
+        return folder
+
+    @classmethod
+    def load(cls, path):
+        """Read a set from its folder or its ``adversarial.npz`` (never unpickles)."""
+        path = Path(path)
+        npz = path / SET_FILE if path.is_dir() else path
+        if not npz.is_file():
+            raise ConfigError(f"evaluate.adversarial: no {SET_FILE} at {path}")
+        with np.load(npz, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+        manifest_path = npz.parent / MANIFEST
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        extras = {k: v for k, v in arrays.items() if k not in ARRAYS}
+        return cls(**{name: arrays[name] for name in ARRAYS}, manifest=manifest, extras=extras)
+
+
+def find_sets(path):
+    """The set folders under ``path``: an attack output (``run-*/``), one set folder, or one ``.npz``."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return [path]
+    if (path / SET_FILE).is_file():
+        return [path]
+    runs = sorted((p.parent for p in path.glob(f"run-*/{SET_FILE}")), key=lambda p: int(p.name.split("-")[1]))
+    if not runs:
+        raise ConfigError(f"evaluate.adversarial: {path} holds no adversarial set ({SET_FILE} or run-*/{SET_FILE})")
+    return runs
