@@ -17,7 +17,7 @@ from .models import MODELS
 from .quantization import Precision
 from .zoo import identify
 
-TASKS = ("train", "test", "attack", "evaluate")
+TASKS = ("train", "test", "attack", "evaluate", "experiment")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class Option:
             text = ", ".join(map(str, self.choices))
         elif self.kind == "precision":
             text = "'FP', 'W,A,G' with bitwidths 1..16 or 32 (e.g. '2,2,32'), or a mapping"
+        elif self.kind == "precisions":
+            text = "a list of precisions, e.g. [FP, '1,1,32']"
         elif self.minimum is not None:
             text = f"{self.kind} >= {self.minimum}"
         else:
@@ -79,6 +81,7 @@ _CONVERTERS = {
     "path": _strict(str, "a path (string)"),
     "mapping": _strict(dict, "a mapping"),
     "precision": lambda value: str(Precision.parse(value)),
+    "precisions": lambda values: [str(Precision.parse(v)) for v in _strict(list, "a list of precisions")(values)],
 }
 
 #: Every key a config may hold, with its default and the values it allows.
@@ -129,6 +132,11 @@ SCHEMA = {
         "adversarial": Option("path", None, "task evaluate: an attack's output folder, one run-N folder, "
                                             "or an adversarial.npz; the model section names the target.",
                               nullable=True),
+    },
+    "experiment": {
+        "precisions": Option("precisions", None, "task experiment: attack model.name at each of these "
+                                                 "precisions (shipped zoo models).", nullable=True),
+        "transfer": Option("bool", False, "task experiment: also apply every set to every other precision."),
     },
     "output": {
         "dir": Option("path", "runs", "Folder that holds one sub-folder per run."),
@@ -220,7 +228,12 @@ def resolve(given):
         raise ConfigError(f"data.dataset: {model_cls.name} is a {model_cls.dataset} model, "
                           f"got {config['data']['dataset']!r}; allowed: {model_cls.dataset}")
     _check_existing_path(config, ("data", "dir"))
-    if config["task"] == "attack":
+    if config["task"] == "experiment":
+        if not config["experiment"]["precisions"]:
+            raise ConfigError("experiment.precisions: task experiment needs a list of precisions, e.g. [FP, '1,1,32']")
+        if config["model"]["checkpoint"] is not None:
+            raise ConfigError("model.checkpoint: task experiment uses the shipped zoo; remove model.checkpoint")
+    if config["task"] in ("attack", "experiment"):
         config["attack"]["params"] = resolve_params(config["attack"]["name"], config["data"]["dataset"],
                                                     config["attack"]["params"])
     if config["task"] == "evaluate":

@@ -2,6 +2,7 @@
 
 Each task takes a validated config (see :mod:`annt.config`) and returns its result.
 """
+import copy
 import shutil
 import time
 from pathlib import Path
@@ -156,14 +157,79 @@ def _finish(folder, config, record, title, per_run, **described):
     return result
 
 
+def _variant(config, **changes):
+    """A copy of ``config`` for one step of an experiment, validated again."""
+    variant = copy.deepcopy(config)
+    for path, value in changes.items():
+        section, _, key = path.rpartition("__")
+        (variant[section] if section else variant)[key] = value
+    return config_module.resolve(variant)
+
+
+def _experiment_steps(config):
+    """The attack configs, one per precision, and the (source, target) precision pairs to transfer."""
+    precisions = config["experiment"]["precisions"]
+    attacks = {p: _variant(config, task="attack", model__precision=p) for p in precisions}
+    pairs = [(s, t) for s in precisions for t in precisions if s != t] if config["experiment"]["transfer"] else []
+    return attacks, pairs
+
+
+def _transfer_folder(attack, target):
+    model = attack["model"]
+    return Path(attack["output"]["dir"]).expanduser() / (
+        f"{attack_folder(attack).name}-on-{run_name(model['name'], attack['data']['dataset'], target)}")
+
+
+def run_experiment(config):
+    """Attack ``model.name`` at each of ``experiment.precisions`` (and, with ``transfer``, apply every
+    set to every other precision); prints one table of the direct results and the transfer matrix."""
+    attacks, pairs = _experiment_steps(config)
+    direct = {precision: run_attack(step) for precision, step in attacks.items()}
+    transfer = {(source, target): run_evaluate(_variant(
+        attacks[source], task="evaluate", model__precision=target,
+        evaluate__adversarial=direct[source]["folder"])) for source, target in pairs}
+    spec = config["attack"]
+    lines = ["", f"{config['model']['name']} ({config['data']['dataset']}), {spec['name']}: "
+                 f"{spec['samples']} samples x {spec['runs']} run(s), direct attacks",
+             f"{'precision':>10}  {'adv. accuracy':>13}  {'evasion':>7}  {'L0':>7}  {'L2':>7}  {'Linf':>6}"]
+    for precision, result in direct.items():
+        mean = {key: value["mean"] for key, value in result["aggregate"].items() if key != "runs"}
+        lines.append(f"{precision:>10}  {_num(mean['adversarial_accuracy']):>13}  {_num(mean['evasion_rate']):>7}  "
+                     f"{_num(mean['mean_l0_successful']):>7}  {_num(mean['mean_l2_successful']):>7}  "
+                     f"{_num(mean['mean_linf_successful']):>6}")
+    if transfer:
+        lines += ["", "adversarial accuracy, source (rows) -> target (columns):",
+                  " " * 10 + "".join(f"{p:>10}" for p in direct)]
+        for source in direct:
+            cells = [direct[source] if source == target else transfer[(source, target)] for target in direct]
+            lines.append(f"{source:>10}" + "".join(
+                f"{_num(c['aggregate']['adversarial_accuracy']['mean']):>10}" for c in cells))
+    print("\n".join(lines))
+    return {"direct": direct, "transfer": {f"{s} -> {t}": r for (s, t), r in transfer.items()}}
+
+
+def _check_experiment_folders(config):
+    attacks, pairs = _experiment_steps(config)
+    for step in attacks.values():
+        check_output_folder(attack_folder(step), config["output"])
+    for source, target in pairs:
+        check_output_folder(_transfer_folder(attacks[source], target), config["output"])
+
+
+def _num(value):
+    return "n/a" if value is None else f"{value:.4g}"
+
+
 #: task name -> function running it on a validated config.
-TASKS = {"train": run_train, "test": run_test, "attack": run_attack, "evaluate": run_evaluate}
+TASKS = {"train": run_train, "test": run_test, "attack": run_attack, "evaluate": run_evaluate,
+         "experiment": run_experiment}
 
 #: Checks a task needs before any work, beyond the schema (e.g. "would this overwrite a run?").
 PREFLIGHT = {
     "train": check_run_folder,
     "attack": lambda config: check_output_folder(attack_folder(config), config["output"]),
     "evaluate": lambda config: check_output_folder(evaluate_folder(config), config["output"]),
+    "experiment": _check_experiment_folders,
 }
 
 

@@ -1,6 +1,7 @@
 """Every shipped model loads and reproduces the accuracy its card records."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -36,10 +37,24 @@ def test_shipped_model_reproduces_its_card(card_path):
 
 
 
-def test_quickstart_runs_offline_on_the_committed_data(tmp_path):
+def quickstart(folder):
     env = {k: v for k, v in os.environ.items() if k != "ANNT_DATA_DIR"}
-    done = subprocess.run([sys.executable, "-m", "annt", "--config", "configs/quickstart.yaml"],
-                          cwd=REPO, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    card = json.loads((zoo_dir() / "model_a-mnist-fp" / "model_card.json").read_text())
-    assert f"accuracy {card['test_accuracy']:.4f} (model card: {card['test_accuracy']:.4f})" in done.stdout
+    return subprocess.run([sys.executable, "-m", "annt", "--config", str(REPO / "configs" / "quickstart.yaml"),
+                           "--set", f"data.dir={REPO / 'data'}"], cwd=folder, env=env, capture_output=True,
+                          text=True)
+
+
+def test_quickstart_attacks_fp_and_binary_model_a_offline_and_can_run_again(tmp_path):
+    first = quickstart(tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    table = first.stdout[first.stdout.index("model_a (mnist), fgsm: 500 samples x 1 run(s)"):]
+    direct = {}
+    for precision in ("FP", "1,1,32"):
+        metrics = json.loads((tmp_path / "runs" / "quickstart" / f"model_a-mnist-{'fp' if precision == 'FP' else 'w1a1g32'}-fgsm"
+                              / "metrics.json").read_text())
+        direct[precision] = metrics["aggregate"]["adversarial_accuracy"]["mean"]
+        assert re.search(rf"^ *{re.escape(precision)} +{direct[precision]:.4g} ", table, re.M), table
+    assert "source (rows) -> target (columns)" in table
+    again = quickstart(tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout[again.stdout.index("model_a (mnist), fgsm"):] == table

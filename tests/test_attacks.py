@@ -1,0 +1,156 @@
+"""Attacks on real (shipped, small) MNIST models: they work, stay in bounds, and are reproducible."""
+import json
+
+import numpy as np
+import pytest
+
+import annt
+from annt.adversarial_sets import ARRAYS, AdversarialSet, select_samples
+from annt.attacks import ATTACKS, generate, resolve_params
+from annt.cli import main
+from annt.errors import AnntError, ConfigError
+from annt.estimator import art_classifier
+
+# Small budgets: enough to show each attack working, fast enough for CI.
+FAST = {
+    "fgsm": {"eps": 0.25},
+    "jsma": {"theta": 1.0, "gamma": 0.1},
+    "uap": {"attacker_params": {"eps": 0.1}, "eps": 0.6, "max_iter": 2},
+    "cw_l2": {"max_iter": 10, "binary_search_steps": 3, "initial_const": 1.0, "batch_size": 10},
+    "boundary": {"max_iter": 5},
+}
+
+
+@pytest.fixture(scope="module")
+def fp_model():
+    return annt.load_model("model_a")
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return annt.load_dataset("mnist", "test")
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_each_attack_lowers_accuracy_and_stays_in_bounds(name, fp_model, mnist_test):
+    images, labels = mnist_test
+    indices = select_samples(labels, fp_model.predict(images), 10, seed=0)
+    clean = images[indices]
+    params = resolve_params(name, "mnist", FAST[name])
+    adversarial, extras = generate(fp_model, art_classifier(fp_model), name, params, clean, labels[indices], 0)
+    assert adversarial.shape == clean.shape and adversarial.dtype == np.float32
+    assert adversarial.min() >= 0.0 and adversarial.max() <= 1.0
+    assert fp_model.accuracy(adversarial, labels[indices]) < 1.0 == fp_model.accuracy(clean, labels[indices])
+    linf = np.abs(adversarial - clean).reshape(len(clean), -1).max(axis=1)
+    if name == "fgsm":
+        assert linf.max() <= 0.25 + 1e-6
+    if name == "uap":
+        assert linf.max() <= 0.6 + 1e-6
+        assert np.abs(extras["universal_noise"]).max() <= 0.6 + 1e-6
+
+
+def attack_once(tmp_path, seed, name="jsma", samples=8, **extra):
+    return annt.attack("model_a", "FP", name, FAST[name], samples=samples, seed=seed,
+                       output_dir=str(tmp_path / f"seed{seed}-{len(list(tmp_path.iterdir()))}"), **extra)
+
+
+def load_run(result, run=1):
+    return AdversarialSet.load(f"{result['folder']}/run-{run}")
+
+
+def test_same_seed_gives_an_identical_set_and_another_seed_another_sample(tmp_path):
+    first, again, other = (load_run(attack_once(tmp_path, seed)) for seed in (5, 5, 6))
+    for name in ARRAYS:
+        assert getattr(first, name).tobytes() == getattr(again, name).tobytes(), name
+    assert not np.array_equal(first.indices, other.indices)
+
+
+def test_boundary_is_reproducible_too(tmp_path):
+    first, again = (load_run(attack_once(tmp_path, 1, "boundary", samples=4)) for _ in range(2))
+    assert first.adversarial.tobytes() == again.adversarial.tobytes()
+
+
+def test_attack_output_holds_sets_manifests_csv_and_metrics(tmp_path, mnist_test):
+    result = annt.attack("model_a", "1,1,32", "fgsm", samples=30, runs=2, output_dir=str(tmp_path))
+    folder = tmp_path / "model_a-mnist-w1a1g32-fgsm"
+    assert result["folder"] == str(folder)
+    images, labels = mnist_test
+    for run in (1, 2):
+        run_folder = folder / f"run-{run}"
+        with np.load(run_folder / "adversarial.npz", allow_pickle=False) as stored:  # never needs pickle
+            assert set(ARRAYS) <= set(stored.files)
+            indices = stored["indices"]
+            np.testing.assert_array_equal(stored["labels"], labels[indices])
+        manifest = json.loads((run_folder / "manifest.json").read_text())
+        assert manifest["run_seed"] == run - 1 and manifest["attack"] == "fgsm"
+        assert manifest["params"] == {"eps": 0.25, "batch_size": 256}
+        assert manifest["precision"] == "1,1,32" and len(manifest["checkpoint_sha256"]) == 64
+        assert manifest["versions"]["adversarial-robustness-toolbox"] == "1.19.2"
+        rows = (run_folder / "per_sample.csv").read_text().splitlines()
+        assert rows[0] == "index,label,clean_prediction,adversarial_prediction,counted,success,l0,l1,l2,linf"
+        assert len(rows) == 31
+    aggregate = json.loads((folder / "metrics.json").read_text())["aggregate"]
+    per_run = [json.loads((folder / f"run-{r}" / "metrics.json").read_text()) for r in (1, 2)]
+    assert aggregate["adversarial_accuracy"]["mean"] == pytest.approx(
+        np.mean([r["adversarial_accuracy"] for r in per_run]))
+    assert aggregate["mean_linf_successful"]["mean"] == pytest.approx(0.25)
+    assert (folder / "manifest.json").is_file()
+
+
+def test_transfer_counts_only_what_the_target_gets_right(tmp_path, mnist_test):
+    source = annt.attack("model_a", "FP", "fgsm", samples=200, output_dir=str(tmp_path))
+    result = annt.evaluate(source["folder"], "model_a", "1,1,32", output_dir=str(tmp_path))
+    assert result["transfer"] is True and result["target"]["precision"] == "1,1,32"
+    images, labels = mnist_test
+    adversarial_set = load_run(source)
+    target = annt.load_model("model_a", "1,1,32")
+    correct = target.predict(images[adversarial_set.indices]) == adversarial_set.labels
+    fooled = correct & (target.predict(adversarial_set.adversarial) != adversarial_set.labels)
+    run = result["per_run"][0]
+    assert run["counted"] == correct.sum() and run["successful"] == fooled.sum()
+    assert run["adversarial_accuracy"] == pytest.approx(1 - fooled.sum() / correct.sum())
+    direct = annt.evaluate(source["folder"], "model_a", "FP", output_dir=str(tmp_path))
+    assert direct["transfer"] is False
+    assert direct["per_run"][0]["adversarial_accuracy"] == source["per_run"][0]["adversarial_accuracy"]
+
+
+def test_existing_attack_output_is_kept_unless_told(tmp_path):
+    annt.attack("model_a", "FP", "fgsm", samples=5, output_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="exists; set output.resume"):
+        annt.attack("model_a", "FP", "fgsm", samples=5, output_dir=str(tmp_path))
+    resumed = annt.attack("model_a", "FP", "fgsm", samples=5, runs=2, output_dir=str(tmp_path), resume=True)
+    assert len(resumed["per_run"]) == 2
+
+
+def test_too_few_correct_images_is_a_clear_error():
+    with pytest.raises(AnntError, match="classifies only 3 test images correctly, fewer than the 5"):
+        select_samples([0, 1, 2, 3], [0, 1, 2, 0], 5, seed=0)
+    np.testing.assert_array_equal(select_samples([0, 1, 2, 3], [0, 1, 2, 0], 2, 0, "first"), [0, 1])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["attack.name=pgd"], "attack.name: 'pgd' is not allowed; allowed: fgsm, jsma, uap, cw_l2, boundary"),
+    (["attack.params={epsilon: 0.3}"], "attack.params.epsilon: unknown parameter of fgsm; allowed: eps, batch_size"),
+    (["attack.params={eps: big}"], "attack.params.eps: expected a number, got 'big'"),
+    (["attack.name=cw_l2", "attack.params={max_iter: 2.5}"], "attack.params.max_iter: expected an integer"),
+    (["attack.name=uap", "attack.params={attacker_params: {norm: 2}}"],
+     "attack.params.attacker_params.norm: unknown parameter of uap; allowed: eps"),
+    (["attack.samples=0"], "attack.samples: 0 is too small"),
+    (["task=evaluate"], "evaluate.adversarial: task evaluate needs the adversarial set(s) to apply"),
+    (["task=evaluate", "evaluate.adversarial=nowhere"], "evaluate.adversarial: no such file or folder"),
+])
+def test_bad_attack_configs_fail_cleanly(tmp_path, monkeypatch, capsys, overrides, message):
+    monkeypatch.chdir(tmp_path)
+    argv = ["--set", "task=attack"]
+    for override in overrides:
+        argv += ["--set", override]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_paper_parameters_fill_what_the_config_leaves_out():
+    assert resolve_params("fgsm", "cifar10", None)["eps"] == 0.05
+    uap = resolve_params("uap", "mnist", {"max_iter": 5})
+    assert uap == {"attacker_params": {"eps": 0.1}, "eps": 0.6, "max_iter": 5, "delta": 0.2, "batch_size": 64}
+    assert resolve_params("boundary", "cifar10", {})["max_iter"] == 12
