@@ -1,0 +1,47 @@
+"""The CIFAR-10 path end to end: a briefly trained resnet20 (the original tool's ResNet path crashed)
+is attacked by all five attacks."""
+import numpy as np
+import pytest
+
+import annt
+from annt.adversarial_sets import select_samples
+from annt.attacks import ATTACKS, generate, resolve_params
+from annt.estimator import art_classifier
+
+from conftest import needs_cifar10
+
+pytestmark = needs_cifar10
+
+TINY = {
+    "fgsm": {},
+    "jsma": {"gamma": 0.02},
+    "uap": {"max_iter": 1},
+    "cw_l2": {"max_iter": 5, "binary_search_steps": 2, "initial_const": 1.0},
+    "boundary": {"max_iter": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def resnet(tmp_path_factory):
+    run = annt.train("resnet20", "2,2,32", epochs=1, train_samples=2560, output_dir=str(tmp_path_factory.mktemp("r")))
+    return annt.load_model(checkpoint=run)
+
+
+def test_brief_resnet20_training_learns_something(resnet):
+    assert resnet.card["test_accuracy"] > 0.15  # chance is 0.10
+    assert str(resnet.precision) == "2,2,32"
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_every_attack_runs_on_resnet20(name, resnet):
+    images, labels = annt.load_dataset("cifar10", "test")
+    images, labels = images[:500], labels[:500]
+    indices = select_samples(labels, resnet.predict(images), 3, seed=0)
+    params = resolve_params(name, "cifar10", TINY[name])
+    adversarial, _ = generate(resnet, art_classifier(resnet), name, params, images[indices], labels[indices], 0)
+    assert adversarial.shape == (3, 32, 32, 3)
+    assert adversarial.min() >= 0.0 and adversarial.max() <= 1.0
+    if name in ("fgsm", "jsma", "boundary"):  # CW and UAP keep an image unchanged when their tiny budget fails
+        assert not np.array_equal(adversarial, images[indices])
+    if name == "fgsm":
+        assert np.abs(adversarial - images[indices]).max() <= 0.05 + 1e-6
