@@ -13,8 +13,9 @@ from .predictor import TrainedModel, load_model
 from .quantization import Precision
 from .tasks import attack, evaluate, run
 from .training import train
+from .zoo import shipped_models
 
 __version__ = "0.1.0"
 
 __all__ = ["AnntError", "ConfigError", "DataError", "Precision", "TrainedModel", "attack", "evaluate",
-           "load_config", "load_dataset", "load_model", "run", "train", "__version__"]
+           "load_config", "load_dataset", "load_model", "run", "shipped_models", "train", "__version__"]

@@ -15,7 +15,7 @@ from .data import DATASETS
 from .errors import ConfigError
 from .models import MODELS
 from .quantization import Precision
-from .zoo import identify
+from .zoo import identify, shipped_folder
 
 TASKS = ("train", "test", "attack", "evaluate", "experiment")
 
@@ -233,6 +233,11 @@ def resolve(given):
             raise ConfigError("experiment.precisions: task experiment needs a list of precisions, e.g. [FP, '1,1,32']")
         if config["model"]["checkpoint"] is not None:
             raise ConfigError("model.checkpoint: task experiment uses the shipped zoo; remove model.checkpoint")
+    if config["task"] in ("test", "attack") and model["checkpoint"] is None:
+        shipped_folder(model["name"], config["data"]["dataset"], model["precision"])
+    if config["task"] == "experiment":
+        for precision in config["experiment"]["precisions"]:
+            shipped_folder(model["name"], config["data"]["dataset"], precision, "experiment.precisions")
     if config["task"] in ("attack", "experiment"):
         config["attack"]["params"] = resolve_params(config["attack"]["name"], config["data"]["dataset"],
                                                     config["attack"]["params"])

@@ -23,6 +23,10 @@ from .errors import DataError
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
 NUM_CLASSES = 10
+CLASS_NAMES = {
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ import numpy as np
 from tensorpack import OfflinePredictor, PredictConfig, SmartInit
 
 from .checkpoints import read_variables, resolve_checkpoint
-from .errors import ConfigError
 from .models import build_model
-from .zoo import card_for, identify, shipped_precisions, zoo_path
+from .zoo import card_for, identify, shipped_folder
 
 
 class TrainedModel:
@@ -74,9 +73,5 @@ def load_model(model=None, precision=None, checkpoint=None):
     """
     name, precision = identify(model, precision, checkpoint)
     if checkpoint is None:
-        checkpoint = zoo_path(name, build_model(name).dataset, precision)
-        if checkpoint is None:
-            shipped = ", ".join(shipped_precisions(name)) or "none"
-            raise ConfigError(f"model.precision: no shipped {name} at {precision}; shipped: {shipped}. "
-                              "Train one (task: train) and set model.checkpoint to its run folder")
+        checkpoint = shipped_folder(name, build_model(name).dataset, precision)
     return TrainedModel(build_model(name, precision), resolve_checkpoint(checkpoint), card_for(checkpoint))

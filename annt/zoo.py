@@ -21,7 +21,7 @@ def zoo_dir():
     return Path(os.environ.get("ANNT_ZOO_DIR") or REPO_ROOT / "models")
 
 
-def zoo_entries():
+def shipped_models():
     """Model cards of every shipped model, keyed by run name."""
     return {card_path.parent.name: json.loads(card_path.read_text())
             for card_path in sorted(zoo_dir().glob(f"*/{CARD}"))}
@@ -33,8 +33,15 @@ def zoo_path(model_name, dataset, precision):
     return folder if (folder / WEIGHTS).is_file() else None
 
 
-def shipped_precisions(model_name):
-    return [entry["precision"] for entry in zoo_entries().values() if entry["model"] == model_name]
+def shipped_folder(model_name, dataset, precision, key="model.precision"):
+    """The zoo folder of a shipped model; ConfigError naming ``key`` and the shipped precisions if absent."""
+    folder = zoo_path(model_name, dataset, precision)
+    if folder is None:
+        shipped = ", ".join(entry["precision"] for entry in shipped_models().values()
+                            if entry["model"] == model_name) or "none"
+        raise ConfigError(f"{key}: no shipped {model_name} at {precision}; shipped: {shipped}. "
+                          "Train one (task: train) and set model.checkpoint to its run folder")
+    return folder
 
 
 def card_for(checkpoint):

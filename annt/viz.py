@@ -1,0 +1,177 @@
+"""Figures of adversarial sets and results (matplotlib); each function returns its figure.
+
+Pass ``save="file.png"`` to also write a PNG. Sets and results folders are read by path:
+:func:`load_set` (one ``run-N`` folder or its ``adversarial.npz``) and :func:`load_results`
+(an attack's or evaluation's output folder).
+"""
+import csv
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .adversarial_sets import AdversarialSet
+from .data import CLASS_NAMES, load_dataset
+from .metrics import NORMS
+from .quantization import Precision
+
+
+def load_set(path):
+    """An :class:`~annt.adversarial_sets.AdversarialSet` from a ``run-N`` folder or ``adversarial.npz``."""
+    return AdversarialSet.load(path)
+
+
+def load_results(folder):
+    """``metrics.json`` of an attack's or evaluation's output folder (with ``folder`` filled in)."""
+    folder = Path(folder)
+    results = json.loads((folder / "metrics.json").read_text())
+    results["folder"] = str(folder)
+    return results
+
+
+def clean_images(adversarial_set, data_dir=None):
+    """The clean test images the set was made from (by its stored indices)."""
+    images, _ = load_dataset(adversarial_set.manifest.get("dataset", "mnist"), "test", data_dir)
+    return images[adversarial_set.indices]
+
+
+def _show(ax, image, title=None):
+    ax.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None, vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def _scaled(perturbation):
+    """A perturbation mapped to [0, 1] for display: 0.5 = unchanged, its largest change -> 0 or 1."""
+    largest = np.abs(perturbation).max()
+    return perturbation / (2 * largest) + 0.5 if largest > 0 else np.full_like(perturbation, 0.5)
+
+
+def _finish(fig, save):
+    fig.tight_layout()
+    if save:
+        fig.savefig(save, dpi=120)
+    return fig
+
+
+def image_grid(adversarial_set, count=8, clean=None, perturbation=True, save=None):
+    """Clean images (true and predicted label) above their adversarial versions (predicted label),
+    and optionally the perturbation, scaled; MNIST in grey, CIFAR-10 in colour."""
+    clean = clean_images(adversarial_set) if clean is None else clean
+    names = CLASS_NAMES.get(adversarial_set.manifest.get("dataset"), tuple(map(str, range(10))))
+    count = min(count, len(clean))
+    rows = 3 if perturbation else 2
+    fig, axes = plt.subplots(rows, count, figsize=(1.4 * count, 1.5 * rows), squeeze=False)
+    for column in range(count):
+        label = adversarial_set.labels[column]
+        _show(axes[0, column], clean[column],
+              f"true {names[label]}\npred {names[adversarial_set.clean_predictions[column]]}")
+        _show(axes[1, column], adversarial_set.adversarial[column],
+              f"adv. pred {names[adversarial_set.adversarial_predictions[column]]}")
+        if perturbation:
+            _show(axes[2, column], _scaled(adversarial_set.adversarial[column] - clean[column]), "perturbation")
+    return _finish(fig, save)
+
+
+def sample_view(adversarial_set, position, model, top_k=3, clean=None, save=None):
+    """One sample: clean, adversarial, perturbation, and ``model``'s top-k probabilities before and after."""
+    clean = (clean_images(adversarial_set) if clean is None else clean)[position]
+    adversarial = adversarial_set.adversarial[position]
+    names = CLASS_NAMES.get(adversarial_set.manifest.get("dataset"), tuple(map(str, range(10))))
+    before, after = model.probabilities(np.stack([clean, adversarial]))
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.2), gridspec_kw={"width_ratios": [1, 1, 1, 2]})
+    _show(axes[0], clean, f"clean (index {adversarial_set.indices[position]}, "
+                          f"true {names[adversarial_set.labels[position]]})")
+    _show(axes[1], adversarial, "adversarial")
+    _show(axes[2], _scaled(adversarial - clean), f"perturbation (L2 {np.linalg.norm(adversarial - clean):.3g})")
+    classes = np.union1d(np.argsort(before)[-top_k:], np.argsort(after)[-top_k:])
+    heights = np.arange(len(classes))
+    axes[3].barh(heights - 0.2, before[classes], height=0.4, label="clean")
+    axes[3].barh(heights + 0.2, after[classes], height=0.4, label="adversarial")
+    axes[3].set_yticks(heights, [names[c] for c in classes])
+    axes[3].set_xlim(0, 1)
+    axes[3].set_xlabel(f"probability ({model.name} {model.precision})")
+    axes[3].legend(fontsize=8)
+    return _finish(fig, save)
+
+
+def per_sample_rows(folder):
+    """All rows of ``run-*/per_sample.csv`` under a results folder, as arrays by column."""
+    rows = []
+    for path in sorted(Path(folder).glob("run-*/per_sample.csv")):
+        with open(path, newline="") as stream:
+            rows += list(csv.DictReader(stream))
+    return {column: np.array([float(row[column]) for row in rows]) for column in (rows[0] if rows else {})}
+
+
+def distortion_histograms(folder, norms=("l2", "linf", "l0"), bins=30, save=None):
+    """Histograms of per-sample distortions of the successful samples in a results folder."""
+    rows = per_sample_rows(folder)
+    success = rows["success"] == 1
+    fig, axes = plt.subplots(1, len(norms), figsize=(3.6 * len(norms), 2.8), squeeze=False)
+    for ax, norm in zip(axes[0], norms):
+        if norm not in NORMS:
+            raise ValueError(f"unknown norm {norm!r}; allowed: {', '.join(NORMS)}")
+        ax.hist(rows[norm][success], bins=bins)
+        ax.set_xlabel(f"{norm.upper()} of successful samples")
+        ax.set_ylabel("samples")
+    fig.suptitle(Path(folder).name, fontsize=9)
+    return _finish(fig, save)
+
+
+def _bits(precision):
+    return Precision.parse(precision).weights
+
+
+def accuracy_vs_bitwidth(folders, save=None, ax=None):
+    """Adversarial accuracy (mean ± std over runs) against the weight bitwidth, one line per attack
+    (and model), from attack results folders (transfer results are left out); full precision is
+    plotted at 32 bits."""
+    lines = {}
+    for results in map(load_results, folders):
+        if results.get("transfer"):
+            continue
+        key = f"{results['attack']} on {results['target']['model']}"
+        aggregate = results["aggregate"]["adversarial_accuracy"]
+        lines.setdefault(key, []).append((_bits(results["target"]["precision"]), aggregate["mean"], aggregate["std"]))
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 3.6))
+    all_bits = sorted({bits for points in lines.values() for bits, _, _ in points})
+    for key, points in sorted(lines.items()):
+        points.sort()
+        ax.errorbar([all_bits.index(b) for b, _, _ in points], [m for _, m, _ in points],
+                    yerr=[s for _, _, s in points], marker="o", capsize=3, label=key)
+    ax.set_xticks(range(len(all_bits)), ["FP" if b == 32 else str(b) for b in all_bits])
+    ax.set_xlabel("weight / activation bitwidth")
+    ax.set_ylabel("adversarial accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=8)
+    return _finish(fig, save)
+
+
+def transfer_heatmap(folders, save=None):
+    """Adversarial accuracy of each source precision's sets (rows) on each target precision (columns),
+    from attack folders (the diagonal) and evaluation folders (the transfers)."""
+    cells = {}
+    for results in map(load_results, folders):
+        source, target = results["source"]["precision"], results["target"]["precision"]
+        cells[(source, target)] = results["aggregate"]["adversarial_accuracy"]["mean"]
+    precisions = sorted({p for pair in cells for p in pair}, key=_bits)
+    matrix = np.full((len(precisions), len(precisions)), np.nan)
+    for (source, target), value in cells.items():
+        matrix[precisions.index(source), precisions.index(target)] = np.nan if value is None else value
+    fig, ax = plt.subplots(figsize=(1.1 * len(precisions) + 2.5, 1.0 * len(precisions) + 1.5))
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    for (row, column), value in np.ndenumerate(matrix):
+        if not np.isnan(value):
+            ax.text(column, row, f"{value:.2f}", ha="center", va="center",
+                    color="white" if value < 0.5 else "black", fontsize=9)
+    ticks = range(len(precisions))
+    ax.set_xticks(ticks, precisions)
+    ax.set_yticks(ticks, precisions)
+    ax.set_xlabel("target precision")
+    ax.set_ylabel("source precision (attacked)")
+    fig.colorbar(image, ax=ax, label="adversarial accuracy")
+    return _finish(fig, save)
