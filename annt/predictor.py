@@ -62,10 +62,17 @@ class TrainedModel:
 def load_model(model=None, precision=None, checkpoint=None):
     """Load a trained model: from the shipped zoo by name and precision, or from a checkpoint.
 
-    >>> fp = load_model("model_a")                         # doctest: +SKIP
-    >>> binary = load_model("model_a", "1,1,32")           # doctest: +SKIP
-    >>> mine = load_model(checkpoint="runs/model_a-mnist-w2a2g32")   # doctest: +SKIP
-    >>> mine.accuracy(images, labels)                      # doctest: +SKIP
+    >>> from annt import load_dataset
+    >>> binary = load_model("model_a", "1,1,32")            # the shipped 1-bit model_a
+    >>> binary
+    TrainedModel('model_a', precision='1,1,32', checkpoint='.../models/model_a-mnist-w1a1g32/model.npz')
+    >>> images, labels = load_dataset("mnist", "test")
+    >>> binary.accuracy(images, labels) == binary.card["test_accuracy"]
+    True
+    >>> binary.predict(images[:5]), labels[:5]
+    (array([7, 2, 1, 0, 4]), array([7, 2, 1, 0, 4], dtype=int32))
+
+    A run folder of your own: ``load_model(checkpoint="runs/model_a-mnist-w2a2g32")``.
 
     A checkpoint may be a run folder (its ``model_card.json`` names model and precision),
     a ``model.npz`` or a TensorFlow checkpoint prefix (without a card beside it, ``model``

@@ -243,8 +243,14 @@ def run(config):
 def attack(model="model_a", precision="FP", attack="fgsm", params=None, **options):
     """Attack a model and evaluate the adversarial sets on it; returns the metrics (also written to disk).
 
-    >>> result = attack("model_a", "1,1,32", "fgsm", {"eps": 0.25}, samples=100)   # doctest: +SKIP
-    >>> result["aggregate"]["adversarial_accuracy"]["mean"]                        # doctest: +SKIP
+    >>> result = attack("model_a", "1,1,32", "fgsm", {"eps": 0.25}, samples=20, output_dir="runs")
+    fgsm on model_a 1,1,32 (mnist), direct: model_a-mnist-w1a1g32
+    ...
+    results: runs/model_a-mnist-w1a1g32-fgsm
+    >>> sorted(result["aggregate"])[:3]
+    ['adversarial_accuracy', 'counted', 'evasion_rate']
+    >>> 0 <= result["aggregate"]["adversarial_accuracy"]["mean"] <= 1
+    True
 
     ``options``: ``samples``, ``runs``, ``selection``, ``seed``, ``checkpoint``, ``output_dir``,
     ``resume``, ``overwrite``, ``data_dir`` ... (the config keys; see the wiki's configuration page).
@@ -257,7 +263,12 @@ def attack(model="model_a", precision="FP", attack="fgsm", params=None, **option
 def evaluate(adversarial, model="model_a", precision="FP", **options):
     """Apply adversarial sets (an attack's output folder) to a target model; returns the metrics.
 
-    >>> evaluate("runs/model_a-mnist-fp-fgsm", "model_a", "1,1,32")   # doctest: +SKIP
+    >>> transfer = evaluate("runs/model_a-mnist-w1a1g32-fgsm", "model_a", "FP", output_dir="runs")
+    fgsm from model_a 1,1,32 on model_a FP (transfer)
+    ...
+    results: runs/model_a-mnist-w1a1g32-fgsm-on-model_a-mnist-fp
+    >>> transfer["transfer"], transfer["per_run"][0]["samples"]
+    (True, 20)
     """
     given = config_module.from_options("evaluate", model, precision, **options)
     given.setdefault("evaluate", {})["adversarial"] = str(adversarial)

@@ -42,8 +42,11 @@ def check_run_folder(config):
 def train(model="model_a", precision="FP", **options):
     """Train ``model`` at ``precision`` and return the run folder.
 
-    >>> run = train("model_a", "2,2,32", epochs=1, train_samples=5000)   # doctest: +SKIP
-    >>> load_model(checkpoint=run).card["test_accuracy"]                   # doctest: +SKIP
+    >>> run = train("model_a", "2,2,32", epochs=1, train_samples=2048, output_dir="runs")
+    >>> run.name
+    'model_a-mnist-w2a2g32'
+    >>> sorted(path.name for path in run.glob("model*.*"))
+    ['model-16.data-00000-of-00001', 'model-16.index', 'model.npz', 'model_card.json']
 
     ``options`` are keys of the config's ``train``, ``data`` and ``output`` sections
     (``epochs``, ``batch_size``, ``learning_rate``, ``train_samples``, ``dataset``, ``dir``
