@@ -138,6 +138,10 @@ def test_too_few_correct_images_is_a_clear_error():
     (["attack.samples=0"], "attack.samples: 0 is too small"),
     (["task=evaluate"], "evaluate.adversarial: task evaluate needs the adversarial set(s) to apply"),
     (["task=evaluate", "evaluate.adversarial=nowhere"], "evaluate.adversarial: no such file or folder"),
+    (["task=experiment"], "experiment.precisions: task experiment needs a list of precisions"),
+    (["task=experiment", "experiment.precisions=[FP, '3,3,32']"],
+     "experiment.precisions: no shipped model_a at 3,3,32"),
+    (["task=experiment", "experiment.precisions=[FP, '2,2']"], "experiment.precisions: "),
 ])
 def test_bad_attack_configs_fail_cleanly(tmp_path, monkeypatch, capsys, overrides, message):
     monkeypatch.chdir(tmp_path)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from annt import data
+from annt import data as data_module
 from annt.errors import DataError
 
 from conftest import REPO, needs_cifar10, needs_mnist
@@ -112,3 +113,19 @@ def test_unknown_dataset_and_split_are_rejected():
         data.load_dataset("svhn", "test")
     with pytest.raises(ValueError, match="allowed: train, test"):
         data.load_dataset("mnist", "validation")
+
+
+def test_cifar_batches_are_read_as_rgb_planes_from_an_extracted_folder(tmp_path):
+    import pickle
+
+    folder = tmp_path / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    data = np.zeros((2, 3072), np.uint8)
+    data[0, :1024] = 255           # image 0: red plane full
+    data[1, 2048 + 33] = 128       # image 1: blue at row 1, column 1
+    with open(folder / "test_batch", "wb") as stream:
+        pickle.dump({b"data": data, b"labels": [3, 7]}, stream)
+    images, labels = data_module.load_dataset("cifar10", "test", data_dir=tmp_path, download=False)
+    assert images.shape == (2, 32, 32, 3) and labels.tolist() == [3, 7]
+    assert images[0, :, :, 0].min() == 1.0 and images[0, :, :, 1:].max() == 0.0
+    assert images[1, 1, 1, 2] == pytest.approx(128 / 255) and images[1].sum() == pytest.approx(128 / 255)
