@@ -24,7 +24,7 @@ TASKS = ("train", "test", "attack", "evaluate", "experiment")
 class Option:
     """One config key: its type, default, meaning, and the values it allows."""
 
-    kind: str  # str | int | float | bool | path | precision
+    kind: str  # str | int | float | bool | path | mapping | precision | precisions
     default: object
     doc: str
     choices: tuple = None
@@ -228,26 +228,50 @@ def resolve(given):
         raise ConfigError(f"data.dataset: {model_cls.name} is a {model_cls.dataset} model, "
                           f"got {config['data']['dataset']!r}; allowed: {model_cls.dataset}")
     _check_existing_path(config, ("data", "dir"))
-    if config["task"] == "experiment":
-        if not config["experiment"]["precisions"]:
-            raise ConfigError("experiment.precisions: task experiment needs a list of precisions, e.g. [FP, '1,1,32']")
-        if config["model"]["checkpoint"] is not None:
-            raise ConfigError("model.checkpoint: task experiment uses the shipped zoo; remove model.checkpoint")
-    if config["task"] in ("test", "attack") and model["checkpoint"] is None:
-        shipped_folder(model["name"], config["data"]["dataset"], model["precision"])
-    if config["task"] == "experiment":
-        for precision in config["experiment"]["precisions"]:
-            shipped_folder(model["name"], config["data"]["dataset"], precision, "experiment.precisions")
-    if config["task"] in ("attack", "experiment"):
-        config["attack"]["params"] = resolve_params(config["attack"]["name"], config["data"]["dataset"],
-                                                    config["attack"]["params"])
-    if config["task"] == "evaluate":
-        if config["evaluate"]["adversarial"] is None:
-            raise ConfigError("evaluate.adversarial: task evaluate needs the adversarial set(s) to apply")
-        _check_existing_path(config, ("evaluate", "adversarial"))
     if config["output"]["resume"] and config["output"]["overwrite"]:
         raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
+    _TASK_CHECKS.get(config["task"], lambda _: None)(config)
     return config
+
+
+def _check_zoo_model(config):
+    """Without a checkpoint the model comes from the zoo, which must have it."""
+    model = config["model"]
+    if model["checkpoint"] is None:
+        shipped_folder(model["name"], config["data"]["dataset"], model["precision"])
+
+
+def _resolve_attack(config):
+    config["attack"]["params"] = resolve_params(config["attack"]["name"], config["data"]["dataset"],
+                                                config["attack"]["params"])
+
+
+def _check_attack(config):
+    _check_zoo_model(config)
+    _resolve_attack(config)
+
+
+def _check_experiment(config):
+    precisions = config["experiment"]["precisions"]
+    if not precisions:
+        raise ConfigError("experiment.precisions: task experiment needs a list of precisions, e.g. [FP, '1,1,32']")
+    if config["model"]["checkpoint"] is not None:
+        raise ConfigError("model.checkpoint: task experiment uses the shipped zoo; remove model.checkpoint")
+    for precision in precisions:
+        shipped_folder(config["model"]["name"], config["data"]["dataset"], precision, "experiment.precisions")
+    _resolve_attack(config)
+
+
+def _check_evaluate(config):
+    _check_zoo_model(config)
+    if config["evaluate"]["adversarial"] is None:
+        raise ConfigError("evaluate.adversarial: task evaluate needs the adversarial set(s) to apply")
+    _check_existing_path(config, ("evaluate", "adversarial"))
+
+
+#: Checks (and resolutions) that depend on the task.
+_TASK_CHECKS = {"test": _check_zoo_model, "attack": _check_attack, "experiment": _check_experiment,
+                "evaluate": _check_evaluate}
 
 
 def _check_existing_path(config, keys):
