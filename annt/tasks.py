@@ -69,12 +69,13 @@ def run_attack(config):
     images, labels = _test_split(config)
     predictions = trained.predict(images, config["test"]["batch_size"])
     spec = config["attack"]
+    finished = _finished_runs(folder, config, trained) if config["output"]["resume"] else {}
     per_run = []
     for run in range(spec["runs"]):
         run_folder = folder / f"run-{run + 1}"
         seed = config["seed"] + run
-        if config["output"]["resume"] and (run_folder / "metrics.json").is_file():
-            adversarial_set = AdversarialSet.load(run_folder)
+        if run + 1 in finished:
+            adversarial_set = finished[run + 1]
         else:
             run_record = RunRecord()
             indices = select_samples(labels, predictions, spec["samples"], seed, spec["selection"])
@@ -108,11 +109,31 @@ def run_evaluate(config):
                for run, adversarial_set in enumerate(tqdm(sets, desc="evaluate", disable=len(sets) < 2))]
     source_info = {key: source.get(key) for key in ("model", "dataset", "precision", "checkpoint",
                                                      "checkpoint_sha256")}
-    transfer = (source_info["model"], source_info["precision"]) != (target.name, str(target.precision))
+    target_info = _describe(target)
+    transfer = any(source_info[key] != target_info[key] for key in ("model", "precision", "checkpoint_sha256"))
     title = (f"{source.get('attack', 'adversarial set')} from {source_info['model']} {source_info['precision']} "
              f"on {target.name} {target.precision} ({'transfer' if transfer else 'direct'})")
-    return _finish(folder, config, record, title, per_run, source=source_info, target=_describe(target),
+    return _finish(folder, config, record, title, per_run, source=source_info, target=target_info,
                    attack=source.get("attack"), params=source.get("params"), transfer=transfer)
+
+
+def _finished_runs(folder, config, trained):
+    """Sets of an earlier attack in ``folder`` to resume from, by run number, after checking that
+    they were made exactly as ``config`` asks (else resuming would mix two experiments)."""
+    finished = {}
+    for run in range(1, config["attack"]["runs"] + 1):
+        if not (folder / f"run-{run}" / "metrics.json").is_file():
+            continue
+        adversarial_set = AdversarialSet.load(folder / f"run-{run}")
+        made = adversarial_set.manifest
+        wanted = {"attack": config["attack"]["name"], "params": config["attack"]["params"],
+                  "run_seed": config["seed"] + run - 1, "checkpoint_sha256": _describe(trained)["checkpoint_sha256"]}
+        differs = [key for key, value in wanted.items() if made.get(key) != value]
+        if differs or len(adversarial_set.indices) != config["attack"]["samples"]:
+            raise ConfigError(f"output.resume: {folder}/run-{run} was made with another "
+                              f"{', '.join(differs) or 'sample count'}; use another output.dir or output.overwrite")
+        finished[run] = adversarial_set
+    return finished
 
 
 def _prepare(folder, config):

@@ -158,3 +158,9 @@ def test_paper_parameters_fill_what_the_config_leaves_out():
     uap = resolve_params("uap", "mnist", {"max_iter": 5})
     assert uap == {"attacker_params": {"eps": 0.1}, "eps": 0.6, "max_iter": 5, "delta": 0.2, "batch_size": 64}
     assert resolve_params("boundary", "cifar10", {})["max_iter"] == 12
+
+
+def test_resume_refuses_sets_made_with_other_parameters(tmp_path):
+    annt.attack("model_a", "FP", "fgsm", {"eps": 0.1}, samples=5, output_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="run-1 was made with another params"):
+        annt.attack("model_a", "FP", "fgsm", {"eps": 0.2}, samples=5, output_dir=str(tmp_path), resume=True)
