@@ -15,6 +15,8 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class AttackSpec:
+    """How ANNT calls one ART attack."""
+
     art_class: type
     defaults: dict                 # every tunable parameter (ART names) with ANNT's default
     fixed: dict = field(default_factory=dict)  # passed to ART, not tunable (untargeted, progress bars)

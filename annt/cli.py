@@ -8,6 +8,7 @@ from .tasks import run
 
 
 def build_parser():
+    """The command line: ``--config FILE`` and repeatable ``--set key.path=value``."""
     parser = argparse.ArgumentParser(
         prog="annt", description="ANNT: train, attack and evaluate quantized image classifiers.")
     parser.add_argument("--config", metavar="FILE", help="YAML task file (see configs/)")
@@ -17,6 +18,7 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run the task a config asks for; returns the exit status (2 for bad input, with one message)."""
     args = build_parser().parse_args(argv)
     if args.config is None and not args.overrides:
         build_parser().print_usage(sys.stderr)

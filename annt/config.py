@@ -32,6 +32,7 @@ class Option:
     nullable: bool = False
 
     def describe_allowed(self):
+        """The allowed values, as error messages and the reference page show them."""
         if self.choices:
             text = ", ".join(map(str, self.choices))
         elif self.kind == "precision":

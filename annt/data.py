@@ -31,6 +31,8 @@ CLASS_NAMES = {
 
 @dataclass(frozen=True)
 class RemoteFile:
+    """A file of a data set at its canonical source, with the SHA-256 a download must have."""
+
     name: str
     url: str
     sha256: str

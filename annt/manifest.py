@@ -21,6 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def package_versions():
+    """Versions of Python and of the packages that decide the numbers."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -72,6 +73,7 @@ def check_output_folder(folder, output, key="output.dir"):
 
 
 def sha256_of(path):
+    """SHA-256 of a file, read in blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):

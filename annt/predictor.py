@@ -43,6 +43,7 @@ class TrainedModel:
         return np.concatenate(batches) if batches else np.zeros((0, self.model.num_classes), np.float32)
 
     def probabilities(self, images, batch_size=256):
+        """Softmax of the logits."""
         logits = self.logits(images, batch_size)
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)

@@ -53,6 +53,7 @@ class Precision:
 
     @property
     def is_full(self):
+        """True for 32,32,32 (written ``FP``)."""
         return self.weights == self.activations == self.gradients == 32
 
     def __str__(self):
@@ -135,10 +136,13 @@ class DoReFa:
     precision: Precision
 
     def fw(self, w):
+        """Quantize a weight tensor."""
         return quantize_weights(w, self.precision.weights)
 
     def fa(self, x, full_precision=tf.nn.relu):
+        """Bound and quantize an activation that feeds a quantized layer."""
         return quantize_activations(x, self.precision.activations, full_precision)
 
     def fg(self, x):
+        """Quantize the gradient flowing back through ``x``."""
         return quantize_gradients(x, self.precision.gradients)

@@ -39,6 +39,7 @@ def run_test(config):
 
 
 def run_train(config):
+    """Train as the config says (see :func:`annt.training.run_training`)."""
     folder = run_training(config)
     print(f"run folder: {folder}")
     return folder

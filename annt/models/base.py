@@ -41,10 +41,12 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
         self.quantizer = DoReFa(self.precision)
 
     def inputs(self):
+        """Float32 images in [0, 1] (NHWC) and int32 labels."""
         return [tf.TensorSpec((None,) + tuple(self.image_shape), tf.float32, "input"),
                 tf.TensorSpec((None,), tf.int32, "label")]
 
     def build_graph(self, image, label):
+        """The network with quantized weights, its named outputs, and the training cost."""
         with remap_variables(self._quantize_weight):
             logits = self.network(image)
         logits = tf.identity(logits, name="logits")
@@ -77,6 +79,7 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
         return tf.constant(0.0)
 
     def optimizer(self):
+        """Adam on the scheduled ``learning_rate`` variable."""
         lr = tf.get_variable("learning_rate", initializer=self.learning_rate, trainable=False)
         tf.summary.scalar("learning_rate-summary", lr)
         return tf.train.AdamOptimizer(lr)

@@ -59,11 +59,15 @@ class ResNet20(ClassifierModel):
 
 
 class ResNet32(ResNet20):
+    """Pre-activation CIFAR ResNet with 5 blocks per stage."""
+
     name = "resnet32"
     blocks = 5
 
 
 class ResNet44(ResNet20):
+    """Pre-activation CIFAR ResNet with 7 blocks per stage."""
+
     name = "resnet44"
     blocks = 7
 
