@@ -43,6 +43,14 @@ def git_commit():
     return commit + ("+dirty" if dirty else "")
 
 
+def command_line(argv=None):
+    """The command that is running, as a user would type it (``python -m annt ...``)."""
+    argv = list(sys.argv if argv is None else argv)
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "annt":
+        argv[:1] = ["-m", "annt"]
+    return " ".join(["python"] + argv)
+
+
 class RunRecord:
     """Provenance of one run: taken when it starts (code version, clock), written when it ends."""
 
@@ -57,7 +65,7 @@ class RunRecord:
             "seed": config.get("seed"),
             "versions": package_versions(),
             "git_commit": self.git_commit,
-            "command": " ".join([Path(sys.executable).name] + sys.argv),
+            "command": command_line(),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_time_s": round(time.time() - self.started, 2),
             **extra,

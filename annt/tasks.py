@@ -16,7 +16,7 @@ from .data import load_dataset
 from .errors import ConfigError
 from .estimator import art_classifier
 from .evaluation import evaluate_set, summary_table, write_rows
-from .manifest import RunRecord, check_output_folder, sha256_of, write_json
+from .manifest import RunRecord, check_output_folder, sha256_of, write_atomic, write_json
 from .metrics import aggregate
 from .predictor import load_model
 from .training import check_run_folder, run_training
@@ -202,9 +202,17 @@ def _transfer_folder(attack, target):
         f"{attack_folder(attack).name}-on-{run_name(model['name'], attack['data']['dataset'], target)}")
 
 
+def experiment_folder(config):
+    """``<output.dir>/<model>-<dataset>-<attack>-experiment``: the experiment's summary."""
+    return Path(config["output"]["dir"]).expanduser() / (
+        f"{config['model']['name']}-{config['data']['dataset']}-{config['attack']['name']}-experiment")
+
+
 def run_experiment(config):
     """Attack ``model.name`` at each of ``experiment.precisions`` (and, with ``transfer``, apply every
-    set to every other precision); prints one table of the direct results and the transfer matrix."""
+    set to every other precision); prints and writes one table of the direct results and the
+    transfer matrix (``summary.md``, ``metrics.json`` in :func:`experiment_folder`)."""
+    record = RunRecord()
     attacks, pairs = _experiment_steps(config)
     direct = {precision: run_attack(step) for precision, step in attacks.items()}
     transfer = {(source, target): run_evaluate(_variant(
@@ -227,10 +235,21 @@ def run_experiment(config):
             lines.append(f"{source:>10}" + "".join(
                 f"{_num(c['aggregate']['adversarial_accuracy']['mean']):>10}" for c in cells))
     print("\n".join(lines))
-    return {"direct": direct, "transfer": {f"{s} -> {t}": r for (s, t), r in transfer.items()}}
+    folder = _prepare(experiment_folder(config), config)
+    write_atomic(folder / "summary.md", lambda temporary: Path(temporary).write_text(
+        "```\n" + "\n".join(lines[1:]) + "\n```\n\nCommand: `" + record.manifest(config)["command"] + "`\n"))
+    summary = {"direct": {p: r["aggregate"] for p, r in direct.items()},
+               "transfer": {f"{s} -> {t}": r["aggregate"] for (s, t), r in transfer.items()},
+               "folders": [r["folder"] for r in [*direct.values(), *transfer.values()]]}
+    write_json(folder / "metrics.json", summary)
+    write_json(folder / "manifest.json", record.manifest(config))
+    print(f"summary: {folder / 'summary.md'}")
+    return {"direct": direct, "transfer": {f"{s} -> {t}": r for (s, t), r in transfer.items()},
+            "folder": str(folder)}
 
 
 def _check_experiment_folders(config):
+    check_output_folder(experiment_folder(config), config["output"])
     attacks, pairs = _experiment_steps(config)
     for step in attacks.values():
         check_output_folder(attack_folder(step), config["output"])

@@ -9,6 +9,7 @@ import json
 import shlex
 from pathlib import Path
 
+from annt.manifest import command_line
 from generated_section import update
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,7 +18,7 @@ README = REPO / "models" / "README.md"
 
 def reproduce_command(card):
     """The card's command without the zoo script's run-folder options (``--set output.*``)."""
-    words = shlex.split(card["command"])
+    words = shlex.split(command_line(shlex.split(card["command"])[1:]))
     kept, skip = [], False
     for word, following in zip(words, words[1:] + [""]):
         if skip:
