@@ -55,6 +55,8 @@ def test_quickstart_attacks_fp_and_binary_model_a_offline_and_can_run_again(tmp_
         direct[precision] = metrics["aggregate"]["adversarial_accuracy"]["mean"]
         assert re.search(rf"^ *{re.escape(precision)} +{direct[precision]:.4g} ", table, re.M), table
     assert "source (rows) -> target (columns)" in table
+    summary = (tmp_path / "runs" / "quickstart" / "model_a-mnist-fgsm-experiment" / "summary.md").read_text()
+    assert table.splitlines()[1] in summary and "Command: `python -m annt --config" in summary
     again = quickstart(tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout[again.stdout.index("model_a (mnist), fgsm"):] == table
