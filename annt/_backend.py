@@ -17,4 +17,16 @@ import tensorflow.compat.v1 as tf  # noqa: E402
 tf.disable_eager_execution()
 tf.logging.set_verbosity(tf.logging.ERROR)
 
-__all__ = ["tf"]
+
+
+def session_creator():
+    """A Tensorpack session creator that uses every core, for training.
+
+    Tensorpack's default session config uses one intra-op thread (tuned for GPU machines).
+    """
+    from tensorpack.tfutils.sesscreate import NewSessionCreator
+
+    return NewSessionCreator(config=tf.ConfigProto(allow_soft_placement=True))
+
+
+__all__ = ["session_creator", "tf"]

@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 from tensorpack import (AutoResumeTrainConfig, InferenceRunner, MaxSaver, ModelSaver, ScalarStats,
                         ScheduledHyperParamSetter, SimpleTrainer, launch_train_with_config, logger)
-from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.utils.utils import fix_rng_seed
 
 from . import config as config_module
-from ._backend import tf
+from ._backend import session_creator, tf
 from .checkpoints import export_compact
 from .data import evaluation_dataflow, load_dataset, training_dataflow
 from .errors import ConfigError
@@ -99,8 +98,7 @@ def run_training(config):
                 MaxSaver("validation_accuracy"),
                 ScheduledHyperParamSetter("learning_rate", model.learning_rate_schedule(epochs)),
             ],
-            # Tensorpack's default session uses one intra-op thread (tuned for GPUs); use every core.
-            session_creator=NewSessionCreator(config=tf.ConfigProto(allow_soft_placement=True)),
+            session_creator=session_creator(),
             steps_per_epoch=len(train_flow),
             max_epoch=epochs,
         ), SimpleTrainer())
