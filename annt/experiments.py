@@ -42,28 +42,30 @@ def evaluate_folder(config):
 def run_attack(config):
     """Craft adversarial sets against a model (``runs`` times, fresh samples) and evaluate them on it."""
     record = RunRecord()
-    folder = _prepare(attack_folder(config), config)
+    folder = attack_folder(config)
     trained = load_configured_model(config)
-    classifier = art_classifier(trained)
     images, labels = test_split(config)
     predictions = trained.predict(images, config["test"]["batch_size"])
     spec = config["attack"]
     finished = _finished_runs(folder, config, trained) if config["output"]["resume"] else {}
+    # Samples are drawn before anything is written, so too few correct images leaves no trace.
+    samples = {run: select_samples(labels, predictions, spec["samples"], config["seed"] + run - 1, spec["selection"])
+               for run in range(1, spec["runs"] + 1) if run not in finished}
+    _prepare(folder, config)
+    classifier = art_classifier(trained)
     per_run = []
-    for run in range(spec["runs"]):
-        run_folder = folder / f"run-{run + 1}"
-        seed = config["seed"] + run
-        if run + 1 in finished:
-            adversarial_set = finished[run + 1]
+    for run in range(1, spec["runs"] + 1):
+        run_folder = folder / f"run-{run}"
+        if run in finished:
+            adversarial_set = finished[run]
         else:
-            run_record = RunRecord()
-            indices = select_samples(labels, predictions, spec["samples"], seed, spec["selection"])
+            run_record, indices, seed = RunRecord(), samples[run], config["seed"] + run - 1
             adversarial, extras = generate(trained, classifier, spec["name"], spec["params"],
                                            images[indices], labels[indices], seed)
             adversarial_set = AdversarialSet(
                 adversarial, indices, labels[indices], predictions[indices],
                 trained.predict(adversarial, config["test"]["batch_size"]), extras=extras,
-                manifest=run_record.manifest(config, run=run + 1, run_seed=seed, **_describe(trained),
+                manifest=run_record.manifest(config, run=run, run_seed=seed, **_describe(trained),
                                              attack=spec["name"], params=spec["params"]))
             adversarial_set.save(run_folder)
         per_run.append(_evaluate_run(adversarial_set, trained, images, run_folder, config))
@@ -76,7 +78,6 @@ def run_attack(config):
 def run_evaluate(config):
     """Apply existing adversarial sets to a target model (direct when it is their source, else transfer)."""
     record = RunRecord()
-    folder = _prepare(evaluate_folder(config), config)
     target = load_configured_model(config)
     sets = [AdversarialSet.load(path) for path in find_sets(config["evaluate"]["adversarial"])]
     source = sets[0].manifest
@@ -84,6 +85,7 @@ def run_evaluate(config):
         raise ConfigError(f"evaluate.adversarial: the sets were made on {source['dataset']}, "
                           f"the target model is a {target.dataset} model")
     images, _ = test_split(config)
+    folder = _prepare(evaluate_folder(config), config)
     per_run = [_evaluate_run(adversarial_set, target, images, folder / f"run-{run + 1}", config)
                for run, adversarial_set in enumerate(tqdm(sets, desc="evaluate", disable=len(sets) < 2))]
     source_info = {key: source.get(key) for key in ("model", "dataset", "precision", "checkpoint",

@@ -164,3 +164,19 @@ def test_resume_refuses_sets_made_with_other_parameters(tmp_path):
     annt.attack("model_a", "FP", "fgsm", {"eps": 0.1}, samples=5, output_dir=str(tmp_path))
     with pytest.raises(ConfigError, match="run-1 was made with another params"):
         annt.attack("model_a", "FP", "fgsm", {"eps": 0.2}, samples=5, output_dir=str(tmp_path), resume=True)
+
+
+def test_too_many_samples_stops_the_cli_with_status_2_and_no_output(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--set", "task=attack", "--set", "attack.samples=9999"]) == 2
+    assert "attack.samples: the model classifies only" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluating_mnist_sets_on_a_cifar_model_is_refused(tmp_path):
+    source = annt.attack("model_a", "FP", "fgsm", samples=3, output_dir=str(tmp_path))
+    if not annt.shipped_models().get("resnet20-cifar10-fp"):
+        pytest.skip("resnet20 FP is not in the zoo")
+    with pytest.raises(ConfigError, match="the sets were made on mnist, the target model is a cifar10 model"):
+        annt.evaluate(source["folder"], "resnet20", "FP", output_dir=str(tmp_path / "eval"))
+    assert not (tmp_path / "eval").exists()
