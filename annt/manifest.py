@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -48,7 +49,7 @@ def command_line(argv=None):
     argv = list(sys.argv if argv is None else argv)
     if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "annt":
         argv[:1] = ["-m", "annt"]
-    return " ".join(["python"] + argv)
+    return shlex.join(["python"] + argv)
 
 
 class RunRecord:

@@ -19,3 +19,14 @@ def test_readme_commands_are_the_ones_ci_runs():
     assert len(commands) == 2
     assert commands[0].endswith("python -m annt --config configs/quickstart.yaml")
     assert "pytest" in commands[1]
+
+
+def test_recorded_commands_can_be_pasted_into_a_shell():
+    import shlex
+
+    from annt.manifest import command_line
+
+    argv = ["/somewhere/annt/__main__.py", "--set", 'experiment.precisions=[FP, "1,1,32"]']
+    line = command_line(argv)
+    assert line.startswith("python -m annt ")
+    assert shlex.split(line)[3:] == argv[1:]
