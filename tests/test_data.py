@@ -33,7 +33,8 @@ def test_cifar10(split, per_class):
     assert images.min() == 0.0 and images.max() == 1.0
     assert np.bincount(labels, minlength=10).tolist() == [per_class] * 10
     if split == "train":  # the published per-channel means, in pixel units
-        np.testing.assert_allclose(images.mean(axis=(0, 1, 2), dtype=np.float64) * 255, [125.31, 122.95, 113.87], atol=0.01)
+        means = images.mean(axis=(0, 1, 2), dtype=np.float64) * 255
+        np.testing.assert_allclose(means, [125.31, 122.95, 113.87], atol=0.01)
 
 
 def test_committed_mnist_test_files_match_the_real_test_set():

@@ -50,8 +50,8 @@ def test_quickstart_attacks_fp_and_binary_model_a_offline_and_can_run_again(tmp_
     table = first.stdout[first.stdout.index("model_a (mnist), fgsm: 500 samples x 1 run(s)"):]
     direct = {}
     for precision in ("FP", "1,1,32"):
-        metrics = json.loads((tmp_path / "runs" / "quickstart" / f"model_a-mnist-{'fp' if precision == 'FP' else 'w1a1g32'}-fgsm"
-                              / "metrics.json").read_text())
+        folder = tmp_path / "runs" / "quickstart" / f"{run_name('model_a', 'mnist', precision)}-fgsm"
+        metrics = json.loads((folder / "metrics.json").read_text())
         direct[precision] = metrics["aggregate"]["adversarial_accuracy"]["mean"]
         assert re.search(rf"^ *{re.escape(precision)} +{direct[precision]:.4g} ", table, re.M), table
     assert "source (rows) -> target (columns)" in table
