@@ -42,7 +42,8 @@ class Option:
         elif self.minimum is not None:
             text = f"{self.kind} >= {self.minimum}"
         else:
-            text = {"path": "a path (string)", "bool": "true, false"}.get(self.kind, self.kind)
+            text = {"path": "a path (string)", "bool": "true, false",
+                    "mapping": "a mapping"}.get(self.kind, self.kind)
         return text + (", or null" if self.nullable else "")
 
     def check(self, key, value):
@@ -102,8 +103,8 @@ SCHEMA = {
                        choices=tuple(MODELS), nullable=True),
         "precision": Option("precision", None, "Bitwidths of weights, activations, gradients; null = "
                                                "the checkpoint's (model card), else FP.", nullable=True),
-        "checkpoint": Option("path", None, "task test: run folder, model.npz or checkpoint to load; "
-                                           "null = the shipped zoo model.", nullable=True),
+        "checkpoint": Option("path", None, "Run folder, model.npz or checkpoint to load (tasks test, attack, "
+                                           "evaluate); null = the shipped zoo model.", nullable=True),
     },
     "train": {
         "epochs": Option("int", None, "Training epochs; null = the model's recipe.", minimum=1,
@@ -140,9 +141,10 @@ SCHEMA = {
         "transfer": Option("bool", False, "task experiment: also apply every set to every other precision."),
     },
     "output": {
-        "dir": Option("path", "runs", "Folder that holds one sub-folder per run."),
-        "resume": Option("bool", False, "Continue an existing run folder from its last checkpoint."),
-        "overwrite": Option("bool", False, "Delete an existing run folder and start again."),
+        "dir": Option("path", "runs", "Folder that holds one sub-folder per training, attack or evaluation."),
+        "resume": Option("bool", False, "Continue an existing output folder (training from its last "
+                                         "checkpoint, attacks keeping their finished runs)."),
+        "overwrite": Option("bool", False, "Delete an existing output folder and start again."),
     },
 }
 
