@@ -222,7 +222,8 @@ def run_experiment(config):
         "```\n" + "\n".join(lines[1:]) + "\n```\n\nCommand: `" + record.manifest(config)["command"] + "`\n"))
     summary = {"direct": {p: r["aggregate"] for p, r in direct.items()},
                "transfer": {f"{s} -> {t}": r["aggregate"] for (s, t), r in transfer.items()},
-               "folders": [r["folder"] for r in [*direct.values(), *transfer.values()]]}
+               # siblings of this summary folder, by name, so the output folder can be moved as a whole
+               "folders": [Path(r["folder"]).name for r in [*direct.values(), *transfer.values()]]}
     write_json(folder / "metrics.json", summary)
     write_json(folder / "manifest.json", record.manifest(config))
     print(f"summary: {folder / 'summary.md'}")

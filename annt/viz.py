@@ -30,6 +30,18 @@ def load_results(folder):
     return results
 
 
+def _results(folders):
+    """Results of attack and evaluation folders; an experiment folder stands for all of its folders."""
+    if isinstance(folders, (str, Path)):
+        folders = [folders]
+    found = []
+    for folder in folders:
+        results = load_results(folder)
+        siblings = Path(folder).parent
+        found += [load_results(siblings / f) for f in results["folders"]] if "folders" in results else [results]
+    return found
+
+
 def clean_images(adversarial_set, data_dir=None):
     """The clean test images the set was made from (by its stored indices)."""
     images, _ = load_dataset(adversarial_set.manifest.get("dataset", "mnist"), "test", data_dir)
@@ -128,10 +140,10 @@ def _bits(precision):
 
 def accuracy_vs_bitwidth(folders, save=None, ax=None):
     """Adversarial accuracy (mean ± std over runs) against the weight bitwidth, one line per attack
-    (and model), from attack results folders (transfer results are left out); full precision is
-    plotted at 32 bits."""
+    (and model), from attack results folders or experiment folders (transfer results are left out);
+    full precision is plotted at 32 bits."""
     lines = {}
-    for results in map(load_results, folders):
+    for results in _results(folders):
         if results.get("transfer"):
             continue
         key = f"{results['attack']} on {results['target']['model']}"
@@ -153,9 +165,9 @@ def accuracy_vs_bitwidth(folders, save=None, ax=None):
 
 def transfer_heatmap(folders, save=None):
     """Adversarial accuracy of each source precision's sets (rows) on each target precision (columns),
-    from attack folders (the diagonal) and evaluation folders (the transfers)."""
+    from attack folders (the diagonal), evaluation folders (the transfers) or an experiment folder."""
     cells = {}
-    for results in map(load_results, folders):
+    for results in _results(folders):
         source, target = results["source"]["precision"], results["target"]["precision"]
         cells[(source, target)] = results["aggregate"]["adversarial_accuracy"]["mean"]
     precisions = sorted({p for pair in cells for p in pair}, key=_bits)

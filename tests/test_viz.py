@@ -63,3 +63,14 @@ def test_histograms_count_the_successful_samples(results):
     figure = viz.distortion_histograms(results[0]["folder"])
     counts = sum(patch.get_height() for patch in figure.axes[0].patches)
     assert counts == sum(run["successful"] for run in results[0]["per_run"])
+
+
+def test_an_experiment_folder_stands_for_its_results(tmp_path):
+    result = annt.run({"task": "experiment", "attack": {"name": "fgsm", "samples": 10},
+                       "experiment": {"precisions": ["FP", "1,1,32"], "transfer": True},
+                       "output": {"dir": str(tmp_path)}})
+    matrix = np.ma.filled(viz.transfer_heatmap(result["folder"]).axes[0].images[0].get_array(), np.nan)
+    assert matrix.shape == (2, 2) and not np.isnan(matrix).any()
+    assert matrix[1, 0] == pytest.approx(result["transfer"]["FP -> 1,1,32"]["aggregate"]["adversarial_accuracy"]["mean"])
+    lines = viz.accuracy_vs_bitwidth(result["folder"]).axes[0].containers
+    assert len(lines) == 1
