@@ -233,7 +233,11 @@ def resolve(given):
     _check_existing_path(config, ("data", "dir"))
     if config["output"]["resume"] and config["output"]["overwrite"]:
         raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
+    # Checked for every task, so a typo in an attack section never passes silently; kept where an attack runs.
+    attack_params = resolve_params(config["attack"]["name"], config["data"]["dataset"], config["attack"]["params"])
     _TASK_CHECKS.get(config["task"], lambda _: None)(config)
+    if config["task"] in ("attack", "experiment"):
+        config["attack"]["params"] = attack_params
     return config
 
 
@@ -244,16 +248,6 @@ def _check_zoo_model(config):
         shipped_folder(model["name"], config["data"]["dataset"], model["precision"])
 
 
-def _resolve_attack(config):
-    config["attack"]["params"] = resolve_params(config["attack"]["name"], config["data"]["dataset"],
-                                                config["attack"]["params"])
-
-
-def _check_attack(config):
-    _check_zoo_model(config)
-    _resolve_attack(config)
-
-
 def _check_experiment(config):
     precisions = config["experiment"]["precisions"]
     if not precisions:
@@ -262,7 +256,6 @@ def _check_experiment(config):
         raise ConfigError("model.checkpoint: task experiment uses the shipped zoo; remove model.checkpoint")
     for precision in precisions:
         shipped_folder(config["model"]["name"], config["data"]["dataset"], precision, "experiment.precisions")
-    _resolve_attack(config)
 
 
 def _check_evaluate(config):
@@ -272,8 +265,8 @@ def _check_evaluate(config):
     _check_existing_path(config, ("evaluate", "adversarial"))
 
 
-#: Checks (and resolutions) that depend on the task.
-_TASK_CHECKS = {"test": _check_zoo_model, "attack": _check_attack, "experiment": _check_experiment,
+#: Checks that depend on the task.
+_TASK_CHECKS = {"test": _check_zoo_model, "attack": _check_zoo_model, "experiment": _check_experiment,
                 "evaluate": _check_evaluate}
 
 

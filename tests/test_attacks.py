@@ -8,8 +8,10 @@ import annt
 from annt.adversarial_sets import ARRAYS, AdversarialSet, select_samples
 from annt.attacks import ATTACKS, generate, resolve_params
 from annt.cli import main
+from annt.config import resolve
 from annt.errors import AnntError, ConfigError
 from annt.estimator import art_classifier
+from conftest import REPO
 
 # Small budgets: enough to show each attack working, fast enough for CI.
 FAST = {
@@ -151,6 +153,17 @@ def test_bad_attack_configs_fail_cleanly(tmp_path, monkeypatch, capsys, override
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_attack_params_are_checked_whatever_the_task(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--config", str(REPO / "configs/train_mnist_a.yaml"), "--set", "attack.params={epsilon: 0.3}"]) == 2
+    assert "attack.params.epsilon: unknown parameter of fgsm" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    train = resolve({"task": "train", "attack": {"params": {"eps": 0.1}}})
+    assert train["attack"]["params"] == {"eps": 0.1}
+    assert resolve({"task": "attack", "attack": {"params": {"eps": 0.1}}})["attack"]["params"] == \
+        {"eps": 0.1, "batch_size": 256}
 
 
 def test_paper_parameters_fill_what_the_config_leaves_out():
