@@ -38,9 +38,10 @@ def table():
     for card_path in sorted((REPO / "models").glob("*/model_card.json"),
                             key=lambda p: _order(json.loads(p.read_text()))):
         card = json.loads(card_path.read_text())
+        resumed = " (after resume)" if card["config"]["output"]["resume"] else ""
         rows.append(f"| `{card['model']}` | {card['dataset']} | {card['precision']} | "
                     f"{100 * card['test_accuracy']:.2f} % | {card['epochs']} | "
-                    f"{card['wall_time_s'] / 60:.1f} min | `{reproduce_command(card)}` |")
+                    f"{card['wall_time_s'] / 60:.1f} min{resumed} | `{reproduce_command(card)}` |")
     return "\n".join(rows)
 
 
