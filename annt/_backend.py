@@ -20,9 +20,10 @@ tf.logging.set_verbosity(tf.logging.ERROR)
 
 
 def session_creator():
-    """A Tensorpack session creator that uses every core, for training.
+    """A Tensorpack session creator that uses every core, for training and prediction.
 
-    Tensorpack's default session config uses one intra-op thread (tuned for GPU machines).
+    Tensorpack's default session config uses one intra-op thread (tuned for GPU machines), and
+    TensorFlow sizes its process-wide thread pools from the first session a process creates.
     """
     from tensorpack.tfutils.sesscreate import NewSessionCreator
 

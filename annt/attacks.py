@@ -2,13 +2,18 @@
 
 Every parameter is passed to ART explicitly; those a config leaves out take the paper's value
 for the data set (its Table 5) or else a fixed ANNT default, never ART's silent default.
+:func:`generate` runs one attack through ART, with a progress bar that counts samples.
 """
 import random
 from dataclasses import dataclass, field
+from unittest import mock
 
 import numpy as np
 from art.attacks.evasion import (BoundaryAttack, CarliniL2Method, FastGradientMethod, SaliencyMapMethod,
                                  UniversalPerturbation)
+from art.attacks.evasion import universal_perturbation
+from art.utils import random_targets
+from tqdm.auto import tqdm
 
 from .errors import ConfigError
 
@@ -19,27 +24,32 @@ class AttackSpec:
 
     art_class: type
     defaults: dict                 # every tunable parameter (ART names) with ANNT's default
-    fixed: dict = field(default_factory=dict)  # passed to ART, not tunable (untargeted, progress bars)
+    fixed: dict = field(default_factory=dict)  # passed to ART, not tunable (untargeted, no ART bars)
     true_labels: bool = True       # give ART the true labels as y (else y=None)
+    #: Samples handed to ART per call: its own batches (None = the whole set at once, UAP's noise is one
+    #: for all). The results equal one call on the whole set; the progress bar advances per call.
+    chunk: str | int | None = "batch_size"
+    classifier_options: dict = field(default_factory=dict)  # see annt.estimator.FastClassifier.options
 
 
 ATTACKS = {
     "fgsm": AttackSpec(FastGradientMethod, {"eps": 0.25, "batch_size": 256},
                        fixed={"norm": np.inf, "targeted": False}),
-    # y=None: ART's JSMA is always targeted and then picks a random wrong target class per sample.
+    # y=None: ART's JSMA is always targeted and then picks a random wrong target class (one per true class).
     "jsma": AttackSpec(SaliencyMapMethod, {"theta": 1.0, "gamma": 0.1, "batch_size": 64},
-                       fixed={"verbose": True}, true_labels=False),
+                       fixed={"verbose": False}, true_labels=False),
     # ART's default eps=10 (bound of the universal noise) is unbounded on [0, 1] images.
     "uap": AttackSpec(UniversalPerturbation, {"attacker_params": {"eps": 0.1}, "eps": 0.6, "max_iter": 20,
                                               "delta": 0.2, "batch_size": 64},
-                      fixed={"attacker": "fgsm", "norm": np.inf, "verbose": True}, true_labels=False),
+                      fixed={"attacker": "fgsm", "norm": np.inf, "verbose": True}, true_labels=False, chunk=None),
     "cw_l2": AttackSpec(CarliniL2Method, {"confidence": 5.0, "max_iter": 25, "binary_search_steps": 20,
                                           "initial_const": 0.01, "learning_rate": 0.01, "batch_size": 100},
-                        fixed={"targeted": False, "verbose": True}),
-    # ART's BoundaryAttack is targeted by default.
+                        fixed={"targeted": False, "verbose": False},
+                        classifier_options={"runner_up_gradients": True}),
+    # ART's BoundaryAttack is targeted by default. It works sample by sample.
     "boundary": AttackSpec(BoundaryAttack, {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25,
                                             "sample_size": 20, "init_size": 100, "batch_size": 64},
-                           fixed={"targeted": False, "verbose": True}),
+                           fixed={"targeted": False, "verbose": False}, chunk=1),
 }
 
 #: The paper's hyperparameters (its Table 5) by data set; they override :data:`ATTACKS` defaults.
@@ -87,23 +97,62 @@ def _merged(base, given, path=None, attack=None):
     return result
 
 
-def generate(trained, classifier, name, params, images, labels, seed):
+def generate(trained, classifier, name, params, images, labels, seed, progress=None):
     """Adversarial versions of ``images`` (true ``labels``) against ``trained``; returns ``(images, extras)``.
 
+    ``classifier`` is ``art_classifier(trained)`` (:class:`~annt.estimator.FastClassifier`).
     ART draws from Python's and NumPy's global generators (JSMA's targets, UAP's sample order,
     Boundary's steps); both are seeded here. ``extras`` holds arrays worth keeping (UAP's noise).
+    ``progress``: a tqdm bar to advance by the samples done (e.g. one bar over a whole study);
+    by default the attack shows its own.
     """
     spec = ATTACKS[name]
     random.seed(seed)
     np.random.seed(seed)
-    with trained.graph.as_default():
+    bar = progress if progress is not None else tqdm(total=len(images), desc=name, unit="sample")
+    with trained.graph.as_default(), classifier.options(**spec.classifier_options):
         attack = spec.art_class(classifier, **params, **spec.fixed)
-        options = {}
-        if name == "boundary":
-            options["x_adv_init"] = boundary_starts(trained, images, labels, params["init_size"], seed)
-        adversarial = attack.generate(images, y=labels if spec.true_labels else None, **options)
+        y = labels if spec.true_labels else None
+        if name == "jsma":
+            # ART's draw for y=None, made once for the whole set, so that ANNT's per-batch calls change nothing.
+            y = random_targets(np.argmax(classifier.predict(images), axis=1), classifier.nb_classes)
+        starts = boundary_starts(trained, images, labels, params["init_size"], seed) if name == "boundary" else None
+        if spec.chunk is None:
+            with _passes_as_samples(bar, len(images)):
+                adversarial = attack.generate(images, y=y)
+        else:
+            size = params[spec.chunk] if isinstance(spec.chunk, str) else spec.chunk
+            adversarial = np.empty_like(images, np.float32)
+            for start in range(0, len(images), size):
+                part = slice(start, start + size)
+                extra = {} if starts is None else {"x_adv_init": starts[part]}
+                adversarial[part] = attack.generate(images[part], y=None if y is None else y[part], **extra)
+                bar.update(len(adversarial[part]))
+    if progress is None:
+        bar.close()
     extras = {"universal_noise": np.asarray(attack.noise, np.float32)} if name == "uap" else {}
     return np.asarray(adversarial, np.float32), extras
+
+
+def _passes_as_samples(bar, samples):
+    """Map ART's UAP bar (passes over the set, at most ``max_iter``) onto ``bar`` in samples:
+    ``samples / max_iter`` per pass, the rest when it stops early. A patch: ART offers no hook."""
+    class PassesBar:
+        def __init__(self, total, **_):
+            self.passes, self.done, self.max_passes = 0, 0, total
+
+        def update(self, passes):
+            self.passes += passes
+            self._advance_to(round(samples * self.passes / self.max_passes))
+
+        def close(self):
+            self._advance_to(samples)
+
+        def _advance_to(self, done):
+            bar.update(done - self.done)
+            self.done = done
+
+    return mock.patch.object(universal_perturbation, "tqdm", PassesBar)
 
 
 def boundary_starts(trained, images, labels, tries, seed):

@@ -1,20 +1,147 @@
-"""ART's view of a trained model: a ``TensorFlowClassifier`` on its logits, in the model's own graph."""
+"""ART's view of a trained model: a ``TensorFlowClassifier`` on its logits, in the model's own graph.
+
+:class:`FastClassifier` is ART's own TF1 classifier with the waste measured in ART's attacks
+removed, without changing a value any attack computes (``scripts/bench_attacks.py`` measures it):
+
+- ``class_gradient`` with one label per sample runs **one** backpropagation (each sample's logit
+  gathered by its own label) where ART 1.19 runs one full-batch backpropagation per distinct label
+  (up to 10 for a batch of 100; CW-L2 and JSMA call it every iteration);
+- with ``runner_up_gradients`` (CW-L2), a gradient call for the true labels also computes, in the
+  same forward pass, the gradient of each sample's runner-up class, which CW asks for next on the
+  same inputs; that second call is then served without running the model;
+- ``predict`` serves rows it computed recently from a cache keyed by their exact bytes (CW re-checks
+  its starting points, JSMA re-predicts its whole batch after changing a few samples) and runs in
+  batches of at least :attr:`FastClassifier.MIN_BATCH` rows (UAP asks for one row at a time).
+"""
+from collections import Counter, OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
 from art.estimators.classification import TensorFlowClassifier
+from tensorflow.core.protobuf.config_pb2 import CallableOptions
 
 from ._backend import tf
 
 
-def art_classifier(trained):
+def art_classifier(trained, fast=True):
     """Wrap a :class:`~annt.predictor.TrainedModel` for ART (logits, cross-entropy, clip values 0..1).
 
-    ART builds its gradient ops in the default graph, so every ART call on the result must run
-    under ``with trained.graph.as_default():`` (:func:`annt.attacks.generate` does).
+    ``fast=False`` gives ART's plain ``TensorFlowClassifier`` on the same graph and session (for
+    benchmarks and equality tests). ART builds its gradient ops in the default graph, so every ART
+    call on the result must run under ``with trained.graph.as_default():``
+    (:func:`annt.attacks.generate` does).
     """
     with trained.graph.as_default():
         logits, labels = trained.tensor("logits"), trained.tensor("label")
         # Summed, not averaged like the model's training loss, so each sample gets its own gradient.
         loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits),
                              name="art_loss")
-        return TensorFlowClassifier(input_ph=trained.tensor("input"), output=logits, labels_ph=labels,
-                                    loss=loss, sess=trained.session, clip_values=(0.0, 1.0),
-                                    channels_first=False)
+        arguments = dict(input_ph=trained.tensor("input"), output=logits, labels_ph=labels, loss=loss,
+                         sess=trained.session, clip_values=(0.0, 1.0), channels_first=False)
+        return FastClassifier(**arguments) if fast else TensorFlowClassifier(**arguments)
+
+
+class FastClassifier(TensorFlowClassifier):
+    """ART's ``TensorFlowClassifier`` computing the same values with fewer model evaluations.
+
+    ``evaluations`` counts input rows, for benchmarks: ``forward`` (logits computed), ``cached``
+    (logits served from the cache), ``gradient`` (input gradients computed with their own forward
+    pass) and ``paired`` (runner-up gradients computed in another gradient's forward pass).
+    """
+
+    #: Smallest batch ``predict`` runs when it has that many rows to compute.
+    MIN_BATCH = 256
+    #: Rows whose logits are kept (least recently used go first).
+    CACHE_ROWS = 4096
+
+    def __init__(self, **arguments):
+        super().__init__(**arguments)
+        output, image = self.output, self.input_ph
+        with output.graph.as_default():
+            labels = tf.placeholder(tf.int32, [None], name="annt_gradient_labels")
+            # Samples are independent at inference, so one backprop of the sum gives every sample's gradient.
+            gradient = tf.gradients(tf.reduce_sum(tf.gather(output, labels, batch_dims=1)), image)[0]
+            # ART's CW takes as runner-up the argmax of the logits with the label's own set below their minimum.
+            own = tf.one_hot(labels, self.nb_classes, dtype=output.dtype)
+            runner_up = tf.argmax(output * (1 - own) + (tf.reduce_min(output, axis=1, keepdims=True) - 1) * own,
+                                  axis=1, output_type=tf.int32)
+            runner_up_gradient = tf.gradients(tf.reduce_sum(tf.gather(output, runner_up, batch_dims=1)), image)[0]
+        self._logits = self._callable([image], [output])
+        self._gradient = self._callable([image, labels], [gradient])
+        self._paired_gradients = self._callable([image, labels], [gradient, runner_up, runner_up_gradient])
+        self._loss_gradient = self._callable([image, self.labels_ph], [self._loss_grads])
+        self._cache = OrderedDict()
+        self._spare = None
+        self.runner_up_gradients = False
+        self.evaluations = Counter()
+
+    def _callable(self, feeds, fetches):
+        """A compiled session step; TF's private fast path, because ``session.run`` spends ~0.1 ms per call
+        in Python and CW makes ~50 calls per sample."""
+        options = CallableOptions(feed=[t.name for t in feeds], fetch=[t.name for t in fetches])
+        return self._sess._make_callable_from_options(options)
+
+    @contextmanager
+    def options(self, runner_up_gradients=False):
+        """The options an attack asks for (see the module docstring), for a ``with`` block."""
+        self.runner_up_gradients, self._spare = runner_up_gradients, None
+        try:
+            yield self
+        finally:
+            self.runner_up_gradients, self._spare = False, None
+
+    def predict(self, x, batch_size=128, training_mode=False, **kwargs):
+        """Logits of ``x``: rows seen recently come from the cache, the rest run in large batches."""
+        x, _ = self._apply_preprocessing(np.asarray(x, np.float32), y=None, fit=False)
+        keys = [row.tobytes() for row in x.reshape(len(x), -1)]
+        found = [self._cache.get(key) for key in keys]
+        missing = [position for position, logits in enumerate(found) if logits is None]
+        results = np.empty((len(x), self.nb_classes), np.float32)
+        for position, logits in enumerate(found):
+            if logits is not None:
+                results[position] = logits
+                self._cache.move_to_end(keys[position])
+        batch_size = max(batch_size, self.MIN_BATCH)
+        for start in range(0, len(missing), batch_size):
+            positions = missing[start:start + batch_size]
+            results[positions] = self._logits(x[positions])[0]
+            self._cache.update(zip([keys[p] for p in positions], results[positions]))
+        for _ in range(len(self._cache) - self.CACHE_ROWS):
+            self._cache.popitem(last=False)
+        self.evaluations.update(forward=len(missing), cached=len(x) - len(missing))
+        return self._apply_postprocessing(preds=results, fit=False)
+
+    def class_gradient(self, x, label=None, training_mode=False, **kwargs):
+        """ART's ``class_gradient``; for one label per sample in one backprop instead of one per label."""
+        if label is None or isinstance(label, (int, np.integer)):
+            self.evaluations.update(gradient=len(x) * (self.nb_classes if label is None else 1))
+            return super().class_gradient(x, None if label is None else int(label), training_mode, **kwargs)
+        label = np.asarray(label)
+        if label.shape != (len(x),) or label.min(initial=0) < 0 or label.max(initial=0) >= self.nb_classes:
+            raise ValueError(f"Label {label} is out of range.")
+        label = label.astype(np.int32)
+        x_preprocessed, _ = self._apply_preprocessing(np.asarray(x, np.float32), y=None, fit=False)
+        spare, self._spare = self._spare, None
+        if spare is not None and spare[0] == x_preprocessed.tobytes():
+            _, runner_up, gradients = spare
+            recompute = np.flatnonzero(runner_up != label)
+            if recompute.size:
+                gradients[recompute] = self._gradient(x_preprocessed[recompute], label[recompute])[0]
+            self.evaluations.update(gradient=recompute.size, paired=len(x) - recompute.size)
+        elif self.runner_up_gradients:
+            gradients, runner_up, runner_up_gradients = self._paired_gradients(x_preprocessed, label)
+            self._spare = (x_preprocessed.tobytes(), runner_up, runner_up_gradients)
+            self.evaluations.update(gradient=len(x))
+        else:
+            gradients = self._gradient(x_preprocessed, label)[0]
+            self.evaluations.update(gradient=len(x))
+        return self._apply_preprocessing_gradient(x, gradients[:, None])
+
+    def loss_gradient(self, x, y, training_mode=False, **kwargs):
+        """ART's ``loss_gradient`` (already one backprop), counted."""
+        x_preprocessed, y_preprocessed = self._apply_preprocessing(np.asarray(x, np.float32), y, fit=False)
+        if self._reduce_labels:
+            y_preprocessed = np.argmax(y_preprocessed, axis=1)
+        gradients = self._loss_gradient(x_preprocessed, np.asarray(y_preprocessed, np.int32))[0]
+        self.evaluations.update(gradient=len(x))
+        return self._apply_preprocessing_gradient(x, gradients)

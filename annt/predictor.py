@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 from tensorpack import OfflinePredictor, PredictConfig, SmartInit
 
+from ._backend import session_creator
 from .checkpoints import read_variables, resolve_checkpoint
 from .models import build_model
 from .zoo import card_for, identify, shipped_folder
@@ -22,7 +23,7 @@ class TrainedModel:
         self.card = card
         weights = read_variables(self.checkpoint) if self.checkpoint.suffix == ".npz" else str(checkpoint)
         self.predictor = OfflinePredictor(PredictConfig(
-            model=model, session_init=SmartInit(weights),
+            model=model, session_init=SmartInit(weights), session_creator=session_creator(),
             input_names=["input"], output_names=["logits"]))
 
     name = property(lambda self: self.model.name)
