@@ -37,7 +37,7 @@ ATTACKS = {
                        fixed={"norm": np.inf, "targeted": False}),
     # y=None: ART's JSMA is always targeted and then picks a random wrong target class (one per true class).
     "jsma": AttackSpec(SaliencyMapMethod, {"theta": 1.0, "gamma": 0.1, "batch_size": 64},
-                       fixed={"verbose": False}, true_labels=False),
+                       fixed={"verbose": False}, true_labels=False, classifier_options={"cache_rows": True}),
     # ART's default eps=10 (bound of the universal noise) is unbounded on [0, 1] images.
     "uap": AttackSpec(UniversalPerturbation, {"attacker_params": {"eps": 0.1}, "eps": 0.6, "max_iter": 20,
                                               "delta": 0.2, "batch_size": 64},
@@ -45,7 +45,7 @@ ATTACKS = {
     "cw_l2": AttackSpec(CarliniL2Method, {"confidence": 5.0, "max_iter": 25, "binary_search_steps": 20,
                                           "initial_const": 0.01, "learning_rate": 0.01, "batch_size": 100},
                         fixed={"targeted": False, "verbose": False},
-                        classifier_options={"runner_up_gradients": True}),
+                        classifier_options={"cache_rows": True, "runner_up_gradients": True}),
     # ART's BoundaryAttack is targeted by default. It works sample by sample.
     "boundary": AttackSpec(BoundaryAttack, {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25,
                                             "sample_size": 20, "init_size": 100, "batch_size": 64},

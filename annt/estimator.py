@@ -9,9 +9,11 @@ removed, without changing a value any attack computes (``scripts/bench_attacks.p
 - with ``runner_up_gradients`` (CW-L2), a gradient call for the true labels also computes, in the
   same forward pass, the gradient of each sample's runner-up class, which CW asks for next on the
   same inputs; that second call is then served without running the model;
-- ``predict`` serves rows it computed recently from a cache keyed by their exact bytes (CW re-checks
-  its starting points, JSMA re-predicts its whole batch after changing a few samples) and runs in
-  batches of at least :attr:`FastClassifier.MIN_BATCH` rows (UAP asks for one row at a time).
+- with ``cache_rows`` (CW-L2, JSMA), ``predict`` serves rows it computed recently from a cache keyed
+  by their exact bytes (CW re-checks its starting points, JSMA re-predicts its whole batch after
+  changing a few samples); off for attacks whose inputs never repeat, where keys cost more than hits save;
+- ``predict`` runs in batches of at least :attr:`FastClassifier.MIN_BATCH` rows (UAP asks for one
+  row at a time).
 """
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
@@ -72,7 +74,7 @@ class FastClassifier(TensorFlowClassifier):
         self._loss_gradient = self._callable([image, self.labels_ph], [self._loss_grads])
         self._cache = OrderedDict()
         self._spare = None
-        self.runner_up_gradients = False
+        self.cache_rows = self.runner_up_gradients = False
         self.evaluations = Counter()
 
     def _callable(self, feeds, fetches):
@@ -82,30 +84,35 @@ class FastClassifier(TensorFlowClassifier):
         return self._sess._make_callable_from_options(options)
 
     @contextmanager
-    def options(self, runner_up_gradients=False):
+    def options(self, cache_rows=False, runner_up_gradients=False):
         """The options an attack asks for (see the module docstring), for a ``with`` block."""
-        self.runner_up_gradients, self._spare = runner_up_gradients, None
+        self.cache_rows, self.runner_up_gradients = cache_rows, runner_up_gradients
         try:
             yield self
         finally:
-            self.runner_up_gradients, self._spare = False, None
+            self.cache_rows = self.runner_up_gradients = False
+            self._cache.clear()
+            self._spare = None
 
     def predict(self, x, batch_size=128, training_mode=False, **kwargs):
-        """Logits of ``x``: rows seen recently come from the cache, the rest run in large batches."""
+        """Logits of ``x`` in large batches; with ``cache_rows``, rows seen recently come from the cache."""
         x, _ = self._apply_preprocessing(np.asarray(x, np.float32), y=None, fit=False)
-        keys = [row.tobytes() for row in x.reshape(len(x), -1)]
-        found = [self._cache.get(key) for key in keys]
-        missing = [position for position, logits in enumerate(found) if logits is None]
         results = np.empty((len(x), self.nb_classes), np.float32)
-        for position, logits in enumerate(found):
-            if logits is not None:
-                results[position] = logits
-                self._cache.move_to_end(keys[position])
+        missing = np.arange(len(x))
+        if self.cache_rows:
+            keys = [row.tobytes() for row in x.reshape(len(x), -1)]
+            found = [self._cache.get(key) for key in keys]
+            missing = [position for position, logits in enumerate(found) if logits is None]
+            for position, logits in enumerate(found):
+                if logits is not None:
+                    results[position] = logits
+                    self._cache.move_to_end(keys[position])
         batch_size = max(batch_size, self.MIN_BATCH)
         for start in range(0, len(missing), batch_size):
             positions = missing[start:start + batch_size]
             results[positions] = self._logits(x[positions])[0]
-            self._cache.update(zip([keys[p] for p in positions], results[positions]))
+            if self.cache_rows:
+                self._cache.update(zip([keys[p] for p in positions], results[positions]))
         for _ in range(len(self._cache) - self.CACHE_ROWS):
             self._cache.popitem(last=False)
         self.evaluations.update(forward=len(missing), cached=len(x) - len(missing))
