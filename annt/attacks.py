@@ -4,7 +4,9 @@ Every parameter is passed to ART explicitly; those a config leaves out take the 
 for the data set (its Table 5) or else a fixed ANNT default, never ART's silent default.
 :func:`generate` runs one attack through ART, with a progress bar that counts samples.
 """
+import queue
 import random
+import threading
 from dataclasses import dataclass, field
 from unittest import mock
 
@@ -26,10 +28,17 @@ class AttackSpec:
     defaults: dict                 # every tunable parameter (ART names) with ANNT's default
     fixed: dict = field(default_factory=dict)  # passed to ART, not tunable (untargeted, no ART bars)
     true_labels: bool = True       # give ART the true labels as y (else y=None)
-    #: Samples handed to ART per call: its own batches (None = the whole set at once, UAP's noise is one
+    #: Samples handed to ART per call: its own batches (None = the whole set at once: UAP's noise is one
     #: for all). The results equal one call on the whole set; the progress bar advances per call.
     chunk: str | int | None = "batch_size"
     classifier_options: dict = field(default_factory=dict)  # see annt.estimator.FastClassifier.options
+    #: ART's batches are independent and draw no random numbers, so two may run side by side.
+    concurrent: bool = False
+
+
+#: ART calls run side by side for a ``concurrent`` attack: while one batch runs ART's NumPy code or a
+#: small TensorFlow call, the other keeps the cores busy (measured on 2 cores: JSMA 1.4x, CW-L2 1.2x).
+CONCURRENT_CALLS = 2
 
 
 ATTACKS = {
@@ -37,7 +46,8 @@ ATTACKS = {
                        fixed={"norm": np.inf, "targeted": False}),
     # y=None: ART's JSMA is always targeted and then picks a random wrong target class (one per true class).
     "jsma": AttackSpec(SaliencyMapMethod, {"theta": 1.0, "gamma": 0.1, "batch_size": 64},
-                       fixed={"verbose": False}, true_labels=False, classifier_options={"cache_rows": True}),
+                       fixed={"verbose": False}, true_labels=False, classifier_options={"cache_rows": True},
+                       concurrent=True),
     # ART's default eps=10 (bound of the universal noise) is unbounded on [0, 1] images.
     "uap": AttackSpec(UniversalPerturbation, {"attacker_params": {"eps": 0.1}, "eps": 0.6, "max_iter": 20,
                                               "delta": 0.2, "batch_size": 64},
@@ -45,7 +55,7 @@ ATTACKS = {
     "cw_l2": AttackSpec(CarliniL2Method, {"confidence": 5.0, "max_iter": 25, "binary_search_steps": 20,
                                           "initial_const": 0.01, "learning_rate": 0.01, "batch_size": 100},
                         fixed={"targeted": False, "verbose": False},
-                        classifier_options={"cache_rows": True, "runner_up_gradients": True}),
+                        classifier_options={"cache_rows": True, "runner_up_gradients": True}, concurrent=True),
     # ART's BoundaryAttack is targeted by default. It works sample by sample.
     "boundary": AttackSpec(BoundaryAttack, {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25,
                                             "sample_size": 20, "init_size": 100, "batch_size": 64},
@@ -110,28 +120,69 @@ def generate(trained, classifier, name, params, images, labels, seed, progress=N
     random.seed(seed)
     np.random.seed(seed)
     bar = progress if progress is not None else tqdm(total=len(images), desc=name, unit="sample")
+    extras = {}
     with trained.graph.as_default(), classifier.options(**spec.classifier_options):
-        attack = spec.art_class(classifier, **params, **spec.fixed)
         y = labels if spec.true_labels else None
         if name == "jsma":
             # ART's draw for y=None, made once for the whole set, so that ANNT's per-batch calls change nothing.
             y = random_targets(np.argmax(classifier.predict(images), axis=1), classifier.nb_classes)
         starts = boundary_starts(trained, images, labels, params["init_size"], seed) if name == "boundary" else None
         if spec.chunk is None:
+            attack = spec.art_class(classifier, **params, **spec.fixed)
             with _passes_as_samples(bar, len(images)):
                 adversarial = attack.generate(images, y=y)
+            extras["universal_noise"] = np.asarray(attack.noise, np.float32)
         else:
             size = params[spec.chunk] if isinstance(spec.chunk, str) else spec.chunk
+            parts = [slice(start, start + size) for start in range(0, len(images), size)]
+
+            def attack_part(part):
+                with trained.graph.as_default():  # the default graph is per thread
+                    extra = {} if starts is None else {"x_adv_init": starts[part]}
+                    # One ART attack object per call: ART's attacks are not meant to be shared by threads.
+                    return spec.art_class(classifier, **params, **spec.fixed).generate(
+                        images[part], y=None if y is None else y[part], **extra)
+
             adversarial = np.empty_like(images, np.float32)
-            for start in range(0, len(images), size):
-                part = slice(start, start + size)
-                extra = {} if starts is None else {"x_adv_init": starts[part]}
-                adversarial[part] = attack.generate(images[part], y=None if y is None else y[part], **extra)
-                bar.update(len(adversarial[part]))
+            for part, result in _in_threads(attack_part, parts, CONCURRENT_CALLS if spec.concurrent else 1):
+                adversarial[part] = result
+                bar.update(len(result))
     if progress is None:
         bar.close()
-    extras = {"universal_noise": np.asarray(attack.noise, np.float32)} if name == "uap" else {}
     return np.asarray(adversarial, np.float32), extras
+
+
+def _in_threads(function, items, workers):
+    """``(item, function(item))`` as each finishes, computed by ``workers`` threads (1: here, in order).
+
+    Own code because ``concurrent.futures`` joins its threads at exit, so Ctrl-C would wait for
+    every batch in flight; these are daemon threads, and the first error stops the rest."""
+    if workers == 1:
+        yield from ((item, function(item)) for item in items)
+        return
+    todo, done, failed = queue.SimpleQueue(), queue.SimpleQueue(), threading.Event()
+    for item in items:
+        todo.put(item)
+
+    def work():
+        while not failed.is_set():
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((item, function(item), None))
+            except BaseException as error:  # handed to the caller's thread, which raises it
+                failed.set()
+                done.put((item, None, error))
+
+    for _ in range(min(workers, len(items))):
+        threading.Thread(target=work, daemon=True).start()
+    for _ in items:
+        item, result, error = done.get()
+        if error is not None:
+            raise error
+        yield item, result
 
 
 def _passes_as_samples(bar, samples):

@@ -14,7 +14,11 @@ removed, without changing a value any attack computes (``scripts/bench_attacks.p
   changing a few samples); off for attacks whose inputs never repeat, where keys cost more than hits save;
 - ``predict`` runs in batches of at least :attr:`FastClassifier.MIN_BATCH` rows (UAP asks for one
   row at a time).
+
+Several threads may attack through one classifier at once (ANNT runs two CW or JSMA batches side
+by side); the cache and the runner-up gradients are kept per thread.
 """
+import threading
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
 
@@ -72,8 +76,8 @@ class FastClassifier(TensorFlowClassifier):
         self._gradient = self._callable([image, labels], [gradient])
         self._paired_gradients = self._callable([image, labels], [gradient, runner_up, runner_up_gradient])
         self._loss_gradient = self._callable([image, self.labels_ph], [self._loss_grads])
-        self._cache = OrderedDict()
-        self._spare = None
+        self._threads = {}
+        self._counting = threading.Lock()
         self.cache_rows = self.runner_up_gradients = False
         self.evaluations = Counter()
 
@@ -91,8 +95,15 @@ class FastClassifier(TensorFlowClassifier):
             yield self
         finally:
             self.cache_rows = self.runner_up_gradients = False
-            self._cache.clear()
-            self._spare = None
+            self._threads.clear()
+
+    def _thread_state(self):
+        """This thread's cache of logits and its spare runner-up gradients."""
+        return self._threads.setdefault(threading.get_ident(), _ThreadState())
+
+    def _count(self, **rows):
+        with self._counting:
+            self.evaluations.update(rows)
 
     def predict(self, x, batch_size=128, training_mode=False, **kwargs):
         """Logits of ``x`` in large batches; with ``cache_rows``, rows seen recently come from the cache."""
@@ -100,48 +111,51 @@ class FastClassifier(TensorFlowClassifier):
         results = np.empty((len(x), self.nb_classes), np.float32)
         missing = np.arange(len(x))
         if self.cache_rows:
+            cache = self._thread_state().cache
             keys = [row.tobytes() for row in x.reshape(len(x), -1)]
-            found = [self._cache.get(key) for key in keys]
+            found = [cache.get(key) for key in keys]
             missing = [position for position, logits in enumerate(found) if logits is None]
             for position, logits in enumerate(found):
                 if logits is not None:
                     results[position] = logits
-                    self._cache.move_to_end(keys[position])
+                    cache.move_to_end(keys[position])
         batch_size = max(batch_size, self.MIN_BATCH)
         for start in range(0, len(missing), batch_size):
             positions = missing[start:start + batch_size]
             results[positions] = self._logits(x[positions])[0]
             if self.cache_rows:
-                self._cache.update(zip([keys[p] for p in positions], results[positions]))
-        for _ in range(len(self._cache) - self.CACHE_ROWS):
-            self._cache.popitem(last=False)
-        self.evaluations.update(forward=len(missing), cached=len(x) - len(missing))
+                cache.update(zip([keys[p] for p in positions], results[positions]))
+        if self.cache_rows:
+            for _ in range(len(cache) - self.CACHE_ROWS):
+                cache.popitem(last=False)
+        self._count(forward=len(missing), cached=len(x) - len(missing))
         return self._apply_postprocessing(preds=results, fit=False)
 
     def class_gradient(self, x, label=None, training_mode=False, **kwargs):
         """ART's ``class_gradient``; for one label per sample in one backprop instead of one per label."""
         if label is None or isinstance(label, (int, np.integer)):
-            self.evaluations.update(gradient=len(x) * (self.nb_classes if label is None else 1))
+            self._count(gradient=len(x) * (self.nb_classes if label is None else 1))
             return super().class_gradient(x, None if label is None else int(label), training_mode, **kwargs)
         label = np.asarray(label)
         if label.shape != (len(x),) or label.min(initial=0) < 0 or label.max(initial=0) >= self.nb_classes:
             raise ValueError(f"Label {label} is out of range.")
         label = label.astype(np.int32)
         x_preprocessed, _ = self._apply_preprocessing(np.asarray(x, np.float32), y=None, fit=False)
-        spare, self._spare = self._spare, None
+        state = self._thread_state()
+        spare, state.spare = state.spare, None
         if spare is not None and spare[0] == x_preprocessed.tobytes():
             _, runner_up, gradients = spare
             recompute = np.flatnonzero(runner_up != label)
             if recompute.size:
                 gradients[recompute] = self._gradient(x_preprocessed[recompute], label[recompute])[0]
-            self.evaluations.update(gradient=recompute.size, paired=len(x) - recompute.size)
+            self._count(gradient=recompute.size, paired=len(x) - recompute.size)
         elif self.runner_up_gradients:
             gradients, runner_up, runner_up_gradients = self._paired_gradients(x_preprocessed, label)
-            self._spare = (x_preprocessed.tobytes(), runner_up, runner_up_gradients)
-            self.evaluations.update(gradient=len(x))
+            state.spare = (x_preprocessed.tobytes(), runner_up, runner_up_gradients)
+            self._count(gradient=len(x))
         else:
             gradients = self._gradient(x_preprocessed, label)[0]
-            self.evaluations.update(gradient=len(x))
+            self._count(gradient=len(x))
         return self._apply_preprocessing_gradient(x, gradients[:, None])
 
     def loss_gradient(self, x, y, training_mode=False, **kwargs):
@@ -150,5 +164,13 @@ class FastClassifier(TensorFlowClassifier):
         if self._reduce_labels:
             y_preprocessed = np.argmax(y_preprocessed, axis=1)
         gradients = self._loss_gradient(x_preprocessed, np.asarray(y_preprocessed, np.int32))[0]
-        self.evaluations.update(gradient=len(x))
+        self._count(gradient=len(x))
         return self._apply_preprocessing_gradient(x, gradients)
+
+
+class _ThreadState:
+    """What one attacking thread keeps between its calls."""
+
+    def __init__(self):
+        self.cache = OrderedDict()  # input row bytes -> logits, least recently used first
+        self.spare = None           # (input bytes, runner-up labels, their gradients) from the last call

@@ -32,8 +32,9 @@ from annt.estimator import art_classifier
 from annt.manifest import REPO_ROOT, RunRecord, write_atomic, write_json
 
 MODELS = ("model_a:FP", "model_a:1,1,32", "resnet20:FP", "resnet20:1,1,32")
-#: Samples per attack: one full batch at ANNT's batch size, so batching costs what it costs in a study.
-SAMPLES = {"fgsm": 256, "jsma": 64, "uap": 100, "cw_l2": 100, "boundary": 10}
+#: Samples per attack: two or more full batches at ANNT's batch size, so that batching (and two batches
+#: side by side) costs what it costs in a study.
+SAMPLES = {"fgsm": 1024, "jsma": 128, "uap": 100, "cw_l2": 200, "boundary": 20}
 #: At ART's default batch size of 1 (CW, JSMA) the time per sample does not depend on the count.
 DEFAULT_BATCH_SAMPLES = 10
 PAPER_GRID = {"precisions": 7, "samples": 1000, "runs": 3}
