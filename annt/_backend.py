@@ -1,22 +1,71 @@
-"""TensorFlow in TF1 graph mode, imported once for the whole package.
+"""TensorFlow in TF1 graph mode, imported once for the whole package, and the libraries' logs.
 
 Tensorpack's layers need the legacy Keras (``tf_keras``); TensorFlow reads
 ``TF_USE_LEGACY_KERAS`` only at its first import, so it is set here, before.
 Every module of ``annt`` takes ``tf`` from this module.
+
+TensorFlow, absl and Tensorpack log a screenful at start-up and for every model built; ANNT keeps
+them quiet unless ``ANNT_VERBOSE=1`` (or ``python -m annt --verbose``). Training keeps Tensorpack's
+progress and epoch statistics.
 """
+import logging
 import os
+import sys
+import tempfile
 import warnings
+from contextlib import contextmanager, nullcontext
 
 # ART announces optional PyTorch features at import; ANNT does not use them.
 warnings.filterwarnings("ignore", message="PyTorch not found")
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+VERBOSE = os.environ.get("ANNT_VERBOSE", "") not in ("", "0")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if VERBOSE else "3")
 
-import tensorflow.compat.v1 as tf  # noqa: E402
+
+@contextmanager
+def _stderr_to_file():
+    """Send file descriptor 2 to a temporary file for the block; show what it caught if the block fails.
+
+    TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are printed before its log level
+    applies, so no setting silences them; this is the only way.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            caught.seek(0)
+            sys.stderr.write(caught.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+with nullcontext() if VERBOSE else _stderr_to_file():
+    import tensorflow.compat.v1 as tf  # noqa: E402
+    from tensorpack.models import registry  # noqa: E402
 
 tf.disable_eager_execution()
-tf.logging.set_verbosity(tf.logging.ERROR)
+tf.logging.set_verbosity(tf.logging.INFO if VERBOSE else tf.logging.ERROR)
+TENSORPACK_LOG = logging.getLogger("tensorpack")
+if not VERBOSE:
+    TENSORPACK_LOG.setLevel(logging.WARNING)
+    registry.disable_layer_logging()
 
+
+@contextmanager
+def tensorpack_progress():
+    """Tensorpack's INFO logs (epoch statistics, checkpoints) for the block, e.g. during training."""
+    level = TENSORPACK_LOG.level
+    TENSORPACK_LOG.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        TENSORPACK_LOG.setLevel(level)
 
 
 def session_creator():
@@ -24,10 +73,13 @@ def session_creator():
 
     Tensorpack's default session config uses one intra-op thread (tuned for GPU machines), and
     TensorFlow sizes its process-wide thread pools from the first session a process creates.
+    The config is set after construction because Tensorpack warns about GPU options otherwise.
     """
     from tensorpack.tfutils.sesscreate import NewSessionCreator
 
-    return NewSessionCreator(config=tf.ConfigProto(allow_soft_placement=True))
+    creator = NewSessionCreator()
+    creator.config = tf.ConfigProto(allow_soft_placement=True)
+    return creator
 
 
-__all__ = ["session_creator", "tf"]
+__all__ = ["VERBOSE", "session_creator", "tensorpack_progress", "tf"]

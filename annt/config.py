@@ -207,15 +207,23 @@ def _yaml_problem(error):
 
 
 def load_file(path):
-    """Read a YAML config file (``yaml.safe_load``); errors name the file."""
+    """Read a YAML config file (``yaml.safe_load``): a mapping of keys; errors name the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"--config: {str(path)!r} is a folder; give a YAML file (e.g. configs/quickstart.yaml)")
     if not path.is_file():
         raise ConfigError(f"--config: no such file {str(path)!r}")
     try:
         loaded = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--config: {path} is not valid YAML ({_yaml_problem(exc)})") from None
-    return {} if loaded is None else loaded
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problem = _yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else "not UTF-8 text"
+        raise ConfigError(f"--config: {path} is not valid YAML ({problem})") from None
+    if loaded is None:
+        raise ConfigError(f"--config: {path} is empty; it needs at least a task key, e.g. 'task: attack'")
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"--config: {path} holds a {type(loaded).__name__}, not a mapping of keys "
+                          "(e.g. 'task: attack' on its own line)")
+    return loaded
 
 
 def resolve(given):

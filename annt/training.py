@@ -12,7 +12,7 @@ from tensorpack import (AutoResumeTrainConfig, InferenceRunner, MaxSaver, ModelS
 from tensorpack.utils.utils import fix_rng_seed
 
 from . import config as config_module
-from ._backend import session_creator, tf
+from ._backend import session_creator, tensorpack_progress, tf
 from .checkpoints import export_compact
 from .data import evaluation_dataflow, load_dataset, training_dataflow
 from .errors import ConfigError
@@ -85,7 +85,7 @@ def run_training(config):
     fix_rng_seed(seed)
     np.random.seed(seed)
     train_flow = training_dataflow(train_images, train_labels, batch_size, model.augment, seed)
-    with tf.Graph().as_default():
+    with tf.Graph().as_default(), tensorpack_progress():
         tf.set_random_seed(seed)
         launch_train_with_config(AutoResumeTrainConfig(
             always_resume=config["output"]["resume"],

@@ -57,6 +57,10 @@ def in_tmp(tmp_path, monkeypatch):
     ("output:\n  resume: true\n  overwrite: true\n", r"output.resume, output.overwrite: choose at most one"),
     ("data: [1, 2]\n", r"data: expected a mapping, got list"),
     ("model: [: bad\n", r"--config: .* is not valid YAML"),
+    ("", r"--config: .*task.yaml is empty; it needs at least a task key"),
+    ("# only a comment\n", r"--config: .*task.yaml is empty"),
+    ("- task: attack\n", r"--config: .*task.yaml holds a list, not a mapping of keys"),
+    ("attack\n", r"--config: .*task.yaml holds a str, not a mapping of keys"),
 ])
 def test_bad_config_gives_one_message_with_the_key_path_and_status_2(tmp_path, capsys, text, message):
     import re
@@ -67,6 +71,36 @@ def test_bad_config_gives_one_message_with_the_key_path_and_status_2(tmp_path, c
 def test_missing_config_file(tmp_path, capsys):
     assert main(["--config", str(tmp_path / "nope.yaml")]) == 2
     assert "--config: no such file" in capsys.readouterr().err
+
+
+def test_a_folder_as_config_is_named_as_such(tmp_path, capsys):
+    assert main(["--config", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"annt: error: --config: {str(tmp_path)!r} is a folder; give a YAML file " \
+                                      "(e.g. configs/quickstart.yaml)\n"
+
+
+def test_help_lists_tasks_attacks_models_and_where_the_reference_is(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for word in [*TASKS, *config.ATTACKS, *MODELS, "1,1,32", "wiki/Configuration.md", "--version", "--verbose"]:
+        assert word in text, word
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"annt {__import__('annt').__version__}"
+
+
+def test_ctrl_c_gives_one_line_on_how_to_resume_and_status_130(capsys, monkeypatch):
+    def interrupted(config):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("annt.cli.run", interrupted)
+    assert main(["--set", "task=test"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "output.resume=true" in err
 
 
 @pytest.mark.parametrize("override, message", [
