@@ -75,6 +75,19 @@ PAPER_PARAMS = {
 }
 
 
+#: Meaningful values of parameters on images in [0, 1] (inclusive bounds; None = unbounded), by ART name.
+RANGES = {
+    "eps": (0.0, 1.0),            # FGSM step, UAP bound, UAP's inner FGSM step: L-inf on [0, 1] images
+    "theta": (-1.0, 1.0),         # JSMA change per pixel and step
+    "gamma": (0.0, 1.0),          # JSMA fraction of pixels it may change
+    "delta": (0.0, 1.0),          # UAP: 1 - target fooling rate; Boundary: orthogonal step
+    "epsilon": (0.0, 1.0),        # Boundary: step towards the original
+    "confidence": (0.0, None),
+    "learning_rate": (0.0, None),
+    "initial_const": (0.0, None),
+}
+
+
 def resolve_params(name, dataset, given):
     """All parameters of attack ``name``: ``given`` over the paper's values over ANNT defaults.
 
@@ -100,9 +113,12 @@ def _merged(base, given, path=None, attack=None):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (expected is int and not isinstance(value, int)):
             raise ConfigError(f"{where}: expected {'an integer' if expected is int else 'a number'}, got {value!r}")
-        if value < 0 or (expected is int and value < 1 and key != "confidence"):
-            raise ConfigError(f"{where}: {value!r} is out of range; allowed: "
-                              f"{'an integer >= 1' if expected is int else 'a number >= 0'}")
+        if expected is int and value < 1:
+            raise ConfigError(f"{where}: {value!r} is out of range; allowed: an integer >= 1")
+        low, high = RANGES.get(key, (0.0, None))
+        if value < low or (high is not None and value > high):
+            allowed = f"a number >= {low:g}" if high is None else f"a number from {low:g} to {high:g}"
+            raise ConfigError(f"{where}: {value!r} is out of range; allowed: {allowed} (images are in [0, 1])")
         result[key] = expected(value)
     return result
 

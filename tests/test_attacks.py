@@ -143,7 +143,18 @@ def test_too_few_correct_images_is_a_clear_error():
     (["task=experiment"], "experiment.precisions: task experiment needs a list of precisions"),
     (["task=experiment", "experiment.precisions=[FP, '3,3,32']"],
      "experiment.precisions: no shipped model_a at 3,3,32"),
-    (["task=experiment", "experiment.precisions=[FP, '2,2']"], "experiment.precisions: "),
+    (["task=experiment", "experiment.precisions=[FP, '2,2']"],
+     "experiment.precisions: precision must be 'FP', 'W,A,G' with bitwidths in 1..16 or 32 (e.g. '2,2,32'), "
+     "or a mapping; got '2,2'"),
+    (["attack.params={eps: 1.5}"],
+     "attack.params.eps: 1.5 is out of range; allowed: a number from 0 to 1 (images are in [0, 1])"),
+    (["attack.name=uap", "attack.params={attacker_params: {eps: 2}}"],
+     "attack.params.attacker_params.eps: 2 is out of range; allowed: a number from 0 to 1"),
+    (["attack.name=jsma", "attack.params={gamma: 1.1}"], "attack.params.gamma: 1.1 is out of range"),
+    (["attack.name=cw_l2", "attack.params={learning_rate: -0.1}"],
+     "attack.params.learning_rate: -0.1 is out of range; allowed: a number >= 0"),
+    (["attack.name=cw_l2", "attack.params={batch_size: 0}"],
+     "attack.params.batch_size: 0 is out of range; allowed: an integer >= 1"),
 ])
 def test_bad_attack_configs_fail_cleanly(tmp_path, monkeypatch, capsys, overrides, message):
     monkeypatch.chdir(tmp_path)
