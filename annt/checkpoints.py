@@ -3,6 +3,7 @@
 Tensorpack writes full training checkpoints (with optimizer state); the zoo ships only the
 model's own variables as an ``.npz`` that loads with ``allow_pickle=False``.
 """
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,28 +37,50 @@ def resolve_checkpoint(path):
 
 
 def read_variables(checkpoint):
-    """``{name: array}`` of every variable stored in ``checkpoint`` (never unpickles)."""
+    """``{name: array}`` of every variable stored in ``checkpoint`` (never unpickles).
+
+    A file that cannot be read as weights raises ConfigError naming it and why.
+    """
     checkpoint = Path(checkpoint)
-    if checkpoint.suffix == ".npz":
-        with np.load(checkpoint, allow_pickle=False) as stored:
-            return {name: stored[name] for name in stored.files}
-    return varmanip.load_chkpt_vars(str(checkpoint))
+    try:
+        if checkpoint.suffix == ".npz":
+            with np.load(checkpoint, allow_pickle=False) as stored:
+                return {name: stored[name] for name in stored.files}
+        return varmanip.load_chkpt_vars(str(checkpoint))
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, tf.errors.OpError) as error:
+        # numpy reports any file that is neither .npy nor a zip as "pickled data"; ANNT never unpickles.
+        reason = "not an .npz archive of plain arrays" if "pickle" in str(error) else \
+            str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"model.checkpoint: {checkpoint} is not a readable checkpoint ({reason}); "
+                          "it may be truncated or damaged") from None
 
 
-def model_variable_names(model):
-    """Names of the variables an inference graph of ``model`` needs (no optimizer state)."""
+def check_variables(stored, model, checkpoint):
+    """Refuse weights that do not fit ``model`` (names and shapes), which would load partly or fail later."""
+    needed = model_variable_shapes(model)
+    missing = sorted(set(needed) - set(stored))
+    wrong = sorted(name for name in set(needed) & set(stored) if tuple(stored[name].shape) != needed[name])
+    if missing or wrong:
+        problem = (f"lacks {', '.join(missing[:3])}" if missing else
+                   f"has {wrong[0]} of shape {tuple(stored[wrong[0]].shape)}, not {needed[wrong[0]]}")
+        raise ConfigError(f"model.checkpoint: {checkpoint} does not hold {model.name} weights ({problem}); "
+                          "is it a checkpoint of another model?")
+
+
+def model_variable_shapes(model):
+    """``{name: shape}`` of the variables an inference graph of ``model`` needs (no optimizer state)."""
     with tf.Graph().as_default():
         inputs = [tf.placeholder(spec.dtype, spec.shape, spec.name)
                   for spec in model.get_input_signature()]
         with PredictTowerContext(""):
             model.build_graph(*inputs)
-        return sorted(v.op.name for v in tf.global_variables())
+        return {v.op.name: tuple(v.shape.as_list()) for v in tf.global_variables()}
 
 
 def export_compact(checkpoint, model, target):
     """Write the variables ``model`` needs from ``checkpoint`` to ``target`` (.npz), atomically."""
     stored = read_variables(checkpoint)
-    names = model_variable_names(model)
+    names = sorted(model_variable_shapes(model))
     missing = [name for name in names if name not in stored]
     if missing:
         raise ValueError(f"{checkpoint} lacks variables {missing[:5]} of {model.name}")

@@ -5,7 +5,7 @@ import numpy as np
 from tensorpack import OfflinePredictor, PredictConfig, SmartInit
 
 from ._backend import session_creator
-from .checkpoints import read_variables, resolve_checkpoint
+from .checkpoints import check_variables, read_variables, resolve_checkpoint
 from .models import build_model
 from .zoo import card_for, identify, shipped_folder
 
@@ -21,7 +21,8 @@ class TrainedModel:
         self.model = model
         self.checkpoint = Path(checkpoint)
         self.card = card
-        weights = read_variables(self.checkpoint) if self.checkpoint.suffix == ".npz" else str(checkpoint)
+        weights = read_variables(self.checkpoint)
+        check_variables(weights, model, self.checkpoint)
         self.predictor = OfflinePredictor(PredictConfig(
             model=model, session_init=SmartInit(weights), session_creator=session_creator(),
             input_names=["input"], output_names=["logits"]))
