@@ -4,6 +4,7 @@ A set folder holds ``adversarial.npz`` (loadable with ``allow_pickle=False``) an
 (model, precision, checkpoint hash, attack and parameters, seed, versions, commit, wall time).
 """
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class AdversarialSet:
     adversarial_predictions: np.ndarray
     manifest: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
+    path: Path = None  #: the .npz it was read from
 
     def save(self, folder):
         """Write ``adversarial.npz`` and ``manifest.json`` into ``folder`` (atomically)."""
@@ -58,12 +60,40 @@ class AdversarialSet:
         npz = path / SET_FILE if path.is_dir() else path
         if not npz.is_file():
             raise ConfigError(f"evaluate.adversarial: no {SET_FILE} at {path}")
-        with np.load(npz, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
+        try:
+            with np.load(npz, allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+            reason = "it holds object arrays or is not an .npz archive" if "pickle" in str(error) else str(error)
+            raise ConfigError(f"evaluate.adversarial: {npz} is not a readable adversarial set ({reason})") from None
+        missing = [name for name in ARRAYS if name not in arrays]
+        if missing:
+            raise ConfigError(f"evaluate.adversarial: {npz} lacks the array(s) {', '.join(missing)}; "
+                              f"an adversarial set holds {', '.join(ARRAYS)}")
         manifest_path = npz.parent / MANIFEST
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         extras = {k: v for k, v in arrays.items() if k not in ARRAYS}
-        return cls(**{name: arrays[name] for name in ARRAYS}, manifest=manifest, extras=extras)
+        return cls(**{name: arrays[name] for name in ARRAYS}, manifest=manifest, extras=extras, path=npz)
+
+    def check_against(self, images, labels):
+        """Raise ConfigError unless this set fits the test split ``images``/``labels`` it claims to come from:
+        float images of the split's shape, one integer index, label and prediction per image, indices
+        inside the split and labels equal to the split's there."""
+        where, count = f"evaluate.adversarial: {self.path or 'the set'}", len(self.adversarial)
+        if self.adversarial.dtype.kind != "f" or self.adversarial.shape[1:] != images.shape[1:]:
+            raise ConfigError(f"{where} holds images of shape {self.adversarial.shape[1:]} ({self.adversarial.dtype}); "
+                              f"the test images are float, {images.shape[1:]}")
+        for name in ARRAYS[1:]:
+            array = getattr(self, name)
+            if array.dtype.kind not in "iu" or array.shape != (count,):
+                raise ConfigError(f"{where}: '{name}' must hold one integer per image ({count}), "
+                                  f"got shape {array.shape} ({array.dtype})")
+        if count and (self.indices.min() < 0 or self.indices.max() >= len(images)):
+            raise ConfigError(f"{where}: indices must lie in 0..{len(images) - 1} (the test split), "
+                              f"got {self.indices.min()}..{self.indices.max()}")
+        if not np.array_equal(self.labels, labels[self.indices]):
+            raise ConfigError(f"{where}: its labels differ from the test split's at its indices "
+                              "(made from another data set or order?)")
 
 
 def find_sets(path):

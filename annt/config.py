@@ -94,7 +94,8 @@ SCHEMA = {
     "data": {
         "dataset": Option("str", None, "Data set; null = the model's own.", choices=DATASETS,
                           nullable=True),
-        "dir": Option("path", None, "Data folder; null = $ANNT_DATA_DIR, else ./data.", nullable=True),
+        "dir": Option("path", None, "Data folder; null = $ANNT_DATA_DIR, else ./data, ../shared/datasets beside "
+                                    "the checkout or the checkout's data/, whichever exists first.", nullable=True),
         "download": Option("bool", True, "Download missing files from the canonical sources "
                                          "(SHA-256 checked)."),
     },

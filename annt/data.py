@@ -1,8 +1,9 @@
 """MNIST and CIFAR-10: locating, downloading (with SHA-256 checks), reading, and Tensorpack dataflows.
 
 Images come out float32 in [0, 1], NHWC; labels int32. The data folder is chosen by the
-config key ``data.dir``, else ``$ANNT_DATA_DIR``, else ``./data``; each data set lives in a
-sub-folder of it (``mnist/``, ``cifar10/``) in its standard distribution format.
+config key ``data.dir``, else ``$ANNT_DATA_DIR``, else the first folder of :data:`DEFAULT_DATA_DIRS`
+that exists; each data set lives in a sub-folder of it (``mnist/``, ``cifar10/``) in its standard
+distribution format.
 """
 import gzip
 import hashlib
@@ -11,6 +12,7 @@ import pickle
 import tarfile
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 from tensorpack.dataflow import BatchData, DataFromList, MapDataComponent
 
 from .errors import DataError
+from .manifest import REPO_ROOT
 
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
@@ -53,10 +56,32 @@ CIFAR10_ARCHIVE = RemoteFile("cifar-10-python.tar.gz", "https://www.cs.toronto.e
                              "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce")
 CIFAR10_BATCHES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
 
+#: SHA-256 of each split's decoded content (uint8 images as NHWC bytes, then uint8 labels). A file's own
+#: hash is checked on download; this one also identifies faithful copies in other wrappers (a re-compressed
+#: .gz, a rebuilt archive) and catches a damaged file already in the data folder.
+CONTENT_SHA256 = {
+    ("mnist", "train"): "edc0d1098aa497be14ace79ddd5171e5a3dcf9c4d196c015389203eb3ba1f59b",
+    ("mnist", "test"): "c3f9adf9c66efb572b1f9326c3a511b45910c7173b97be66ceceeeeaef6b802b",
+    ("cifar10", "train"): "f912919bdea371136f1aa4feed6beeca728015a5f08b1899a29c932a7e30be2b",
+    ("cifar10", "test"): "8193b3fbce55bec361cd1b8fd4880cb1649832dc4d6de6da1e7a21847a4843aa",
+}
+#: What reading a truncated or damaged data file raises.
+_READ_ERRORS = (EOFError, OSError, zlib.error, tarfile.TarError, pickle.UnpicklingError, KeyError, ValueError)
+
+
+#: Data folders tried, in order, when neither ``data.dir`` nor ``$ANNT_DATA_DIR`` names one: ``./data``,
+#: the development copy beside an ANNT checkout, and the checkout's own ``data/`` (MNIST's test files
+#: ship there), so that notebooks and scripts find the data from any working directory.
+DEFAULT_DATA_DIRS = (Path("data"), REPO_ROOT.parent / "shared" / "datasets", REPO_ROOT / "data")
+
 
 def resolve_data_dir(data_dir=None):
-    """The data folder: ``data_dir`` if given, else ``$ANNT_DATA_DIR``, else ``./data``."""
-    return Path(data_dir or os.environ.get("ANNT_DATA_DIR") or "data").expanduser()
+    """The data folder: ``data_dir`` if given, else ``$ANNT_DATA_DIR``, else the first existing
+    folder of :data:`DEFAULT_DATA_DIRS` (``./data`` when none exists, to download into)."""
+    given = data_dir or os.environ.get("ANNT_DATA_DIR")
+    if given:
+        return Path(given).expanduser()
+    return next((folder for folder in DEFAULT_DATA_DIRS if folder.is_dir()), DEFAULT_DATA_DIRS[0])
 
 
 def download(remote, folder):
@@ -93,14 +118,26 @@ def _require(files, folder, allow_download):
 
 
 def _read_idx(path, magic):
-    with gzip.open(path, "rb") as stream:
-        raw = stream.read()
+    try:
+        with gzip.open(path, "rb") as stream:
+            raw = stream.read()
+    except _READ_ERRORS as error:
+        raise _damaged(path, error) from None
     found = int.from_bytes(raw[:4], "big")
     if found != magic:
         raise DataError(f"{path} is not an IDX file of the expected kind (magic {found}, expected {magic})")
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    try:
+        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    except ValueError as error:
+        raise _damaged(path, error) from None
+
+
+def _damaged(path, error):
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return DataError(f"{path} cannot be read ({reason}); it may be truncated or damaged: delete it to "
+                     "download it again, or point data.dir (or ANNT_DATA_DIR) at a good copy")
 
 
 def _load_mnist(split, folder, allow_download):
@@ -117,16 +154,20 @@ def _load_cifar10(split, folder, allow_download):
     read-only data folders; these batch files are the only thing ANNT ever unpickles.
     """
     extracted = folder / "cifar-10-batches-py"
-    if all((extracted / name).is_file() for name in CIFAR10_BATCHES[split]):
-        blobs = [(extracted / name).read_bytes() for name in CIFAR10_BATCHES[split]]
-    else:
-        (archive,) = _require([CIFAR10_ARCHIVE], folder, allow_download)
-        with tarfile.open(archive, "r:gz") as tar:
-            blobs = [tar.extractfile(f"cifar-10-batches-py/{name}").read()
-                     for name in CIFAR10_BATCHES[split]]
-    batches = [pickle.loads(blob, encoding="bytes") for blob in blobs]
-    data = np.concatenate([b[b"data"] for b in batches]).reshape(-1, 3, 32, 32)
-    labels = np.concatenate([np.asarray(b[b"labels"]) for b in batches])
+    source = extracted
+    try:
+        if all((extracted / name).is_file() for name in CIFAR10_BATCHES[split]):
+            blobs = [(extracted / name).read_bytes() for name in CIFAR10_BATCHES[split]]
+        else:
+            (source,) = _require([CIFAR10_ARCHIVE], folder, allow_download)
+            with tarfile.open(source, "r:gz") as tar:
+                blobs = [tar.extractfile(f"cifar-10-batches-py/{name}").read()
+                         for name in CIFAR10_BATCHES[split]]
+        batches = [pickle.loads(blob, encoding="bytes") for blob in blobs]
+        data = np.concatenate([b[b"data"] for b in batches]).reshape(-1, 3, 32, 32)
+        labels = np.concatenate([np.asarray(b[b"labels"]) for b in batches])
+    except _READ_ERRORS as error:
+        raise _damaged(source, error) from None
     return data.transpose(0, 2, 3, 1), labels
 
 
@@ -135,10 +176,22 @@ def _load_uint8(name, split, folder, allow_download):
     reader = {"mnist": _load_mnist, "cifar10": _load_cifar10}[name]
     images, labels = reader(split, folder, allow_download)
     images = np.ascontiguousarray(images)
+    digest = content_sha256(images, labels)
+    if digest != CONTENT_SHA256[(name, split)]:
+        raise DataError(f"{folder}: the {name} {split} files hold other data than the canonical {name} "
+                        f"(content SHA-256 {digest[:16]}..., expected {CONTENT_SHA256[(name, split)][:16]}...); "
+                        "they may be damaged: delete them to download them again, or point data.dir at a good copy")
     images.setflags(write=False)
     labels = labels.astype(np.int32)
     labels.setflags(write=False)
     return images, labels
+
+
+def content_sha256(images, labels):
+    """SHA-256 of a split's decoded content: uint8 images (NHWC bytes), then labels as uint8."""
+    digest = hashlib.sha256(np.ascontiguousarray(images, np.uint8).tobytes())
+    digest.update(np.asarray(labels, np.uint8).tobytes())
+    return digest.hexdigest()
 
 
 def load_dataset(name, split, data_dir=None, download=True):

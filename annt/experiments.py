@@ -5,6 +5,7 @@ applies existing sets to any model (direct or transfer); ``run_experiment`` does
 several precisions of one architecture and tabulates the results.
 """
 import copy
+import json
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from tqdm import tqdm
 from . import config as config_module
 from .adversarial_sets import AdversarialSet, find_sets, select_samples
 from .attacks import generate
-from .data import load_dataset
+from .data import load_dataset, resolve_data_dir
 from .errors import ConfigError
 from .estimator import art_classifier
 from .evaluation import evaluate_set, summary_table, write_rows
@@ -31,12 +32,13 @@ def attack_folder(config):
 
 
 def evaluate_folder(config):
-    """``<output.dir>/<adversarial set folder>-on-<target model>``."""
+    """``<output.dir>/<sets>-on-<target model>``: ``<sets>`` is the attack or set folder's name, or for
+    a loose ``.npz`` its file name and the start of its SHA-256 (two files in one folder never share)."""
     source = Path(config["evaluate"]["adversarial"]).expanduser().resolve()
-    source = source.parent if source.is_file() else source
+    name = f"{source.stem}-{sha256_of(source)[:8]}" if source.is_file() else source.name
     model = config["model"]
     return Path(config["output"]["dir"]).expanduser() / (
-        f"{source.name}-on-{run_name(model['name'], config['data']['dataset'], model['precision'])}")
+        f"{name}-on-{run_name(model['name'], config['data']['dataset'], model['precision'])}")
 
 
 def run_attack(config):
@@ -66,7 +68,8 @@ def run_attack(config):
                 adversarial, indices, labels[indices], predictions[indices],
                 trained.predict(adversarial, config["test"]["batch_size"]), extras=extras,
                 manifest=run_record.manifest(config, run=run, run_seed=seed, **_describe(trained),
-                                             attack=spec["name"], params=spec["params"]))
+                                             attack=spec["name"], params=spec["params"],
+                                             data_dir=str(resolve_data_dir(config["data"]["dir"]).resolve())))
             adversarial_set.save(run_folder)
         per_run.append(_evaluate_run(adversarial_set, trained, images, run_folder, config))
     title = (f"{spec['name']} on {trained.name} {trained.precision} ({trained.dataset}), "
@@ -84,8 +87,14 @@ def run_evaluate(config):
     if source.get("dataset", target.dataset) != target.dataset:
         raise ConfigError(f"evaluate.adversarial: the sets were made on {source['dataset']}, "
                           f"the target model is a {target.dataset} model")
-    images, _ = test_split(config)
-    folder = _prepare(evaluate_folder(config), config)
+    images, labels = test_split(config)
+    for adversarial_set in sets:
+        adversarial_set.check_against(images, labels)
+    inputs = {"path": str(Path(config["evaluate"]["adversarial"]).expanduser().resolve()),
+              "sets": [{"file": str(s.path), "sha256": sha256_of(s.path)} for s in sets]}
+    folder = evaluate_folder(config)
+    _check_resumes_same_sets(folder, inputs, config)
+    folder = _prepare(folder, config)
     per_run = [_evaluate_run(adversarial_set, target, images, folder / f"run-{run + 1}", config)
                for run, adversarial_set in enumerate(tqdm(sets, desc="evaluate", disable=len(sets) < 2))]
     source_info = {key: source.get(key) for key in ("model", "dataset", "precision", "checkpoint",
@@ -95,7 +104,17 @@ def run_evaluate(config):
     title = (f"{source.get('attack', 'adversarial set')} from {source_info['model']} {source_info['precision']} "
              f"on {target.name} {target.precision} ({'transfer' if transfer else 'direct'})")
     return _finish(folder, config, record, title, per_run, source=source_info, target=target_info,
-                   attack=source.get("attack"), params=source.get("params"), transfer=transfer)
+                   attack=source.get("attack"), params=source.get("params"), transfer=transfer, adversarial=inputs)
+
+
+def _check_resumes_same_sets(folder, inputs, config):
+    """``output.resume`` continues an evaluation only of the very same set files (by SHA-256)."""
+    metrics = folder / "metrics.json"
+    if config["output"]["resume"] and metrics.is_file():
+        recorded = json.loads(metrics.read_text()).get("adversarial", {}).get("sets")
+        if recorded != inputs["sets"]:
+            raise ConfigError(f"output.resume: {folder} holds results of other adversarial set files; "
+                              "use another output.dir, or output.overwrite to replace them")
 
 
 def _finished_runs(folder, config, trained):
@@ -196,19 +215,23 @@ def run_experiment(config):
     transfer matrix (``summary.md``, ``metrics.json`` in :func:`experiment_folder`)."""
     record = RunRecord()
     attacks, pairs = _experiment_steps(config)
+    clean_accuracy = _clean_accuracies(attacks, config["attack"]["samples"])
     direct = {precision: run_attack(step) for precision, step in attacks.items()}
     transfer = {(source, target): run_evaluate(_variant(
         attacks[source], task="evaluate", model__precision=target,
         evaluate__adversarial=direct[source]["folder"])) for source, target in pairs}
     spec = config["attack"]
     lines = ["", f"{config['model']['name']} ({config['data']['dataset']}), {spec['name']}: "
-                 f"{spec['samples']} samples x {spec['runs']} run(s), direct attacks",
-             f"{'precision':>10}  {'adv. accuracy':>13}  {'evasion':>7}  {'L0':>7}  {'L2':>7}  {'Linf':>6}"]
+                 f"{spec['samples']} samples x {spec['runs']} run(s), direct attacks"
+                 + (" (mean ± std over runs)" if spec["runs"] > 1 else ""),
+             f"{'precision':>10}  {'clean acc.':>10}  {'adv. accuracy':>15}  {'evasion':>15}  {'L0':>13}  "
+             f"{'L2':>13}  {'Linf':>13}"]
     for precision, result in direct.items():
-        mean = {key: value["mean"] for key, value in result["aggregate"].items() if key != "runs"}
-        lines.append(f"{precision:>10}  {_num(mean['adversarial_accuracy']):>13}  {_num(mean['evasion_rate']):>7}  "
-                     f"{_num(mean['mean_l0_successful']):>7}  {_num(mean['mean_l2_successful']):>7}  "
-                     f"{_num(mean['mean_linf_successful']):>6}")
+        cells = [_mean_std(result["aggregate"][key], spec["runs"]) for key in
+                 ("adversarial_accuracy", "evasion_rate", "mean_l0_successful", "mean_l2_successful",
+                  "mean_linf_successful")]
+        lines.append(f"{precision:>10}  {clean_accuracy[precision]:>10.4f}  {cells[0]:>15}  {cells[1]:>15}  "
+                     f"{cells[2]:>13}  {cells[3]:>13}  {cells[4]:>13}")
     if transfer:
         lines += ["", "adversarial accuracy, source (rows) -> target (columns):",
                   " " * 10 + "".join(f"{p:>10}" for p in direct)]
@@ -220,7 +243,8 @@ def run_experiment(config):
     folder = _prepare(experiment_folder(config), config)
     write_atomic(folder / "summary.md", lambda temporary: Path(temporary).write_text(
         "```\n" + "\n".join(lines[1:]) + "\n```\n\nCommand: `" + record.manifest(config)["command"] + "`\n"))
-    summary = {"direct": {p: r["aggregate"] for p, r in direct.items()},
+    summary = {"clean_accuracy": clean_accuracy,
+               "direct": {p: r["aggregate"] for p, r in direct.items()},
                "transfer": {f"{s} -> {t}": r["aggregate"] for (s, t), r in transfer.items()},
                # siblings of this summary folder, by name, so the output folder can be moved as a whole
                "folders": [Path(r["folder"]).name for r in [*direct.values(), *transfer.values()]]}
@@ -229,6 +253,21 @@ def run_experiment(config):
     print(f"summary: {folder / 'summary.md'}")
     return {"direct": direct, "transfer": {f"{s} -> {t}": r for (s, t), r in transfer.items()},
             "folder": str(folder)}
+
+
+def _clean_accuracies(attacks, samples):
+    """Test accuracy of the model at each precision, after checking that each classifies at least
+    ``samples`` test images correctly (before any work, so a shortage at the last precision costs nothing)."""
+    accuracies = {}
+    for precision, step in attacks.items():
+        trained = load_configured_model(step)
+        images, labels = test_split(step)
+        correct = int((trained.predict(images, step["test"]["batch_size"]) == labels).sum())
+        if correct < samples:
+            raise ConfigError(f"attack.samples: {trained.name} at {precision} classifies only {correct} test "
+                              f"images correctly, fewer than the {samples} asked for")
+        accuracies[precision] = correct / len(labels)
+    return accuracies
 
 
 def check_experiment_folders(config):
@@ -242,3 +281,10 @@ def check_experiment_folders(config):
 
 def _num(value):
     return "n/a" if value is None else f"{value:.4g}"
+
+
+def _mean_std(cell, runs):
+    """``mean ± std`` of a metric aggregated over ``runs`` (the mean alone for one run)."""
+    if cell["mean"] is None:
+        return "n/a"
+    return f"{cell['mean']:.4g}" + (f" ± {cell['std']:.2g}" if runs > 1 else "")

@@ -43,7 +43,11 @@ def _results(folders):
 
 
 def clean_images(adversarial_set, data_dir=None):
-    """The clean test images the set was made from (by its stored indices)."""
+    """The clean test images the set was made from (by its stored indices), read from ``data_dir``, else
+    from the data folder recorded with the set when it still exists, else from the default one."""
+    recorded = adversarial_set.manifest.get("data_dir")
+    if data_dir is None and recorded and Path(recorded).is_dir():
+        data_dir = recorded
     images, _ = load_dataset(adversarial_set.manifest.get("dataset", "mnist"), "test", data_dir)
     return images[adversarial_set.indices]
 

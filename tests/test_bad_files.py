@@ -1,9 +1,14 @@
 """Damaged or wrong files give one clear line, exit status 2, and leave nothing behind."""
+import json
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from annt.cli import main
+from annt.errors import ConfigError
+from annt.manifest import sha256_of
 
 from conftest import REPO
 
@@ -41,3 +46,101 @@ def test_a_checkpoint_that_is_not_model_weights_is_refused(damaged, capsys, name
     err = refused(damaged, capsys, ["--set", f"task={task}", "--set", "model.name=model_a",
                                     "--set", "model.precision=FP", "--set", f"model.checkpoint={damaged / name}"])
     assert f"model.checkpoint: {damaged / name} {message}" in err
+
+
+@pytest.fixture(scope="module")
+def fgsm_set(tmp_path_factory):
+    """One real adversarial set (FGSM on the FP model, 10 samples): its folder."""
+    import annt
+    result = annt.attack("model_a", "FP", "fgsm", samples=10, output_dir=str(tmp_path_factory.mktemp("made")))
+    return Path(result["folder"]) / "run-1"
+
+
+def _write_set(path, **changes):
+    with np.load(path.parent / "source.npz", allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: {"labels": np.array([object()] * 10, dtype=object)},
+     "is not a readable adversarial set (it holds object arrays or is not an .npz archive)"),
+    (lambda a: {"adversarial": a["adversarial"][:, :14]}, "holds images of shape (14, 28, 1) (float32); "
+                                                          "the test images are float, (28, 28, 1)"),
+    (lambda a: {"labels": a["labels"][:7]}, ": 'labels' must hold one integer per image (10), got shape (7,)"),
+    (lambda a: {"indices": a["indices"] + 10_000}, ": indices must lie in 0..9999 (the test split), got"),
+    (lambda a: {"labels": (a["labels"] + 1) % 10}, ": its labels differ from the test split's at its indices"),
+    (lambda a: {"adversarial_predictions": None}, "lacks the array(s) adversarial_predictions"),
+])
+def test_a_damaged_adversarial_set_is_refused_before_any_output(fgsm_set, tmp_path, capsys, change, message):
+    shutil.copy(fgsm_set / "adversarial.npz", tmp_path / "source.npz")
+    with np.load(tmp_path / "source.npz", allow_pickle=False) as stored:
+        changes = change({name: stored[name] for name in stored.files})
+    bad = tmp_path / "bad.npz"
+    if None in changes.values():
+        with np.load(tmp_path / "source.npz", allow_pickle=False) as stored:
+            np.savez(bad, **{n: stored[n] for n in stored.files if changes.get(n, 0) is not None})
+    else:
+        _write_set(bad, **changes)
+    err = refused(tmp_path, capsys, ["--set", "task=evaluate", "--set", f"evaluate.adversarial={bad}"])
+    assert f"evaluate.adversarial: {bad}" in err and message in err, err
+
+
+def test_loose_sets_get_their_own_output_folders_and_resume_never_mixes_them(fgsm_set, tmp_path, capsys):
+    import annt
+    first, second = tmp_path / "sets" / "a.npz", tmp_path / "sets" / "b.npz"
+    first.parent.mkdir()
+    shutil.copy(fgsm_set / "adversarial.npz", first)
+    shutil.copy(fgsm_set / "adversarial.npz", tmp_path / "source.npz")
+    _write_set(second, adversarial=np.clip(np.load(first)["adversarial"] + 0.01, 0, 1).astype(np.float32))
+    out = str(tmp_path / "out")
+    results = [annt.evaluate(path, "model_a", "1,1,32", output_dir=out) for path in (first, second)]
+    assert results[0]["folder"] != results[1]["folder"]
+    assert Path(results[0]["folder"]).name.startswith("a-") and Path(results[1]["folder"]).name.startswith("b-")
+    recorded = json.loads((Path(results[0]["folder"]) / "metrics.json").read_text())["adversarial"]
+    assert recorded["sets"] == [{"file": str(first.resolve()), "sha256": sha256_of(first)}]
+    shutil.copy(second, first)                   # a.npz now holds other content: another hash, another folder
+    again = annt.evaluate(first, "model_a", "1,1,32", output_dir=out, resume=True)
+    assert Path(again["folder"]).name.startswith("a-") and again["folder"] not in {r["folder"] for r in results}
+    # A folder whose recorded set differs (e.g. an attack folder whose runs were replaced) is never resumed.
+    attack_folder = fgsm_set.parent
+    resumed = annt.evaluate(attack_folder, "model_a", "1,1,32", output_dir=out)
+    record = Path(resumed["folder"]) / "metrics.json"
+    record.write_text(json.dumps({"adversarial": {"sets": [{"file": "elsewhere.npz", "sha256": "0" * 64}]}}))
+    with pytest.raises(ConfigError, match="holds results of other adversarial set files"):
+        annt.evaluate(attack_folder, "model_a", "1,1,32", output_dir=out, resume=True)
+
+
+def test_a_damaged_data_file_is_named_in_one_line(tmp_path, capsys):
+    data = tmp_path / "data" / "mnist"
+    data.mkdir(parents=True)
+    source = REPO / "data" / "mnist"
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(source / name, data / name)
+    (data / "t10k-images-idx3-ubyte.gz").write_bytes((source / "t10k-images-idx3-ubyte.gz").read_bytes()[:20_000])
+    err = refused(tmp_path, capsys, ["--set", "task=test", "--set", f"data.dir={tmp_path / 'data'}",
+                                     "--set", "data.download=false"])
+    assert f"{data / 't10k-images-idx3-ubyte.gz'} cannot be read (" in err
+    assert "it may be truncated or damaged: delete it to download it again" in err
+
+
+def test_other_data_in_the_canonical_files_is_refused(tmp_path, capsys):
+    import gzip
+    data = tmp_path / "data" / "mnist"
+    data.mkdir(parents=True)
+    source = REPO / "data" / "mnist"
+    shutil.copy(source / "t10k-labels-idx1-ubyte.gz", data / "t10k-labels-idx1-ubyte.gz")
+    raw = bytearray(gzip.decompress((source / "t10k-images-idx3-ubyte.gz").read_bytes()))
+    raw[-1] ^= 0xFF                                                # one pixel changed
+    (data / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(bytes(raw)))
+    err = refused(tmp_path, capsys, ["--set", "task=test", "--set", f"data.dir={tmp_path / 'data'}",
+                                     "--set", "data.download=false"])
+    assert "the mnist test files hold other data than the canonical mnist (content SHA-256" in err
+
+
+def test_experiment_checks_every_precision_has_enough_correct_images_before_any_work(tmp_path, capsys):
+    err = refused(tmp_path, capsys, ["--set", "task=experiment", "--set", "experiment.precisions=[FP, '1,1,32']",
+                                     "--set", "attack.samples=9900"])
+    assert "attack.samples: model_a at 1,1,32 classifies only" in err and "fewer than the 9900 asked for" in err

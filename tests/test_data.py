@@ -1,6 +1,7 @@
 import hashlib
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,7 +49,16 @@ def test_data_folder_order(monkeypatch, tmp_path):
     assert data.resolve_data_dir(tmp_path / "given") == tmp_path / "given"
     assert data.resolve_data_dir() == tmp_path / "env"
     monkeypatch.delenv("ANNT_DATA_DIR")
-    assert str(data.resolve_data_dir()) == "data"
+    candidates = (tmp_path / "here", tmp_path / "beside", tmp_path / "checkout")
+    monkeypatch.setattr(data, "DEFAULT_DATA_DIRS", candidates)
+    assert data.resolve_data_dir() == candidates[0], "none exists: the first, to download into"
+    candidates[2].mkdir()
+    candidates[1].mkdir()
+    assert data.resolve_data_dir() == candidates[1]
+
+
+def test_default_data_folders_are_cwd_then_beside_and_inside_the_checkout():
+    assert data.DEFAULT_DATA_DIRS == (Path("data"), REPO.parent / "shared" / "datasets", REPO / "data")
 
 
 def test_missing_files_without_download_name_the_files_and_folder(tmp_path):
@@ -116,7 +126,7 @@ def test_unknown_dataset_and_split_are_rejected():
         data.load_dataset("mnist", "validation")
 
 
-def test_cifar_batches_are_read_as_rgb_planes_from_an_extracted_folder(tmp_path):
+def test_cifar_batches_are_read_as_rgb_planes_from_an_extracted_folder(tmp_path, monkeypatch):
     import pickle
 
     folder = tmp_path / "cifar10" / "cifar-10-batches-py"
@@ -126,6 +136,9 @@ def test_cifar_batches_are_read_as_rgb_planes_from_an_extracted_folder(tmp_path)
     data[1, 2048 + 33] = 128       # image 1: blue at row 1, column 1
     with open(folder / "test_batch", "wb") as stream:
         pickle.dump({b"data": data, b"labels": [3, 7]}, stream)
+    # Two images are not CIFAR-10's test split: let the content check accept exactly these.
+    monkeypatch.setitem(data_module.CONTENT_SHA256, ("cifar10", "test"), data_module.content_sha256(
+        data.reshape(2, 3, 32, 32).transpose(0, 2, 3, 1), [3, 7]))
     images, labels = data_module.load_dataset("cifar10", "test", data_dir=tmp_path, download=False)
     assert images.shape == (2, 32, 32, 3) and labels.tolist() == [3, 7]
     assert images[0, :, :, 0].min() == 1.0 and images[0, :, :, 1:].max() == 0.0
