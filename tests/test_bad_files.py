@@ -57,10 +57,11 @@ def fgsm_set(tmp_path_factory):
 
 
 def _write_set(path, **changes):
+    """``source.npz`` beside ``path`` with ``changes`` applied (None drops an array), saved as ``path``."""
     with np.load(path.parent / "source.npz", allow_pickle=False) as stored:
         arrays = {name: stored[name] for name in stored.files}
     arrays.update(changes)
-    np.savez(path, **arrays)
+    np.savez(path, **{name: array for name, array in arrays.items() if array is not None})
     return path
 
 
@@ -78,12 +79,7 @@ def test_a_damaged_adversarial_set_is_refused_before_any_output(fgsm_set, tmp_pa
     shutil.copy(fgsm_set / "adversarial.npz", tmp_path / "source.npz")
     with np.load(tmp_path / "source.npz", allow_pickle=False) as stored:
         changes = change({name: stored[name] for name in stored.files})
-    bad = tmp_path / "bad.npz"
-    if None in changes.values():
-        with np.load(tmp_path / "source.npz", allow_pickle=False) as stored:
-            np.savez(bad, **{n: stored[n] for n in stored.files if changes.get(n, 0) is not None})
-    else:
-        _write_set(bad, **changes)
+    bad = _write_set(tmp_path / "bad.npz", **changes)
     err = refused(tmp_path, capsys, ["--set", "task=evaluate", "--set", f"evaluate.adversarial={bad}"])
     assert f"evaluate.adversarial: {bad}" in err and message in err, err
 
@@ -93,7 +89,7 @@ def test_loose_sets_get_their_own_output_folders_and_resume_never_mixes_them(fgs
     first, second = tmp_path / "sets" / "a.npz", tmp_path / "sets" / "b.npz"
     first.parent.mkdir()
     shutil.copy(fgsm_set / "adversarial.npz", first)
-    shutil.copy(fgsm_set / "adversarial.npz", tmp_path / "source.npz")
+    shutil.copy(fgsm_set / "adversarial.npz", first.parent / "source.npz")
     _write_set(second, adversarial=np.clip(np.load(first)["adversarial"] + 0.01, 0, 1).astype(np.float32))
     out = str(tmp_path / "out")
     results = [annt.evaluate(path, "model_a", "1,1,32", output_dir=out) for path in (first, second)]
