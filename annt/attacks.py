@@ -37,13 +37,14 @@ class AttackSpec:
 
 
 #: ART calls run side by side for a ``concurrent`` attack: while one batch runs ART's NumPy code or a
-#: small TensorFlow call, the other keeps the cores busy (measured on 2 cores: JSMA 1.4x, CW-L2 1.2x).
+#: small TensorFlow call, the other keeps the cores busy (measured on 2 cores: JSMA 1.4x, CW-L2 1.2x;
+#: scripts/bench_attacks.py).
 CONCURRENT_CALLS = 2
 
 
 ATTACKS = {
     "fgsm": AttackSpec(FastGradientMethod, {"eps": 0.25, "batch_size": 256},
-                       fixed={"norm": np.inf, "targeted": False}),
+                       fixed={"norm": np.inf, "targeted": False}, concurrent=True),
     # y=None: ART's JSMA is always targeted and then picks a random wrong target class (one per true class).
     "jsma": AttackSpec(SaliencyMapMethod, {"theta": 1.0, "gamma": 0.1, "batch_size": 64},
                        fixed={"verbose": False}, true_labels=False, classifier_options={"cache_rows": True},
@@ -56,10 +57,11 @@ ATTACKS = {
                                           "initial_const": 0.01, "learning_rate": 0.01, "batch_size": 100},
                         fixed={"targeted": False, "verbose": False},
                         classifier_options={"cache_rows": True, "runner_up_gradients": True}, concurrent=True),
-    # ART's BoundaryAttack is targeted by default. It works sample by sample.
+    # ART's BoundaryAttack is targeted by default. It works sample by sample, drawing from NumPy's global
+    # generator, so its calls run one after the other (10 samples each: the bar moves, calls cost little).
     "boundary": AttackSpec(BoundaryAttack, {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25,
                                             "sample_size": 20, "init_size": 100, "batch_size": 64},
-                           fixed={"targeted": False, "verbose": False}, chunk=1),
+                           fixed={"targeted": False, "verbose": False}, chunk=10),
 }
 
 #: The paper's hyperparameters (its Table 5) by data set; they override :data:`ATTACKS` defaults.

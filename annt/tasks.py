@@ -77,7 +77,10 @@ def attack(model="model_a", precision="FP", attack="fgsm", params=None, **option
 def evaluate(adversarial, model="model_a", precision="FP", **options):
     """Apply adversarial sets (an attack's output folder) to a target model; returns the metrics.
 
-    >>> transfer = evaluate("runs/model_a-mnist-w1a1g32-fgsm", "model_a", "FP", output_dir="runs")
+    >>> made = attack("model_a", "1,1,32", "fgsm", samples=20, output_dir="runs")
+    fgsm on model_a 1,1,32 (mnist), direct: model_a-mnist-w1a1g32
+    ...
+    >>> transfer = evaluate(made["folder"], "model_a", "FP", output_dir="runs")
     fgsm from model_a 1,1,32 on model_a FP (transfer)
     ...
     results: runs/model_a-mnist-w1a1g32-fgsm-on-model_a-mnist-fp

@@ -26,6 +26,11 @@ needs_mnist = pytest.mark.skipif(not MNIST_FULL, reason="set ANNT_DATA_DIR to a 
 needs_cifar10 = pytest.mark.skipif(not CIFAR10, reason="set ANNT_DATA_DIR to a folder with CIFAR-10")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: trains, runs notebooks or attacks at length (deselect with "
+                                       "-m 'not slow' for a fast loop; CI runs everything)")
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Any attempt to download fails loudly (file:// URLs, used by the download tests, still work)."""

@@ -1,4 +1,4 @@
-"""The examples in the public API's docstrings run as written (in a fresh folder)."""
+"""The examples in the public API's docstrings run as written, each in a fresh folder of its own."""
 import doctest
 
 import pytest
@@ -10,15 +10,10 @@ from conftest import needs_mnist
 pytestmark = needs_mnist
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("docs")
-
-
 @pytest.mark.parametrize("function", [annt.train, annt.load_model, annt.attack, annt.evaluate],
                          ids=lambda f: f.__name__)
-def test_docstring_examples(function, workdir, monkeypatch):
-    monkeypatch.chdir(workdir)
+def test_docstring_examples(function, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     tests = doctest.DocTestFinder().find(function, function.__name__, globs=vars(annt).copy())
     assert tests and tests[0].examples

@@ -30,7 +30,27 @@ def test_notebook_runs_clean(path, tmp_path, monkeypatch):
     images = [output for cell in notebook.cells for output in cell.get("outputs", [])
               if "image/png" in output.get("data", {})]
     pngs = list(Path(tmp_path / "out").glob("*.png"))
-    if path.name != "01_train.ipynb":
+    if path.name == "01_train.ipynb":
+        assert (tmp_path / "out" / "model_a-mnist-w2a2g32" / "model_card.json").is_file(), "the trained run"
+    else:
         assert images and len(pngs) == len(images), "every figure is shown and saved"
-    assert not any(output.get("output_type") == "error" for cell in notebook.cells
-                   for output in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("order", [("02", "03"), ("03", "02")])
+def test_notebooks_run_from_their_folder_without_data_or_output_settings_in_either_order(order, tmp_path,
+                                                                                        monkeypatch):
+    """As a user opens them in Jupyter: no ANNT_DATA_DIR, no output folder given, one after the other."""
+    monkeypatch.delenv("ANNT_DATA_DIR", raising=False)
+    monkeypatch.delenv("ANNT_NOTEBOOK_OUTPUT", raising=False)
+    monkeypatch.setenv("ANNT_NOTEBOOK_SMALL", "1")
+    monkeypatch.setenv("MPLBACKEND", "agg")
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for prefix in order:
+        (path,) = [p for p in NOTEBOOKS if p.name.startswith(prefix)]
+        notebook = nbformat.read(path, as_version=4)
+        NotebookClient(notebook, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(folder)}}).execute()
+        assert (folder / "runs" / path.stem).is_dir(), "each notebook writes its own folder"
+    assert sorted(p.name for p in (folder / "runs").iterdir()) == sorted(
+        p.stem for p in NOTEBOOKS if p.name[:2] in order)

@@ -42,17 +42,19 @@ def test_k_bit_weights_have_at_most_2_to_k_values_in_minus_one_one(bits):
     np.testing.assert_allclose(grid, np.round(grid), atol=1e-3)
 
 
-def test_two_bit_weights_use_all_four_levels_of_the_dorefa_formula():
-    w_q, _ = run(lambda w: quantize_weights(w, 2), WEIGHTS)
-    t = np.tanh(WEIGHTS)
-    expected = 2 * np.round((t / (2 * np.abs(t).max()) + 0.5) * 3) / 3 - 1
-    np.testing.assert_allclose(w_q, expected, atol=1e-6)
-    assert len(np.unique(w_q)) == 4
+def test_two_bit_weights_match_hand_computed_dorefa_levels():
+    # tanh: -0.762, -0.197, 0, 0.291, 0.964; / (2 * 0.964) + 0.5: 0.105, 0.398, 0.5, 0.651, 1;
+    # x 3, rounded (half to even): 0, 1, 2, 2, 3; / 3 * 2 - 1:
+    w_q, _ = run(lambda w: quantize_weights(w, 2), np.array([-1.0, -0.2, 0.0, 0.3, 2.0], np.float32))
+    np.testing.assert_allclose(w_q, [-1, -1 / 3, 1 / 3, 1 / 3, 1], atol=1e-6)
+    levels, _ = run(lambda w: quantize_weights(w, 2), WEIGHTS)
+    assert len(np.unique(levels)) == 4
 
 
 def test_32_bit_weights_are_unchanged():
     w_q, grad = run(lambda w: quantize_weights(w, 32), WEIGHTS)
     np.testing.assert_array_equal(w_q, WEIGHTS)
+    np.testing.assert_array_equal(grad, np.ones_like(WEIGHTS))
 
 
 @pytest.mark.parametrize("bits", [1, 2, 4, 8])
