@@ -45,7 +45,8 @@ CONCURRENT_CALLS = 2
 ATTACKS = {
     "fgsm": AttackSpec(FastGradientMethod, {"eps": 0.25, "batch_size": 256},
                        fixed={"norm": np.inf, "targeted": False}, concurrent=True),
-    # y=None: ART's JSMA is always targeted and then picks a random wrong target class (one per true class).
+    # ART's JSMA is always targeted: generate() draws the targets as ART does for y=None (one random
+    # wrong class per true class), once per set.
     "jsma": AttackSpec(SaliencyMapMethod, {"theta": 1.0, "gamma": 0.1, "batch_size": 64},
                        fixed={"verbose": False}, true_labels=False, classifier_options={"cache_rows": True},
                        concurrent=True),
