@@ -60,6 +60,7 @@ def load_run(result, run=1):
     return AdversarialSet.load(f"{result['folder']}/run-{run}")
 
 
+@pytest.mark.slow
 def test_same_seed_gives_an_identical_set_and_another_seed_another_sample(tmp_path):
     first, again, other = (load_run(attack_once(tmp_path, seed)) for seed in (5, 5, 6))
     for name in ARRAYS:
@@ -99,6 +100,7 @@ def test_attack_output_holds_sets_manifests_csv_and_metrics(tmp_path, mnist_test
     assert (folder / "manifest.json").is_file()
 
 
+@pytest.mark.slow
 def test_transfer_counts_only_what_the_target_gets_right(tmp_path, mnist_test):
     source = annt.attack("model_a", "FP", "fgsm", samples=200, output_dir=str(tmp_path))
     result = annt.evaluate(source["folder"], "model_a", "1,1,32", output_dir=str(tmp_path))

@@ -122,6 +122,7 @@ def test_a_damaged_data_file_is_named_in_one_line(tmp_path, capsys):
     assert "it may be truncated or damaged: delete it to download it again" in err
 
 
+@pytest.mark.slow
 def test_other_data_in_the_canonical_files_is_refused(tmp_path, capsys):
     import gzip
     data = tmp_path / "data" / "mnist"
@@ -136,6 +137,7 @@ def test_other_data_in_the_canonical_files_is_refused(tmp_path, capsys):
     assert "the mnist test files hold other data than the canonical mnist (content SHA-256" in err
 
 
+@pytest.mark.slow
 def test_experiment_checks_every_precision_has_enough_correct_images_before_any_work(tmp_path, capsys):
     err = refused(tmp_path, capsys, ["--set", "task=experiment", "--set", "experiment.precisions=[FP, '1,1,32']",
                                      "--set", "attack.samples=9900"])

@@ -10,7 +10,7 @@ from annt.estimator import art_classifier
 
 from conftest import needs_cifar10
 
-pytestmark = needs_cifar10
+pytestmark = [pytest.mark.slow, needs_cifar10]
 
 TINY = {
     "fgsm": {},

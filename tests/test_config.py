@@ -173,6 +173,7 @@ def test_shipped_configs_are_valid(path):
     config.resolve(given)
 
 
+@pytest.mark.slow
 def test_python_dash_m_exits_with_status_2(tmp_path):
     bad = write(tmp_path, "model:\n  name: vgg16\n")
     done = subprocess.run([sys.executable, "-m", "annt", "--config", str(bad)], cwd=tmp_path,

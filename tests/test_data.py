@@ -26,6 +26,7 @@ def test_mnist(split, histogram):
     assert np.bincount(labels, minlength=10).tolist() == histogram
 
 
+@pytest.mark.slow
 @needs_cifar10
 @pytest.mark.parametrize("split, per_class", [("train", 5000), ("test", 1000)])
 def test_cifar10(split, per_class):

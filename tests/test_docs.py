@@ -6,6 +6,8 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("script", ["scripts/config_reference.py", "scripts/zoo_table.py"])
 def test_generated_tables_are_up_to_date(script):

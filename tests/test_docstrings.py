@@ -7,7 +7,7 @@ import annt
 
 from conftest import needs_mnist
 
-pytestmark = needs_mnist
+pytestmark = [pytest.mark.slow, needs_mnist]
 
 
 @pytest.mark.parametrize("function", [annt.train, annt.load_model, annt.attack, annt.evaluate],

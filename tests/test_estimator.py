@@ -82,6 +82,7 @@ def test_out_of_range_labels_are_refused(model, samples):
         art_classifier(model).class_gradient(images[:2], label=np.array([0, 10]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["cw_l2", "jsma"])
 def test_annt_attack_equals_plain_art_for_the_same_seed(name, model, samples):
     images, labels = samples

@@ -18,6 +18,7 @@ def test_notebooks_are_committed_without_outputs():
                    for cell in cells if cell.cell_type == "code"), path.name
 
 
+@pytest.mark.slow
 @needs_mnist
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_clean(path, tmp_path, monkeypatch):
@@ -36,6 +37,7 @@ def test_notebook_runs_clean(path, tmp_path, monkeypatch):
         assert images and len(pngs) == len(images), "every figure is shown and saved"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [("02", "03"), ("03", "02")])
 def test_notebooks_run_from_their_folder_without_data_or_output_settings_in_either_order(order, tmp_path,
                                                                                         monkeypatch):

@@ -13,7 +13,7 @@ from annt.errors import ConfigError
 
 from conftest import needs_mnist
 
-pytestmark = needs_mnist
+pytestmark = [pytest.mark.slow, needs_mnist]
 
 
 @pytest.fixture(scope="module")

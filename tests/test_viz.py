@@ -65,6 +65,7 @@ def test_histograms_count_the_successful_samples(results):
     assert counts == sum(run["successful"] for run in results[0]["per_run"])
 
 
+@pytest.mark.slow
 def test_an_experiment_folder_stands_for_its_results(tmp_path):
     result = annt.run({"task": "experiment", "attack": {"name": "fgsm", "samples": 10},
                        "experiment": {"precisions": ["FP", "1,1,32"], "transfer": True},

@@ -13,6 +13,8 @@ from annt.zoo import run_name, zoo_dir
 
 from conftest import CIFAR10, REPO
 
+pytestmark = pytest.mark.slow
+
 CARDS = sorted(zoo_dir().glob("*/model_card.json"))
 
 
