@@ -21,7 +21,7 @@ import numpy as np
 from tensorpack.dataflow import BatchData, DataFromList, MapDataComponent
 
 from .errors import DataError
-from .manifest import REPO_ROOT
+from .manifest import REPO_ROOT, sha256_of
 
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
@@ -96,7 +96,7 @@ def download(remote, folder):
         raise DataError(f"could not download {remote.url + remote.name} ({exc}); "
                         f"put {remote.name} into {folder}/ by hand, or set data.dir / "
                         "ANNT_DATA_DIR to a folder that has it") from exc
-    digest = hashlib.sha256(partial.read_bytes()).hexdigest()
+    digest = sha256_of(partial)
     if digest != remote.sha256:
         partial.unlink()
         raise DataError(f"downloaded {remote.name} has SHA-256 {digest}, expected {remote.sha256}; "
