@@ -2,20 +2,29 @@
 classifiers with Tensorpack and measure their adversarial robustness with ART.
 
 >>> import annt
->>> run = annt.train("model_a", "1,1,32", epochs=1)     # doctest: +SKIP
->>> model = annt.load_model("model_a", "1,1,32")        # doctest: +SKIP
+>>> run = annt.train("model_a", "1,1,32", epochs=1)                  # doctest: +SKIP
+>>> model = annt.load_model("model_a", "1,1,32")                     # doctest: +SKIP
+>>> result = annt.attack("model_a", "1,1,32", "cw_l2", samples=50)   # doctest: +SKIP
+
+The layout follows the workflow: ``data`` -> ``models`` / ``quantization`` -> ``training`` ->
+``estimator`` / ``attacks`` -> ``evaluation`` / ``metrics`` -> ``experiments`` -> ``tables`` / ``viz``;
+``outputs`` names every folder and writes files; ``config`` / ``settings`` / ``tasks`` / ``api`` / ``cli``
+are the edge.
 """
 from . import _backend  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
 from .config import load as load_config
 from .data import load_dataset
-from .errors import AnntError, ConfigError, DataError
+from .errors import (AdversarialSetError, AnntError, CheckpointError, ConfigError, DataError, OutputExistsError,
+                     ResumeError, SampleError, ZooError)
 from .predictor import TrainedModel, load_model
 from .quantization import Precision
-from .tasks import attack, evaluate, run
-from .training import train
+from .api import attack, evaluate, experiment, run, train
+from .settings import Settings
 from .zoo import shipped_models
 
 __version__ = "0.1.0"
 
-__all__ = ["AnntError", "ConfigError", "DataError", "Precision", "TrainedModel", "attack", "evaluate",
-           "load_config", "load_dataset", "load_model", "run", "shipped_models", "train", "__version__"]
+__all__ = ["AdversarialSetError", "AnntError", "CheckpointError", "ConfigError", "DataError", "OutputExistsError",
+           "ResumeError", "SampleError", "ZooError", "Precision", "Settings", "TrainedModel", "attack", "evaluate",
+           "experiment", "load_config", "load_dataset", "load_model", "run", "shipped_models", "train",
+           "__version__"]

@@ -4,14 +4,13 @@ A set folder holds ``adversarial.npz`` (loadable with ``allow_pickle=False``) an
 (model, precision, checkpoint hash, attack and parameters, seed, versions, commit, wall time).
 """
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AnntError, ConfigError
-from .manifest import write_atomic, write_json
+from .errors import AdversarialSetError, SampleError
+from .outputs import read_npz, write_atomic, write_json
 
 SET_FILE = "adversarial.npz"
 MANIFEST = "manifest.json"
@@ -25,7 +24,7 @@ def select_samples(labels, predictions, count, seed, selection="random"):
     """
     correct = np.flatnonzero(np.asarray(predictions) == np.asarray(labels))
     if len(correct) < count:
-        raise AnntError(f"attack.samples: the model classifies only {len(correct)} test images correctly, "
+        raise SampleError(f"the model classifies only {len(correct)} test images correctly, "
                         f"fewer than the {count} asked for")
     if selection == "first":
         return correct[:count]
@@ -59,41 +58,36 @@ class AdversarialSet:
         path = Path(path)
         npz = path / SET_FILE if path.is_dir() else path
         if not npz.is_file():
-            raise ConfigError(f"evaluate.adversarial: no {SET_FILE} at {path}")
-        try:
-            with np.load(npz, allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-            reason = "it holds object arrays or is not an .npz archive" if "pickle" in str(error) else str(error)
-            raise ConfigError(f"evaluate.adversarial: {npz} is not a readable adversarial set ({reason})") from None
+            raise AdversarialSetError(f"no {SET_FILE} at {path}")
+        arrays = read_npz(npz, AdversarialSetError, "adversarial set")
         missing = [name for name in ARRAYS if name not in arrays]
         if missing:
-            raise ConfigError(f"evaluate.adversarial: {npz} lacks the array(s) {', '.join(missing)}; "
-                              f"an adversarial set holds {', '.join(ARRAYS)}")
+            raise AdversarialSetError(f"{npz} lacks the array(s) {', '.join(missing)}; "
+                                      f"an adversarial set holds {', '.join(ARRAYS)}")
         manifest_path = npz.parent / MANIFEST
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         extras = {k: v for k, v in arrays.items() if k not in ARRAYS}
         return cls(**{name: arrays[name] for name in ARRAYS}, manifest=manifest, extras=extras, path=npz)
 
     def check_against(self, images, labels):
-        """Raise ConfigError unless this set fits the test split ``images``/``labels`` it claims to come from:
-        float images of the split's shape, one integer index, label and prediction per image, indices
+        """Raise AdversarialSetError unless this set fits the test split ``images``/``labels`` it claims to come
+        from: float images of the split's shape, one integer index, label and prediction per image, indices
         inside the split and labels equal to the split's there."""
-        where, count = f"evaluate.adversarial: {self.path or 'the set'}", len(self.adversarial)
+        where, count = str(self.path or "the set"), len(self.adversarial)
         if self.adversarial.dtype.kind != "f" or self.adversarial.shape[1:] != images.shape[1:]:
-            raise ConfigError(f"{where} holds images of shape {self.adversarial.shape[1:]} ({self.adversarial.dtype}); "
-                              f"the test images are float, {images.shape[1:]}")
+            raise AdversarialSetError(f"{where} holds images of shape {self.adversarial.shape[1:]} "
+                                      f"({self.adversarial.dtype}); the test images are float, {images.shape[1:]}")
         for name in ARRAYS[1:]:
             array = getattr(self, name)
             if array.dtype.kind not in "iu" or array.shape != (count,):
-                raise ConfigError(f"{where}: '{name}' must hold one integer per image ({count}), "
-                                  f"got shape {array.shape} ({array.dtype})")
+                raise AdversarialSetError(f"{where}: '{name}' must hold one integer per image ({count}), "
+                                          f"got shape {array.shape} ({array.dtype})")
         if count and (self.indices.min() < 0 or self.indices.max() >= len(images)):
-            raise ConfigError(f"{where}: indices must lie in 0..{len(images) - 1} (the test split), "
-                              f"got {self.indices.min()}..{self.indices.max()}")
+            raise AdversarialSetError(f"{where}: indices must lie in 0..{len(images) - 1} (the test split), "
+                                      f"got {self.indices.min()}..{self.indices.max()}")
         if not np.array_equal(self.labels, labels[self.indices]):
-            raise ConfigError(f"{where}: its labels differ from the test split's at its indices "
-                              "(made from another data set or order?)")
+            raise AdversarialSetError(f"{where}: its labels differ from the test split's at its indices "
+                                      "(made from another data set or order?)")
 
 
 def find_sets(path):
@@ -105,5 +99,5 @@ def find_sets(path):
         return [path]
     runs = sorted((p.parent for p in path.glob(f"run-*/{SET_FILE}")), key=lambda p: int(p.name.split("-")[1]))
     if not runs:
-        raise ConfigError(f"evaluate.adversarial: {path} holds no adversarial set ({SET_FILE} or run-*/{SET_FILE})")
+        raise AdversarialSetError(f"{path} holds no adversarial set ({SET_FILE} or run-*/{SET_FILE})")
     return runs

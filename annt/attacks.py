@@ -17,7 +17,7 @@ from art.attacks.evasion import universal_perturbation
 from art.utils import random_targets
 from tqdm.auto import tqdm
 
-from .errors import ConfigError
+from .errors import AttackParameterError
 
 
 @dataclass(frozen=True)
@@ -94,34 +94,36 @@ RANGES = {
 def resolve_params(name, dataset, given):
     """All parameters of attack ``name``: ``given`` over the paper's values over ANNT defaults.
 
-    Raises ConfigError naming ``attack.params.<key>`` for an unknown key or a wrong type.
+    Raises AttackParameterError (with the parameter's dotted ``name``) for an unknown parameter,
+    a wrong type or a value outside its meaningful range.
     """
     spec = ATTACKS[name]
     params = _merged(spec.defaults, PAPER_PARAMS[dataset][name])
-    return _merged(params, given or {}, "attack.params", name)
+    return _merged(params, given or {}, name)
 
 
-def _merged(base, given, path=None, attack=None):
+def _merged(base, given, attack=None, prefix=""):
     result = dict(base)
     if not isinstance(given, dict):
-        raise ConfigError(f"{path}: expected a mapping of ART parameters, got {given!r}")
+        raise AttackParameterError(f"expected a mapping of ART parameters, got {given!r}", prefix.rstrip(".") or None)
     for key, value in given.items():
-        where = f"{path}.{key}"
+        where = prefix + str(key)
         if key not in base:
-            raise ConfigError(f"{where}: unknown parameter of {attack}; allowed: {', '.join(base)}")
+            raise AttackParameterError(f"unknown parameter of {attack}; allowed: {', '.join(base)}", where)
         if isinstance(base[key], dict):
-            result[key] = _merged(base[key], value, where, attack)
+            result[key] = _merged(base[key], value, attack, where + ".")
             continue
         expected = type(base[key])
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (expected is int and not isinstance(value, int)):
-            raise ConfigError(f"{where}: expected {'an integer' if expected is int else 'a number'}, got {value!r}")
+            raise AttackParameterError(f"expected {'an integer' if expected is int else 'a number'}, got {value!r}",
+                                       where)
         if expected is int and value < 1:
-            raise ConfigError(f"{where}: {value!r} is out of range; allowed: an integer >= 1")
+            raise AttackParameterError(f"{value!r} is out of range; allowed: an integer >= 1", where)
         low, high = RANGES.get(key, (0.0, None))
         if value < low or (high is not None and value > high):
             allowed = f"a number >= {low:g}" if high is None else f"a number from {low:g} to {high:g}"
-            raise ConfigError(f"{where}: {value!r} is out of range; allowed: {allowed} (images are in [0, 1])")
+            raise AttackParameterError(f"{value!r} is out of range; allowed: {allowed} (images are in [0, 1])", where)
         result[key] = expected(value)
     return result
 

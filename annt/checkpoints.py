@@ -3,7 +3,6 @@
 Tensorpack writes full training checkpoints (with optimizer state); the zoo ships only the
 model's own variables as an ``.npz`` that loads with ``allow_pickle=False``.
 """
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,8 @@ from tensorpack.tfutils import varmanip
 from tensorpack.tfutils.tower import PredictTowerContext
 
 from ._backend import tf
-from .errors import ConfigError
-from .manifest import write_atomic
+from .errors import CheckpointError
+from .outputs import read_npz, unreadable_reason, write_atomic
 from .zoo import WEIGHTS
 
 
@@ -28,31 +27,26 @@ def resolve_checkpoint(path):
         latest = tf.train.latest_checkpoint(str(path))
         if latest:
             return Path(latest)
-        raise ConfigError(f"model.checkpoint: {path} holds neither {WEIGHTS} nor a TensorFlow checkpoint")
+        raise CheckpointError(f"{path} holds neither {WEIGHTS} nor a TensorFlow checkpoint")
     if path.suffix == ".npz" and path.is_file():
         return path
     if Path(str(path) + ".index").is_file():
         return path
-    raise ConfigError(f"model.checkpoint: {path} is not a .npz file, a checkpoint prefix or a folder")
+    raise CheckpointError(f"{path} is not a .npz file, a checkpoint prefix or a folder")
 
 
 def read_variables(checkpoint):
     """``{name: array}`` of every variable stored in ``checkpoint`` (never unpickles).
 
-    A file that cannot be read as weights raises ConfigError naming it and why.
+    A file that cannot be read as weights raises CheckpointError naming it and why.
     """
     checkpoint = Path(checkpoint)
+    if checkpoint.suffix == ".npz":
+        return read_npz(checkpoint, CheckpointError, "checkpoint")
     try:
-        if checkpoint.suffix == ".npz":
-            with np.load(checkpoint, allow_pickle=False) as stored:
-                return {name: stored[name] for name in stored.files}
         return varmanip.load_chkpt_vars(str(checkpoint))
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, tf.errors.OpError) as error:
-        # numpy reports any file that is neither .npy nor a zip as "pickled data"; ANNT never unpickles.
-        reason = "not an .npz archive of plain arrays" if "pickle" in str(error) else \
-            str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"model.checkpoint: {checkpoint} is not a readable checkpoint ({reason}); "
-                          "it may be truncated or damaged") from None
+    except (OSError, ValueError, tf.errors.OpError) as error:
+        raise CheckpointError(f"{checkpoint} is not a readable checkpoint ({unreadable_reason(error)})") from None
 
 
 def check_variables(stored, model, checkpoint):
@@ -63,7 +57,7 @@ def check_variables(stored, model, checkpoint):
     if missing or wrong:
         problem = (f"lacks {', '.join(missing[:3])}" if missing else
                    f"has {wrong[0]} of shape {tuple(stored[wrong[0]].shape)}, not {needed[wrong[0]]}")
-        raise ConfigError(f"model.checkpoint: {checkpoint} does not hold {model.name} weights ({problem}); "
+        raise CheckpointError(f"{checkpoint} does not hold {model.name} weights ({problem}); "
                           "is it a checkpoint of another model?")
 
 

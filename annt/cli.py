@@ -9,10 +9,13 @@ from ._backend import VERBOSE
 from .attacks import ATTACKS
 from .errors import AnntError
 from .models import MODELS
-from .tasks import TASKS, run
+from .api import run
+from .tasks import TASKS
 
 EPILOG = f"""\
-tasks:       {', '.join(TASKS)}
+tasks:
+{chr(10).join(f'  {name:<12}{task.summary}' for name, task in TASKS.items())}
+
 attacks:     {', '.join(ATTACKS)}
 models:      {', '.join(f'{name} ({cls.dataset})' for name, cls in MODELS.items())}
 precisions:  FP, or W,A,G bitwidths of weights, activations, gradients: 1..16 or 32 (e.g. 1,1,32)

@@ -1,10 +1,12 @@
-"""Task configuration: the schema, defaults, YAML loading, ``--set`` overrides and validation.
+"""Task configuration, the edge where config keys live: schema, defaults, YAML, ``--set``, validation.
 
-A config is a nested mapping (usually a YAML file). :func:`resolve` checks every key,
-type, value and path against :data:`SCHEMA` before any work is done and returns the
-config with every default filled in; each problem is reported with its key path.
+A config is a nested mapping (usually a YAML file). :func:`resolve` checks every key, type,
+value and path against :data:`SCHEMA` before any work is done and builds the typed, frozen
+:class:`~annt.settings.Settings` the rest of ANNT reads. Each problem is reported with its key
+path; :func:`keyed` turns the library's domain errors into such messages.
 """
 import copy
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,12 +14,14 @@ import yaml
 
 from .attacks import ATTACKS, resolve_params
 from .data import DATASETS
-from .errors import ConfigError
+from .errors import (AdversarialSetError, AnntError, AttackParameterError, CheckpointError, ConfigError,
+                     ModelCardError, OutputExistsError, ResumeError, SampleError, ZooError)
 from .models import MODELS
 from .quantization import Precision
+from .settings import (AttackSettings, DataSettings, EvaluateSettings, ExperimentSettings, ModelSettings,
+                       OutputSettings, Settings, TestSettings, TrainSettings)
+from .tasks import TASKS
 from .zoo import identify, shipped_folder
-
-TASKS = ("train", "test", "attack", "evaluate", "experiment")
 
 
 @dataclass(frozen=True)
@@ -82,13 +86,13 @@ _CONVERTERS = {
     "bool": _strict(bool, "true or false"),
     "path": _strict(str, "a path (string)"),
     "mapping": _strict(dict, "a mapping"),
-    "precision": lambda value: str(Precision.parse(value)),
-    "precisions": lambda values: [str(Precision.parse(v)) for v in _strict(list, "a list of precisions")(values)],
+    "precision": Precision.parse,
+    "precisions": lambda values: tuple(Precision.parse(v) for v in _strict(list, "a list of precisions")(values)),
 }
 
 #: Every key a config may hold, with its default and the values it allows.
 SCHEMA = {
-    "task": Option("str", "train", "What to run.", choices=TASKS),
+    "task": Option("str", "train", "What to run.", choices=tuple(TASKS)),
     "seed": Option("int", 0, "Seed of every random choice (shuffling, initialisation, sampling).",
                    minimum=0),
     "data": {
@@ -228,62 +232,113 @@ def load_file(path):
 
 
 def resolve(given):
-    """Validate a config mapping and fill in defaults; raises ConfigError before any work."""
+    """Validate a config mapping, fill in defaults and build its :class:`~annt.settings.Settings`;
+    raises ConfigError before any work."""
+    if isinstance(given, Settings):
+        return given
     config = _merge_checked(SCHEMA, given)
-    _check_existing_path(config, ("model", "checkpoint"))
-    model = config["model"]
-    model["name"], model["precision"] = identify(model["name"], model["precision"], model["checkpoint"])
-    model_cls = MODELS[model["name"]]
-    if config["data"]["dataset"] is None:
-        config["data"]["dataset"] = model_cls.dataset
-    elif config["data"]["dataset"] != model_cls.dataset:
+    data, model, output = config["data"], config["model"], config["output"]
+    checkpoint, data_dir = _existing_path(model, "model.checkpoint"), _existing_path(data, "data.dir")
+    with keyed():
+        name, precision = identify(model["name"], model["precision"], checkpoint)
+    model_cls = MODELS[name]
+    if data["dataset"] is not None and data["dataset"] != model_cls.dataset:
         raise ConfigError(f"data.dataset: {model_cls.name} is a {model_cls.dataset} model, "
-                          f"got {config['data']['dataset']!r}; allowed: {model_cls.dataset}")
-    _check_existing_path(config, ("data", "dir"))
-    if config["output"]["resume"] and config["output"]["overwrite"]:
+                          f"got {data['dataset']!r}; allowed: {model_cls.dataset}")
+    if output["resume"] and output["overwrite"]:
         raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
-    # Checked for every task, so a typo in an attack section never passes silently; kept where an attack runs.
-    attack_params = resolve_params(config["attack"]["name"], config["data"]["dataset"], config["attack"]["params"])
-    _TASK_CHECKS.get(config["task"], lambda _: None)(config)
-    if config["task"] in ("attack", "experiment"):
-        config["attack"]["params"] = attack_params
-    return config
+    attack = config["attack"]
+    # Checked for every task, so a typo in an attack section never passes silently.
+    with keyed():
+        params = resolve_params(attack["name"], model_cls.dataset, attack["params"])
+    settings = Settings(
+        task=config["task"], seed=config["seed"],
+        data=DataSettings(model_cls.dataset, data_dir, data["download"]),
+        model=ModelSettings(name, precision, checkpoint),
+        train=TrainSettings(**config["train"]), test=TestSettings(**config["test"]),
+        attack=AttackSettings(**{**attack, "params": params}),
+        evaluate=EvaluateSettings(_existing_path(config["evaluate"], "evaluate.adversarial")),
+        experiment=ExperimentSettings(config["experiment"]["precisions"] or (), config["experiment"]["transfer"]),
+        output=OutputSettings(Path(output["dir"]).expanduser(), output["resume"], output["overwrite"]))
+    _TASK_CHECKS.get(settings.task, lambda _: None)(settings)
+    return settings
 
 
-def _check_zoo_model(config):
+def _check_zoo_model(settings):
     """Without a checkpoint the model comes from the zoo, which must have it."""
-    model = config["model"]
-    if model["checkpoint"] is None:
-        shipped_folder(model["name"], config["data"]["dataset"], model["precision"])
+    model = settings.model
+    if model.checkpoint is None:
+        with keyed("model.precision"):
+            shipped_folder(model.name, settings.data.dataset, model.precision)
 
 
-def _check_experiment(config):
-    precisions = config["experiment"]["precisions"]
-    if not precisions:
+def _check_training(settings):
+    batch_size = settings.train.batch_size or MODELS[settings.model.name].batch_size
+    if settings.train.train_samples is not None and settings.train.train_samples < batch_size:
+        raise ConfigError(f"train.train_samples: {settings.train.train_samples} images are fewer than one batch "
+                          f"({batch_size}); allowed: >= train.batch_size")
+
+
+def _check_experiment(settings):
+    if not settings.experiment.precisions:
         raise ConfigError("experiment.precisions: task experiment needs a list of precisions, e.g. [FP, '1,1,32']")
-    if config["model"]["checkpoint"] is not None:
+    if settings.model.checkpoint is not None:
         raise ConfigError("model.checkpoint: task experiment uses the shipped zoo; remove model.checkpoint")
-    for precision in precisions:
-        shipped_folder(config["model"]["name"], config["data"]["dataset"], precision, "experiment.precisions")
+    for precision in settings.experiment.precisions:
+        with keyed("experiment.precisions"):
+            shipped_folder(settings.model.name, settings.data.dataset, precision)
 
 
-def _check_evaluate(config):
-    _check_zoo_model(config)
-    if config["evaluate"]["adversarial"] is None:
+def _check_evaluate(settings):
+    _check_zoo_model(settings)
+    if settings.evaluate.adversarial is None:
         raise ConfigError("evaluate.adversarial: task evaluate needs the adversarial set(s) to apply")
-    _check_existing_path(config, ("evaluate", "adversarial"))
 
 
 #: Checks that depend on the task.
-_TASK_CHECKS = {"test": _check_zoo_model, "attack": _check_zoo_model, "experiment": _check_experiment,
-                "evaluate": _check_evaluate}
+_TASK_CHECKS = {"train": _check_training, "test": _check_zoo_model, "attack": _check_zoo_model,
+                "experiment": _check_experiment, "evaluate": _check_evaluate}
 
 
-def _check_existing_path(config, keys):
-    section, key = keys
-    value = config[section][key]
-    if value is not None and not Path(value).expanduser().exists():
-        raise ConfigError(f"{section}.{key}: no such file or folder {value!r}")
+def _existing_path(section, key):
+    """The path at ``key`` of ``section`` (expanded), or None; ConfigError if it does not exist."""
+    value = section[key.rpartition(".")[2]]
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise ConfigError(f"{key}: no such file or folder {value!r}")
+    return path
+
+
+#: The config key each domain error of the library concerns, and what the user can set about it.
+_ERROR_KEYS = {
+    CheckpointError: ("model.checkpoint", ""),
+    ZooError: ("model.precision", " (task: train), then set model.checkpoint to its run folder"),
+    AdversarialSetError: ("evaluate.adversarial", ""),
+    SampleError: ("attack.samples", ""),
+    OutputExistsError: ("output.dir", "; set output.resume: true to continue it or output.overwrite: true "
+                                      "to delete it and start again"),
+    ResumeError: ("output.resume", "; use another output.dir, or output.overwrite: true to start again"),
+}
+
+
+@contextmanager
+def keyed(key=None):
+    """Re-raise the library's domain errors as ConfigErrors naming the config key concerned
+    (``key``, else the one the error's kind concerns)."""
+    try:
+        yield
+    except AnntError as error:
+        if isinstance(error, ConfigError) or type(error) not in (*_ERROR_KEYS, ModelCardError, AttackParameterError):
+            raise
+        if isinstance(error, ModelCardError):
+            default_key, hint = f"model.{error.field}", ""
+        elif isinstance(error, AttackParameterError):
+            default_key, hint = "attack.params" + (f".{error.name}" if error.name else ""), ""
+        else:
+            default_key, hint = _ERROR_KEYS[type(error)]
+        raise ConfigError(f"{key or default_key}: {error}{hint}") from None
 
 
 def load(path=None, overrides=()):

@@ -21,7 +21,8 @@ import numpy as np
 from tensorpack.dataflow import BatchData, DataFromList, MapDataComponent
 
 from .errors import DataError
-from .manifest import REPO_ROOT, sha256_of
+from .manifest import REPO_ROOT
+from .outputs import sha256_of
 
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")

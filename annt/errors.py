@@ -1,4 +1,9 @@
-"""Errors ANNT reports to the user as one clear message (the CLI exits with ``exit_status``)."""
+"""Errors ANNT reports to the user as one clear message (the CLI exits with ``exit_status``).
+
+The library raises *domain* errors that say what is wrong with a file, a folder or a value in its
+own terms; only the config edge (:mod:`annt.config`) names the config key concerned, so a notebook
+calling :func:`annt.viz.load_set` reads about its file, not about ``evaluate.adversarial``.
+"""
 
 
 class AnntError(Exception):
@@ -12,4 +17,45 @@ class ConfigError(AnntError, ValueError):
 
 
 class DataError(AnntError):
-    """A data set is missing and cannot be downloaded, or a download is corrupt."""
+    """A data set is missing and cannot be downloaded, or a data file is damaged."""
+
+
+class CheckpointError(AnntError, ValueError):
+    """A checkpoint cannot be found or read, or holds the weights of another model."""
+
+
+class ModelCardError(AnntError, ValueError):
+    """What was asked of a model disagrees with its model card; ``field`` is ``name``, ``precision``
+    or ``checkpoint``."""
+
+    def __init__(self, message, field):
+        super().__init__(message)
+        self.field = field
+
+
+class ZooError(AnntError, LookupError):
+    """The shipped zoo has no model of that architecture and precision."""
+
+
+class AdversarialSetError(AnntError, ValueError):
+    """An adversarial set file is unreadable, malformed, or does not fit the test split."""
+
+
+class SampleError(AnntError):
+    """Fewer test images are classified correctly than the attack asks for."""
+
+
+class AttackParameterError(AnntError, ValueError):
+    """An attack parameter is unknown, of the wrong type or out of range; ``name`` is its (dotted) name."""
+
+    def __init__(self, message, name=None):
+        super().__init__(message)
+        self.name = name
+
+
+class OutputExistsError(AnntError):
+    """An output folder exists and neither resuming nor overwriting it was asked for."""
+
+
+class ResumeError(AnntError):
+    """An output folder cannot be resumed: it holds no checkpoint, or results made another way."""

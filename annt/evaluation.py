@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .manifest import write_atomic
+from .outputs import write_atomic
 from .metrics import NORMS, distortions, summarize
 
 COLUMNS = ("index", "label", "clean_prediction", "adversarial_prediction", "counted", "success") + NORMS
@@ -39,20 +39,3 @@ def write_rows(path, rows):
     for values in zip(*(rows[column] for column in COLUMNS)):
         writer.writerow([f"{v:.6g}" if isinstance(v, (float, np.floating)) else int(v) for v in values])
     return write_atomic(path, lambda temporary: Path(temporary).write_text(buffer.getvalue()))
-
-
-def summary_table(title, per_run, aggregated):
-    """The one-screen summary printed at the end of an attack or evaluation."""
-    def cell(key):
-        value = aggregated[key]
-        if value["mean"] is None:
-            return "n/a"
-        return f"{value['mean']:.4g}" + (f" ± {value['std']:.2g}" if len(per_run) > 1 else "")
-
-    lines = [title, "-" * len(title)]
-    lines.append(f"runs {len(per_run)}, samples per run {per_run[0]['samples']}, "
-                 f"counted (target correct on clean) {cell('counted')}")
-    lines.append(f"adversarial accuracy {cell('adversarial_accuracy')}   evasion rate {cell('evasion_rate')}")
-    lines.append("mean distortion of successful samples: " + "   ".join(
-        f"{norm.upper()} {cell(f'mean_{norm}_successful')}" for norm in NORMS))
-    return "\n".join(lines)

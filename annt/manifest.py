@@ -1,21 +1,14 @@
-"""Provenance of every output: resolved config, seed, package versions, git commit, wall time.
-
-Also the one place that writes result files, atomically (temporary file, then rename).
-"""
-import hashlib
-import json
-import os
+"""Provenance of every output: resolved config, seed, package versions, git commit, wall time."""
 import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from .errors import ConfigError
+from .settings import Settings
 
 PACKAGES = ("tensorflow", "tf_keras", "tensorpack", "adversarial-robustness-toolbox", "numpy")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +53,9 @@ class RunRecord:
         self.git_commit = git_commit()
 
     def manifest(self, config, **extra):
-        """The record written beside every output: config, seed, versions, commit, command, wall time."""
+        """The record written beside every output: config (:class:`~annt.settings.Settings` or a mapping),
+        seed, versions, commit, command, wall time."""
+        config = config.as_config() if isinstance(config, Settings) else dict(config)
         return {
             "config": config,
             "seed": config.get("seed"),
@@ -71,41 +66,3 @@ class RunRecord:
             "wall_time_s": round(time.time() - self.started, 2),
             **extra,
         }
-
-
-def check_output_folder(folder, output, key="output.dir"):
-    """Refuse an existing output folder unless ``output.resume`` or ``output.overwrite`` is set."""
-    if Path(folder).exists() and not (output["resume"] or output["overwrite"]):
-        raise ConfigError(f"{key}: {folder} exists; set output.resume: true to continue it or "
-                          "output.overwrite: true to delete it and start again")
-    return Path(folder)
-
-
-def sha256_of(path):
-    """SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_atomic(path, write):
-    """Create ``path`` atomically: ``write(temporary_path)`` fills a sibling file, then it is renamed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=path.suffix)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_json(path, data):
-    """Write ``data`` as JSON to ``path`` atomically."""
-    return write_atomic(path, lambda temporary: Path(temporary).write_text(json.dumps(data, indent=2) + "\n"))

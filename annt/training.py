@@ -3,84 +3,49 @@
 A finished run folder holds Tensorpack's checkpoints and log, the compact ``model.npz``
 and ``model_card.json`` (test accuracy, resolved config, seed, versions, wall time).
 """
-import shutil
-from pathlib import Path
-
 import numpy as np
 from tensorpack import (AutoResumeTrainConfig, InferenceRunner, MaxSaver, ModelSaver, ScalarStats,
                         ScheduledHyperParamSetter, SimpleTrainer, launch_train_with_config, logger)
 from tensorpack.utils.utils import fix_rng_seed
 
-from . import config as config_module
 from ._backend import session_creator, tensorpack_progress, tf
 from .checkpoints import export_compact
 from .data import evaluation_dataflow, load_dataset, training_dataflow
-from .errors import ConfigError
-from .manifest import RunRecord, check_output_folder, sha256_of, write_json
+from .errors import ResumeError
+from .manifest import RunRecord
 from .models import build_model
+from .outputs import check_free, claim, sha256_of, training_folder, write_json
 from .predictor import TrainedModel
-from .zoo import CARD, WEIGHTS, run_name
+from .zoo import CARD, WEIGHTS
 
 
-def run_folder(config):
-    """The run folder a training config writes to."""
-    model = config["model"]
-    return Path(config["output"]["dir"]).expanduser() / run_name(
-        model["name"], config["data"]["dataset"], model["precision"])
-
-
-def check_run_folder(config):
-    """Refuse to touch an existing run folder unless the config says resume or overwrite."""
-    output = config["output"]
-    folder = check_output_folder(run_folder(config), output)
-    if output["resume"] and folder.exists() and not (folder / "checkpoint").is_file():
-        raise ConfigError(f"output.resume: {folder} has no checkpoint to resume from")
+def check_training_folder(settings):
+    """Refuse to touch an existing run folder unless the settings say resume or overwrite."""
+    folder = check_free(training_folder(settings), settings.output)
+    if settings.output.resume and folder.exists() and not (folder / "checkpoint").is_file():
+        raise ResumeError(f"{folder} has no checkpoint to resume from")
     return folder
 
 
-def train(model="model_a", precision="FP", **options):
-    """Train ``model`` at ``precision`` and return the run folder.
-
-    >>> run = train("model_a", "2,2,32", epochs=1, train_samples=2048, output_dir="runs")
-    >>> run.name
-    'model_a-mnist-w2a2g32'
-    >>> sorted(path.name for path in run.glob("model*.*"))
-    ['model-16.data-00000-of-00001', 'model-16.index', 'model.npz', 'model_card.json']
-
-    ``options`` are keys of the config's ``train``, ``data`` and ``output`` sections
-    (``epochs``, ``batch_size``, ``learning_rate``, ``train_samples``, ``dataset``, ``dir``
-    of the data as ``data_dir``, ``download``, ``output_dir``, ``resume``, ``overwrite``)
-    and ``seed``; they are validated exactly like a config file.
-    """
-    return run_training(config_module.resolve(config_module.from_options(
-        "train", model, precision, **options)))
-
-
-def run_training(config):
-    """Train as a validated ``config`` (see :mod:`annt.config`) says; returns the run folder."""
+def run_training(settings):
+    """Train as ``settings`` (:class:`~annt.settings.Settings`) say; returns the run folder."""
     record = RunRecord()
-    folder = check_run_folder(config)
-    if config["output"]["overwrite"] and folder.exists():
-        shutil.rmtree(folder)
-    seed = config["seed"]
-    model = build_model(config["model"]["name"], config["model"]["precision"])
-    recipe = config["train"]
-    epochs = recipe["epochs"] or model.epochs
-    batch_size = recipe["batch_size"] or model.batch_size
-    if recipe["learning_rate"] is not None:
-        model.learning_rate = recipe["learning_rate"]
+    check_training_folder(settings)
+    seed = settings.seed
+    model = build_model(settings.model.name, settings.model.precision)
+    recipe = settings.train
+    epochs = recipe.epochs or model.epochs
+    batch_size = recipe.batch_size or model.batch_size
+    if recipe.learning_rate is not None:
+        model.learning_rate = recipe.learning_rate
 
-    data = config["data"]
-    train_images, train_labels = load_dataset(data["dataset"], "train", data["dir"], data["download"])
-    test_images, test_labels = load_dataset(data["dataset"], "test", data["dir"], data["download"])
-    if recipe["train_samples"]:
-        train_images = train_images[:recipe["train_samples"]]
-        train_labels = train_labels[:recipe["train_samples"]]
-    if len(train_images) < batch_size:
-        raise ConfigError(f"train.train_samples: {len(train_images)} images are fewer than one batch "
-                          f"({batch_size}); allowed: >= train.batch_size")
+    data = settings.data
+    train_images, train_labels = load_dataset(data.dataset, "train", data.dir, data.download)
+    test_images, test_labels = load_dataset(data.dataset, "test", data.dir, data.download)
+    if recipe.train_samples:
+        train_images, train_labels = train_images[:recipe.train_samples], train_labels[:recipe.train_samples]
 
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = claim(training_folder(settings), settings.output)
     logger.set_logger_dir(str(folder), action="k")
     fix_rng_seed(seed)
     np.random.seed(seed)
@@ -88,7 +53,7 @@ def run_training(config):
     with tf.Graph().as_default(), tensorpack_progress():
         tf.set_random_seed(seed)
         launch_train_with_config(AutoResumeTrainConfig(
-            always_resume=config["output"]["resume"],
+            always_resume=settings.output.resume,
             model=model,
             dataflow=train_flow,
             callbacks=[
@@ -105,9 +70,9 @@ def run_training(config):
 
     weights = export_compact(tf.train.latest_checkpoint(str(folder)), model, folder / WEIGHTS)
     trained = TrainedModel(build_model(model.name, model.precision), weights)
-    test_accuracy = trained.accuracy(test_images, test_labels, config["test"]["batch_size"])
+    test_accuracy = trained.accuracy(test_images, test_labels, settings.test.batch_size)
     card = record.manifest(
-        config, model=model.name, dataset=model.dataset, precision=str(model.precision),
+        settings, model=model.name, dataset=model.dataset, precision=str(model.precision),
         test_accuracy=round(test_accuracy, 6), test_samples=int(len(test_labels)),
         train_samples=int(len(train_labels)), epochs=epochs, batch_size=batch_size,
         learning_rate_schedule=model.learning_rate_schedule(epochs),

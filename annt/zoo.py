@@ -3,17 +3,13 @@ import json
 import os
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ModelCardError, ZooError
 from .manifest import REPO_ROOT
+from .outputs import run_name
 from .quantization import Precision
 
 CARD = "model_card.json"
 WEIGHTS = "model.npz"
-
-
-def run_name(model_name, dataset, precision):
-    """``<model>-<dataset>-<precision>``, e.g. ``model_a-mnist-w1a1g32`` (``fp`` for full precision)."""
-    return f"{model_name}-{dataset}-{Precision.parse(precision).slug}"
 
 
 def zoo_dir():
@@ -33,14 +29,14 @@ def zoo_path(model_name, dataset, precision):
     return folder if (folder / WEIGHTS).is_file() else None
 
 
-def shipped_folder(model_name, dataset, precision, key="model.precision"):
-    """The zoo folder of a shipped model; ConfigError naming ``key`` and the shipped precisions if absent."""
+def shipped_folder(model_name, dataset, precision):
+    """The zoo folder of a shipped model; ZooError naming the shipped precisions if absent."""
     folder = zoo_path(model_name, dataset, precision)
     if folder is None:
         shipped = ", ".join(entry["precision"] for entry in shipped_models().values()
                             if entry["model"] == model_name) or "none"
-        raise ConfigError(f"{key}: no shipped {model_name} at {precision}; shipped: {shipped}. "
-                          "Train one (task: train) and set model.checkpoint to its run folder")
+        raise ZooError(f"no shipped {model_name} at {precision}; shipped: {shipped}. "
+                       "Train one and load it from its run folder")
     return folder
 
 
@@ -52,20 +48,21 @@ def card_for(checkpoint):
 
 
 def identify(name=None, precision=None, checkpoint=None):
-    """``(model name, precision)`` to load: from the checkpoint's card, else the arguments or defaults.
+    """``(model name, Precision)`` to load: from the checkpoint's card, else the arguments or defaults.
 
     Values given beside a checkpoint that has a card must agree with it; a checkpoint
     without a card needs both. Without a checkpoint the defaults are ``model_a`` and ``FP``.
     """
     card = card_for(checkpoint) if checkpoint is not None else None
+    precision = None if precision is None else Precision.parse(precision)
     if card is not None:
         if name is not None and name != card["model"]:
-            raise ConfigError(f"model.name: {name!r} disagrees with the checkpoint's card ({card['model']!r})")
-        if precision is not None and Precision.parse(precision) != Precision.parse(card["precision"]):
-            raise ConfigError(f"model.precision: {str(Precision.parse(precision))!r} disagrees with the "
-                              f"checkpoint's card ({card['precision']!r})")
-        return card["model"], card["precision"]
+            raise ModelCardError(f"{name!r} disagrees with the checkpoint's card ({card['model']!r})", "name")
+        if precision is not None and precision != Precision.parse(card["precision"]):
+            raise ModelCardError(f"{str(precision)!r} disagrees with the checkpoint's card "
+                                 f"({card['precision']!r})", "precision")
+        return card["model"], Precision.parse(card["precision"])
     if checkpoint is not None and (name is None or precision is None):
-        raise ConfigError(f"model.checkpoint: {checkpoint} has no {CARD} beside it; "
-                          "give model.name and model.precision")
-    return name or "model_a", str(Precision.parse(precision or "FP"))
+        raise ModelCardError(f"{checkpoint} has no {CARD} beside it; give the model's name and precision",
+                             "checkpoint")
+    return name or "model_a", precision or Precision()

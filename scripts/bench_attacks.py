@@ -29,7 +29,8 @@ import annt
 from annt.adversarial_sets import select_samples
 from annt.attacks import ATTACKS, boundary_starts, generate, resolve_params
 from annt.estimator import art_classifier
-from annt.manifest import REPO_ROOT, RunRecord, write_atomic, write_json
+from annt.manifest import REPO_ROOT, RunRecord
+from annt.outputs import write_atomic, write_json
 
 MODELS = ("model_a:FP", "model_a:1,1,32", "resnet20:FP", "resnet20:1,1,32")
 #: Samples per attack: two or more full batches at ANNT's batch size, so that batching (and two batches

@@ -173,9 +173,7 @@ def test_attack_params_are_checked_whatever_the_task(tmp_path, monkeypatch, caps
     assert main(["--config", str(REPO / "configs/train_mnist_a.yaml"), "--set", "attack.params={epsilon: 0.3}"]) == 2
     assert "attack.params.epsilon: unknown parameter of fgsm" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
-    train = resolve({"task": "train", "attack": {"params": {"eps": 0.1}}})
-    assert train["attack"]["params"] == {"eps": 0.1}
-    assert resolve({"task": "attack", "attack": {"params": {"eps": 0.1}}})["attack"]["params"] == \
+    assert resolve({"task": "attack", "attack": {"params": {"eps": 0.1}}}).attack.params == \
         {"eps": 0.1, "batch_size": 256}
 
 

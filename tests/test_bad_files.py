@@ -8,7 +8,7 @@ import pytest
 
 from annt.cli import main
 from annt.errors import ConfigError
-from annt.manifest import sha256_of
+from annt.outputs import sha256_of
 
 from conftest import REPO
 
@@ -36,8 +36,8 @@ def damaged(tmp_path):
 
 
 @pytest.mark.parametrize("name, message", [
-    ("truncated.npz", "is not a readable checkpoint (File is not a zip file); it may be truncated or damaged"),
-    ("garbage.npz", "is not a readable checkpoint (not an .npz archive of plain arrays)"),
+    ("truncated.npz", "is not a readable checkpoint (File is not a zip file)"),
+    ("garbage.npz", "is not a readable checkpoint (it holds object arrays or is not an .npz archive of plain arrays)"),
     ("lenet5.npz", "does not hold model_a weights (lacks conv2/W, conv2/b, conv3/W); is it a checkpoint of "
                    "another model?"),
 ])
@@ -67,7 +67,7 @@ def _write_set(path, **changes):
 
 @pytest.mark.parametrize("change, message", [
     (lambda a: {"labels": np.array([object()] * 10, dtype=object)},
-     "is not a readable adversarial set (it holds object arrays or is not an .npz archive)"),
+     "is not a readable adversarial set (it holds object arrays or is not an .npz archive of plain arrays)"),
     (lambda a: {"adversarial": a["adversarial"][:, :14]}, "holds images of shape (14, 28, 1) (float32); "
                                                           "the test images are float, (28, 28, 1)"),
     (lambda a: {"labels": a["labels"][:7]}, ": 'labels' must hold one integer per image (10), got shape (7,)"),

@@ -1,13 +1,17 @@
+import inspect
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+import annt
+import annt.viz
 from annt import config
 from annt.cli import main
 from annt.errors import ConfigError
 from annt.models import MODELS
+from annt.quantization import Precision
 from annt.zoo import zoo_path
 from annt.tasks import TASKS
 
@@ -115,16 +119,19 @@ def test_bad_overrides_are_validated_like_the_file(tmp_path, capsys, override, m
 
 def test_overrides_set_nested_keys_with_yaml_values():
     resolved = config.load(None, ["model.precision=1,1,32", "train.epochs=3", "output.resume=true"])
-    assert resolved["model"]["precision"] == "1,1,32"
-    assert resolved["train"]["epochs"] == 3 and resolved["output"]["resume"] is True
+    assert resolved.model.precision == Precision(1, 1, 32)
+    assert resolved.train.epochs == 3 and resolved.output.resume is True
 
 
 def test_defaults_fill_every_key_and_dataset_follows_the_model():
     resolved = config.resolve({"model": {"name": "resnet20", "precision": {"weights": 2, "activations": 2}}})
-    assert resolved["data"]["dataset"] == "cifar10"
-    assert resolved["model"]["precision"] == "2,2,32"
-    assert set(resolved) == set(config.SCHEMA)
-    assert config.resolve(resolved) == resolved
+    assert resolved.data.dataset == "cifar10"
+    assert resolved.model.precision == Precision(2, 2, 32)
+    as_config = resolved.as_config()
+    assert as_config["model"]["precision"] == "2,2,32"
+    assert {key: set(value) if isinstance(value, dict) else None for key, value in as_config.items()} == \
+        {key: set(value) if isinstance(value, dict) else None for key, value in config.SCHEMA.items()}
+    assert config.resolve(as_config) == resolved
 
 
 def test_existing_run_folder_is_refused_and_kept(tmp_path, capsys):
@@ -156,6 +163,31 @@ def test_api_keywords_map_to_config_keys():
         config.from_options("train", "model_a", "FP", epoch=2)
 
 
+@pytest.mark.parametrize("function", [annt.train, annt.attack, annt.evaluate, annt.experiment])
+def test_api_defaults_are_the_config_defaults(function):
+    """The Python door shows its defaults in its signatures; they must be the config's."""
+    keywords = {"attack": "attack_name", "precisions": "precisions"}
+    for parameter in inspect.signature(function).parameters.values():
+        keyword = keywords.get(parameter.name, parameter.name)
+        if parameter.kind is not parameter.KEYWORD_ONLY and keyword not in ("attack_name", "params"):
+            continue
+        section_key = config.API_KEYWORDS[keyword]
+        option = config.SCHEMA[section_key[0]] if len(section_key) == 1 else \
+            config.SCHEMA[section_key[0]][section_key[1]]
+        default = parameter.default if keyword != "precisions" else None
+        assert default == option.default, f"{function.__name__}({parameter.name}=...)"
+
+
+def test_lower_layers_name_files_not_config_keys(tmp_path):
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    with pytest.raises(annt.AnntError) as raised:
+        annt.viz.load_set(tmp_path / "broken.npz")
+    assert str(raised.value).startswith(str(tmp_path / "broken.npz")) and "evaluate." not in str(raised.value)
+    with pytest.raises(annt.AnntError, match="no shipped model_c at 3,3,32") as raised:
+        annt.load_model("model_c", "3,3,32")
+    assert "model.precision" not in str(raised.value)
+
+
 def test_every_task_in_the_schema_has_a_runner():
     assert set(config.SCHEMA["task"].choices) == set(TASKS)
 
@@ -168,7 +200,7 @@ def test_shipped_configs_are_valid(path):
     given = yaml.safe_load(path.read_text())
     model = given.get("model", {})
     if given.get("task") in ("test", "attack") and not zoo_path(
-            model["name"], MODELS[model["name"]].dataset, model.get("precision", "FP")):
+            model["name"], MODELS[model["name"]].dataset, Precision.parse(model.get("precision", "FP"))):
         pytest.skip(f"{model['name']} at {model.get('precision', 'FP')} is not in the zoo yet")
     config.resolve(given)
 

@@ -77,7 +77,7 @@ def test_same_seed_same_weights(tmp_path):
 
 def test_a_run_folder_alone_names_its_model_and_precision(short_run):
     resolved = config.resolve({"task": "test", "model": {"checkpoint": str(short_run)}})
-    assert (resolved["model"]["name"], resolved["model"]["precision"]) == ("model_a", "2,2,32")
+    assert (resolved.model.name, str(resolved.model.precision)) == ("model_a", "2,2,32")
     with pytest.raises(ConfigError, match=r"model.precision: 'FP' disagrees with the checkpoint's card \('2,2,32'\)"):
         config.resolve({"task": "test", "model": {"checkpoint": str(short_run), "precision": "FP"}})
 

@@ -8,8 +8,10 @@ import sys
 import pytest
 
 import annt
-from annt.manifest import sha256_of
-from annt.zoo import run_name, zoo_dir
+from annt.outputs import sha256_of
+from annt.outputs import run_name
+from annt.quantization import Precision
+from annt.zoo import zoo_dir
 
 from conftest import CIFAR10, REPO
 
@@ -28,7 +30,7 @@ def test_the_zoo_ships_the_paper_mnist_models():
 @pytest.mark.parametrize("card_path", CARDS, ids=[p.parent.name for p in CARDS])
 def test_shipped_model_reproduces_its_card(card_path):
     card = json.loads(card_path.read_text())
-    assert card_path.parent.name == run_name(card["model"], card["dataset"], card["precision"])
+    assert card_path.parent.name == run_name(card["model"], card["dataset"], Precision.parse(card["precision"]))
     assert sha256_of(card_path.parent / card["weights"]) == card["weights_sha256"]
     if card["dataset"] == "cifar10" and not CIFAR10:
         pytest.skip("set ANNT_DATA_DIR to a folder with CIFAR-10")
@@ -52,7 +54,7 @@ def test_quickstart_attacks_fp_and_binary_model_a_offline_and_can_run_again(tmp_
     table = first.stdout[first.stdout.index("model_a (mnist), fgsm: 500 samples x 1 run(s)"):]
     direct = {}
     for precision in ("FP", "1,1,32"):
-        folder = tmp_path / "runs" / "quickstart" / f"{run_name('model_a', 'mnist', precision)}-fgsm"
+        folder = tmp_path / "runs" / "quickstart" / f"{run_name('model_a', 'mnist', Precision.parse(precision))}-fgsm"
         metrics = json.loads((folder / "metrics.json").read_text())
         direct[precision] = metrics["aggregate"]["adversarial_accuracy"]["mean"]
         assert re.search(rf"^ *{re.escape(precision)} +0\.[0-9]{{4}} +{direct[precision]:.4g} ", table, re.M), table

@@ -1,0 +1,106 @@
+"""The Python door: ``annt.run(config)`` and one function per task, with the config's keys as arguments.
+
+Every call is validated exactly like a config file (same checks, same messages naming the key) and
+runs the same code as ``python -m annt``. Defaults are the config's (wiki/Configuration.md).
+"""
+from . import config as config_module
+from .tasks import TASKS
+
+
+def run(config):
+    """Validate ``config`` (a mapping, e.g. from a YAML file, or :class:`~annt.settings.Settings`) and run
+    its task; errors of the library come back naming the config key concerned."""
+    settings = config_module.resolve(config)
+    task = TASKS[settings.task]
+    with config_module.keyed():
+        task.preflight(settings)
+        return task.run(settings)
+
+
+def _run(task, model, precision, sections):
+    """Run ``task`` from the keyword arguments of one of the functions below."""
+    return run(config_module.from_options(task, model, precision, **sections))
+
+
+def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, learning_rate=None,
+          train_samples=None, seed=0, dataset=None, data_dir=None, download=True, output_dir="runs",
+          resume=False, overwrite=False):
+    """Train ``model`` at ``precision`` (Tensorpack) and return its run folder.
+
+    >>> run = train("model_a", "2,2,32", epochs=1, train_samples=2048, output_dir="runs")
+    run folder: runs/model_a-mnist-w2a2g32
+    >>> run.name
+    'model_a-mnist-w2a2g32'
+    >>> sorted(path.name for path in run.glob("model*.*"))
+    ['model-16.data-00000-of-00001', 'model-16.index', 'model.npz', 'model_card.json']
+
+    ``epochs``, ``batch_size``, ``learning_rate``: None takes the model's recipe; ``train_samples``:
+    train on the first N images; ``resume`` continues the run folder from its last checkpoint.
+    """
+    return _run("train", model, precision, dict(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, train_samples=train_samples, seed=seed,
+        dataset=dataset, data_dir=data_dir, download=download, output_dir=output_dir, resume=resume,
+        overwrite=overwrite))
+
+
+def attack(model="model_a", precision="FP", attack="fgsm", params=None, *, samples=100, runs=1,
+           selection="random", seed=0, checkpoint=None, data_dir=None, download=True, test_batch_size=256,
+           output_dir="runs", resume=False, overwrite=False):
+    """Attack a model and evaluate the adversarial sets on it; returns the metrics (also written to disk).
+
+    >>> result = attack("model_a", "1,1,32", "fgsm", {"eps": 0.25}, samples=20, output_dir="runs")
+    fgsm on model_a 1,1,32 (mnist), direct: model_a-mnist-w1a1g32
+    ...
+    results: runs/model_a-mnist-w1a1g32-fgsm
+    >>> sorted(result["aggregate"])[:3]
+    ['adversarial_accuracy', 'counted', 'evasion_rate']
+    >>> 0 <= result["aggregate"]["adversarial_accuracy"]["mean"] <= 1
+    True
+
+    ``params``: ART parameters by their ART names; unset ones take the paper's value for the data set.
+    ``samples`` test images the model classifies correctly are attacked per run (``runs`` runs, seeds
+    ``seed``, ``seed + 1``, ...). ``checkpoint``: a run folder or ``model.npz`` instead of the shipped zoo.
+    """
+    return _run("attack", model, precision, dict(
+        attack_name=attack, params=params, samples=samples, runs=runs, selection=selection, seed=seed,
+        checkpoint=checkpoint, data_dir=data_dir, download=download, test_batch_size=test_batch_size,
+        output_dir=output_dir, resume=resume, overwrite=overwrite))
+
+
+def evaluate(adversarial, model="model_a", precision="FP", *, checkpoint=None, data_dir=None, download=True,
+             test_batch_size=256, output_dir="runs", resume=False, overwrite=False):
+    """Apply adversarial sets (an attack's output folder, a ``run-N`` folder or an ``.npz``) to a target
+    model; returns the metrics (direct when the target made the sets, else transfer).
+
+    >>> made = attack("model_a", "1,1,32", "fgsm", samples=20, output_dir="runs")
+    fgsm on model_a 1,1,32 (mnist), direct: model_a-mnist-w1a1g32
+    ...
+    >>> transfer = evaluate(made["folder"], "model_a", "FP", output_dir="runs")
+    fgsm from model_a 1,1,32 on model_a FP (transfer)
+    ...
+    results: runs/model_a-mnist-w1a1g32-fgsm-on-model_a-mnist-fp
+    >>> transfer["transfer"], transfer["per_run"][0]["samples"]
+    (True, 20)
+    """
+    return _run("evaluate", model, precision, dict(
+        adversarial=str(adversarial), checkpoint=checkpoint, data_dir=data_dir, download=download,
+        test_batch_size=test_batch_size, output_dir=output_dir, resume=resume, overwrite=overwrite))
+
+
+def experiment(model="model_a", precisions=("FP", "1,1,32"), attack="fgsm", params=None, *, transfer=False,
+               samples=100, runs=1, selection="random", seed=0, data_dir=None, download=True, test_batch_size=256,
+               output_dir="runs", resume=False, overwrite=False):
+    """Attack the shipped ``model`` at each of ``precisions`` (and with ``transfer`` apply every set to every
+    other precision); returns the direct and transfer results and writes the experiment's summary.
+
+    >>> result = experiment("model_a", ["FP", "1,1,32"], "fgsm", samples=10, transfer=True, output_dir="runs")
+    fgsm on model_a FP (mnist), direct: model_a-mnist-fp
+    ...
+    summary: runs/model_a-mnist-fgsm-experiment/summary.md
+    >>> sorted(result["transfer"])
+    ['1,1,32 -> FP', 'FP -> 1,1,32']
+    """
+    return _run("experiment", model, None, dict(
+        precisions=list(precisions), transfer=transfer, attack_name=attack, params=params, samples=samples, runs=runs,
+        selection=selection, seed=seed, data_dir=data_dir, download=download, test_batch_size=test_batch_size,
+        output_dir=output_dir, resume=resume, overwrite=overwrite))

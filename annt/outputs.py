@@ -1,0 +1,130 @@
+"""Where results go: every output folder's name, the resume/overwrite policy, atomic writes, hashing,
+and safe reading of ``.npz`` archives.
+
+Folders, under ``output.dir``:
+
+- training run ``<model>-<dataset>-<precision>`` (also the zoo's folder names), e.g. ``model_a-mnist-w1a1g32``;
+- attack ``<run name>-<attack>``, with one ``run-N`` folder per run;
+- evaluation ``<sets>-on-<target run name>``;
+- experiment summary ``<model>-<dataset>-<attack>-experiment``.
+
+An existing folder is used again only with ``resume`` and deleted only with ``overwrite``.
+"""
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import OutputExistsError
+
+
+def run_name(model_name, dataset, precision):
+    """``<model>-<dataset>-<precision>``, e.g. ``model_a-mnist-w1a1g32`` (``fp`` for full precision)."""
+    return f"{model_name}-{dataset}-{precision.slug}"
+
+
+def training_folder(settings):
+    """The run folder a training writes to."""
+    return settings.output.dir / run_name(settings.model.name, settings.data.dataset, settings.model.precision)
+
+
+def attack_folder(settings):
+    """``<run name>-<attack>``: the sets and direct results of an attack."""
+    model = settings.model
+    name = run_name(model.name, settings.data.dataset, model.precision)
+    return settings.output.dir / f"{name}-{settings.attack.name}"
+
+
+def evaluation_folder(settings, sets_name=None):
+    """``<sets>-on-<target run name>``. ``<sets>`` is ``sets_name``, else the attack or set folder's name,
+    or for a loose ``.npz`` its file name and the start of its SHA-256 (two files in one folder never share)."""
+    if sets_name is None:
+        source = settings.evaluate.adversarial.resolve()
+        sets_name = f"{source.stem}-{sha256_of(source)[:8]}" if source.is_file() else source.name
+    model = settings.model
+    return settings.output.dir / f"{sets_name}-on-{run_name(model.name, settings.data.dataset, model.precision)}"
+
+
+def transfer_folder(attack_settings, target_precision):
+    """Where an experiment applies the sets of ``attack_settings`` to the model at ``target_precision``."""
+    return evaluation_folder(attack_settings.with_model(target_precision), attack_folder(attack_settings).name)
+
+
+def experiment_folder(settings):
+    """``<model>-<dataset>-<attack>-experiment``: an experiment's summary."""
+    return settings.output.dir / f"{settings.model.name}-{settings.data.dataset}-{settings.attack.name}-experiment"
+
+
+def check_free(folder, output):
+    """Refuse an existing ``folder`` unless ``output`` says resume or overwrite."""
+    folder = Path(folder)
+    if folder.exists() and not (output.resume or output.overwrite):
+        raise OutputExistsError(f"{folder} exists")
+    return folder
+
+
+def claim(folder, output):
+    """``folder``, ready to write into: checked by :func:`check_free`, emptied only with ``overwrite``."""
+    folder = check_free(folder, output)
+    if output.overwrite and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sha256_of(path):
+    """SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path, write):
+    """Create ``path`` atomically: ``write(temporary_path)`` fills a sibling file, then it is renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=path.suffix)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path, data):
+    """Write ``data`` as JSON to ``path`` atomically."""
+    return write_atomic(path, lambda temporary: Path(temporary).write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically."""
+    return write_atomic(path, lambda temporary: Path(temporary).write_text(text))
+
+
+def read_npz(path, error, what):
+    """``{name: array}`` of an ``.npz`` (``allow_pickle=False``); an unreadable file raises ``error``
+    saying that ``path`` is not a readable ``what`` and why."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as problem:
+        raise error(f"{path} is not a readable {what} ({unreadable_reason(problem)})") from None
+
+
+def unreadable_reason(problem):
+    """Why a file could not be read, in one line. NumPy calls any file that is neither ``.npy`` nor a zip
+    "pickled data"; ANNT never unpickles."""
+    if "pickle" in str(problem):
+        return "it holds object arrays or is not an .npz archive of plain arrays"
+    return str(problem).splitlines()[0] if str(problem) else type(problem).__name__

@@ -1,0 +1,100 @@
+"""A task's settings as typed, frozen objects: what :func:`annt.config.resolve` builds once from a config.
+
+Everything below the config edge reads these (``settings.model.precision`` is a
+:class:`~annt.quantization.Precision`, paths are :class:`~pathlib.Path`), never the config mapping;
+:meth:`Settings.as_config` gives the mapping back for manifests, where it is recorded as resolved.
+"""
+from dataclasses import dataclass, fields, is_dataclass, replace
+from pathlib import Path
+
+from .quantization import Precision
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    dataset: str
+    dir: Path | None = None  # None: $ANNT_DATA_DIR, else the default folders (annt.data.resolve_data_dir)
+    download: bool = True
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str
+    precision: Precision
+    checkpoint: Path | None = None  # None: the shipped zoo model
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int | None = None  # None: the model's recipe, as for the next two
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    train_samples: int | None = None  # None: every training image
+
+
+@dataclass(frozen=True)
+class TestSettings:
+    batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    name: str
+    params: dict  # every ART parameter, resolved (given over the paper's values over ANNT's defaults)
+    samples: int = 100
+    runs: int = 1
+    selection: str = "random"
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    adversarial: Path | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentSettings:
+    precisions: tuple = ()  # of Precision
+    transfer: bool = False
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    dir: Path = Path("runs")
+    resume: bool = False
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One task's settings, every default filled in and every value checked."""
+
+    task: str
+    seed: int
+    data: DataSettings
+    model: ModelSettings
+    train: TrainSettings
+    test: TestSettings
+    attack: AttackSettings
+    evaluate: EvaluateSettings
+    experiment: ExperimentSettings
+    output: OutputSettings
+
+    def with_model(self, precision=None, task=None):
+        """These settings for the same architecture at another precision (and task), e.g. one step of
+        an experiment."""
+        return replace(self, task=task or self.task,
+                       model=replace(self.model, precision=precision or self.model.precision))
+
+    def as_config(self):
+        """The resolved config mapping (precisions and paths as strings), as manifests record it."""
+        return _plain(self)
+
+
+def _plain(value):
+    if isinstance(value, (Precision, Path)):
+        return str(value)
+    if is_dataclass(value):
+        return {field.name: _plain(getattr(value, field.name)) for field in fields(value)}
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
