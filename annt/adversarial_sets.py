@@ -4,12 +4,15 @@ A set folder holds ``adversarial.npz`` (loadable with ``allow_pickle=False``) an
 (model, precision, checkpoint hash, attack and parameters, seed, versions, commit, wall time).
 """
 import json
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AdversarialSetError, SampleError
+from .attacks import AttackCall
+from .errors import AdversarialSetError, ResumeError, SampleError
 from .outputs import read_npz, write_atomic, write_json
 
 SET_FILE = "adversarial.npz"
@@ -88,6 +91,48 @@ class AdversarialSet:
         if not np.array_equal(self.labels, labels[self.indices]):
             raise AdversarialSetError(f"{where}: its labels differ from the test split's at its indices "
                                       "(made from another data set or order?)")
+
+
+class Parts:
+    """The finished ART calls of a set being made, one ``.npz`` each in ``folder`` (see
+    :func:`annt.attacks.generate`), so that a killed run resumes where it stopped.
+
+    ``fingerprint`` identifies what is being made (attack, parameters, seed, samples, model); parts made
+    otherwise are refused, so two different runs are never mixed.
+    """
+
+    def __init__(self, folder, fingerprint):
+        self.folder, self.fingerprint = Path(folder), str(fingerprint)
+        self.earlier_seconds = 0.0  # wall time the calls found on disk took, in earlier sessions
+        self._last_save = time.time()
+
+    def finished(self):
+        """``{first sample: AttackCall}`` of the calls saved so far."""
+        calls = {}
+        for path in sorted(self.folder.glob("part-*.npz")):
+            arrays = read_npz(path, ResumeError, "part of an adversarial set")
+            if str(arrays.pop("fingerprint", "")) != self.fingerprint:
+                raise ResumeError(f"{path} was made by another attack, parameters, seed, sample set or model")
+            extras = {key.removeprefix("extra_"): arrays.pop(key) for key in list(arrays) if key.startswith("extra_")}
+            images, seconds = arrays.pop("images"), float(arrays.pop("seconds"))
+            calls[int(path.stem.split("-")[1])] = AttackCall(images, extras, arrays)
+            self.earlier_seconds += seconds
+        self._last_save = time.time()
+        return calls
+
+    def save(self, start, call):
+        """Store the call that began at sample ``start`` (atomically)."""
+        now = time.time()
+        seconds, self._last_save = now - self._last_save, now  # wall time since the previous call finished
+        arrays = {"images": call.images, "fingerprint": np.array(self.fingerprint), **call.generators,
+                  "seconds": np.float64(seconds),
+                  **{f"extra_{key}": value for key, value in call.extras.items()}}
+        write_atomic(self.folder / f"part-{start:06d}.npz", lambda temporary: np.savez(temporary, **arrays))
+
+    def clear(self):
+        """Remove the parts once the whole set is saved."""
+        if self.folder.is_dir():
+            shutil.rmtree(self.folder)
 
 
 def find_sets(path):

@@ -7,6 +7,7 @@ for the data set (its Table 5) or else a fixed ANNT default, never ART's silent 
 import queue
 import random
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from unittest import mock
 
@@ -18,6 +19,47 @@ from art.utils import random_targets
 from tqdm.auto import tqdm
 
 from .errors import AttackParameterError
+
+
+class TracedBoundaryAttack(BoundaryAttack):
+    """ART's Boundary attack, also keeping each image's L2 distance after every iteration (the paper's
+    Figure 3). Own code because ART keeps only the last image; the attack itself is ART's, unchanged."""
+
+    def generate(self, x, y=None, **kwargs):
+        self.traces = []
+        return super().generate(x, y, **kwargs)
+
+    def _perturb(self, x, *args, **kwargs):
+        self.traces.append([])
+        return super()._perturb(x, *args, **kwargs)
+
+    def _attack(self, initial_sample, original_sample, *args, **kwargs):
+        self.traces[-1].append(float(np.linalg.norm(initial_sample - original_sample)))
+        return super()._attack(initial_sample, original_sample, *args, **kwargs)
+
+    def _best_adv(self, original_sample, potential_advs):
+        best = BoundaryAttack._best_adv(original_sample, potential_advs)
+        self.traces[-1].append(float(np.linalg.norm(best - original_sample)))
+        return best
+
+    def l2_by_iteration(self):
+        """``(images, max_iter + 1)``: L2 at the start and after each iteration; an image whose attack stopped
+        early keeps its last value, one that found no starting point is NaN."""
+        table = np.full((len(self.traces), self.max_iter + 1), np.nan, np.float32)
+        for row, trace in zip(table, self.traces):
+            if trace:
+                row[:len(trace)] = trace[:self.max_iter + 1]
+                row[len(trace):] = trace[-1]
+        return table
+
+
+def _call_extras(attack):
+    """Arrays worth keeping from one ART call: UAP's noise, Boundary's L2 per iteration."""
+    if isinstance(attack, UniversalPerturbation):
+        return {"universal_noise": np.asarray(attack.noise, np.float32)}
+    if isinstance(attack, TracedBoundaryAttack):
+        return {"l2_by_iteration": attack.l2_by_iteration()}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -60,7 +102,7 @@ ATTACKS = {
                         classifier_options={"cache_rows": True, "runner_up_gradients": True}, concurrent=True),
     # ART's BoundaryAttack is targeted by default. It works sample by sample, drawing from NumPy's global
     # generator, so its calls run one after the other (10 samples each: the bar moves, calls cost little).
-    "boundary": AttackSpec(BoundaryAttack, {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25,
+    "boundary": AttackSpec(TracedBoundaryAttack, {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25,
                                             "sample_size": 20, "init_size": 100, "batch_size": 64},
                            fixed={"targeted": False, "verbose": False}, chunk=10),
 }
@@ -128,49 +170,87 @@ def _merged(base, given, attack=None, prefix=""):
     return result
 
 
-def generate(trained, classifier, name, params, images, labels, seed, progress=None):
+def generate(trained, classifier, name, params, images, labels, seed, progress=None, parts=None):
     """Adversarial versions of ``images`` (true ``labels``) against ``trained``; returns ``(images, extras)``.
 
     ``classifier`` is ``art_classifier(trained)`` (:class:`~annt.estimator.FastClassifier`).
     ART draws from Python's and NumPy's global generators (JSMA's targets, UAP's sample order,
-    Boundary's steps); both are seeded here. ``extras`` holds arrays worth keeping (UAP's noise).
+    Boundary's steps); both are seeded here. ``extras`` holds arrays worth keeping (UAP's noise,
+    Boundary's L2 distance after each iteration).
     ``progress``: a tqdm bar to advance by the samples done (e.g. one bar over a whole study);
     by default the attack shows its own.
+    ``parts``: a :class:`~annt.adversarial_sets.Parts` store. Each ART call's result is saved there as it
+    finishes, with the generators' state, and calls it holds already are not made again: a killed run
+    loses at most the calls in flight, and its images come out as if it had never stopped.
     """
     spec = ATTACKS[name]
     random.seed(seed)
     np.random.seed(seed)
     bar = progress if progress is not None else tqdm(total=len(images), desc=name, unit="sample")
-    extras = {}
     with trained.graph.as_default(), classifier.options(**spec.classifier_options):
         y = labels if spec.true_labels else None
         if name == "jsma":
             # ART's draw for y=None, made once for the whole set, so that ANNT's per-batch calls change nothing.
             y = random_targets(np.argmax(classifier.predict(images), axis=1), classifier.nb_classes)
         starts = boundary_starts(trained, images, labels, params["init_size"], seed) if name == "boundary" else None
-        if spec.chunk is None:
-            attack = spec.art_class(classifier, **params, **spec.fixed)
-            with _passes_as_samples(bar, len(images)):
-                adversarial = attack.generate(images, y=y)
-            extras["universal_noise"] = np.asarray(attack.noise, np.float32)
-        else:
-            size = params[spec.chunk] if isinstance(spec.chunk, str) else spec.chunk
-            parts = [slice(start, start + size) for start in range(0, len(images), size)]
+        size = len(images) if spec.chunk is None else params[spec.chunk] if isinstance(spec.chunk, str) else spec.chunk
+        calls = [slice(start, start + size) for start in range(0, len(images), size)]
+        done = parts.finished() if parts is not None else {}
+        results = {call.start: done[call.start] for call in calls if call.start in done}
+        for result in results.values():
+            bar.update(len(result.images))
+        todo = [call for call in calls if call.start not in results]
+        if results and todo and not spec.concurrent:
+            # Calls made one after the other share the generators: continue from where the last saved one left them.
+            results[max(start for start in results if start < todo[0].start)].restore_generators()
 
-            def attack_part(part):
-                with trained.graph.as_default():  # the default graph is per thread
-                    extra = {} if starts is None else {"x_adv_init": starts[part]}
-                    # One ART attack object per call: ART's attacks are not meant to be shared by threads.
-                    return spec.art_class(classifier, **params, **spec.fixed).generate(
-                        images[part], y=None if y is None else y[part], **extra)
+        def attack_call(call):
+            with trained.graph.as_default():  # the default graph is per thread
+                extra = {} if starts is None else {"x_adv_init": starts[call]}
+                # One ART attack object per call: ART's attacks are not meant to be shared by threads.
+                attack = spec.art_class(classifier, **params, **spec.fixed)
+                adversarial = attack.generate(images[call], y=None if y is None else y[call], **extra)
+                return adversarial, _call_extras(attack)
 
-            adversarial = np.empty_like(images, np.float32)
-            for part, result in _in_threads(attack_part, parts, CONCURRENT_CALLS if spec.concurrent else 1):
-                adversarial[part] = result
-                bar.update(len(result))
+        with _passes_as_samples(bar, len(images)) if spec.chunk is None else nullcontext():
+            for call, (adversarial, extras) in _in_threads(attack_call, todo,
+                                                           CONCURRENT_CALLS if spec.concurrent else 1):
+                results[call.start] = AttackCall(np.asarray(adversarial, np.float32), extras, generator_state())
+                if parts is not None:
+                    parts.save(call.start, results[call.start])
+                if spec.chunk is not None:
+                    bar.update(len(adversarial))
     if progress is None:
         bar.close()
-    return np.asarray(adversarial, np.float32), extras
+    ordered = [results[call.start] for call in calls]
+    extras = {key: np.concatenate([result.extras[key] for result in ordered]) for key in ordered[0].extras}
+    return np.concatenate([result.images for result in ordered]), extras
+
+
+@dataclass
+class AttackCall:
+    """What one ART call made: adversarial images, extra arrays (one row per image, or one for all when the
+    call covered the whole set), and the random generators' state after it."""
+
+    images: np.ndarray
+    extras: dict
+    generators: dict
+
+    def restore_generators(self):
+        np.random.set_state(("MT19937", self.generators["numpy_keys"], int(self.generators["numpy_position"]),
+                             int(self.generators["numpy_has_gauss"]), float(self.generators["numpy_gauss"])))
+        gauss = float(self.generators["python_gauss"])
+        random.setstate((3, tuple(int(v) for v in self.generators["python_state"]), None if np.isnan(gauss) else gauss))
+
+
+def generator_state():
+    """NumPy's and Python's global generators' state, as plain arrays (storable without pickle)."""
+    _, keys, position, has_gauss, gauss = np.random.get_state()
+    version, state, python_gauss = random.getstate()
+    return {"numpy_keys": np.asarray(keys, np.uint32), "numpy_position": np.int64(position),
+            "numpy_has_gauss": np.int64(has_gauss), "numpy_gauss": np.float64(gauss),
+            "python_state": np.asarray(state, np.int64), "python_gauss": np.float64(
+                np.nan if python_gauss is None else python_gauss)}
 
 
 def _in_threads(function, items, workers):

@@ -17,9 +17,10 @@ from .data import DATASETS
 from .errors import (AdversarialSetError, AnntError, AttackParameterError, CheckpointError, ConfigError,
                      ModelCardError, OutputExistsError, ResumeError, SampleError, ZooError)
 from .models import MODELS
+from .outputs import STUDY_FILE
 from .quantization import Precision
 from .settings import (AttackSettings, DataSettings, EvaluateSettings, ExperimentSettings, ModelSettings,
-                       OutputSettings, Settings, TestSettings, TrainSettings)
+                       OutputSettings, ReportSettings, Settings, StudySettings, TestSettings, TrainSettings)
 from .tasks import TASKS
 from .zoo import identify, shipped_folder
 
@@ -28,7 +29,7 @@ from .zoo import identify, shipped_folder
 class Option:
     """One config key: its type, default, meaning, and the values it allows."""
 
-    kind: str  # str | int | float | bool | path | mapping | precision | precisions
+    kind: str  # str | int | float | bool | path | mapping | precision | precisions | attacks
     default: object
     doc: str
     choices: tuple = None
@@ -43,6 +44,8 @@ class Option:
             text = "'FP', 'W,A,G' with bitwidths 1..16 or 32 (e.g. '2,2,32'), or a mapping"
         elif self.kind == "precisions":
             text = "a list of precisions, e.g. [FP, '1,1,32']"
+        elif self.kind == "attacks":
+            text = f"a list of attacks from {', '.join(ATTACKS)}"
         elif self.minimum is not None:
             text = f"{self.kind} >= {self.minimum}"
         else:
@@ -88,7 +91,14 @@ _CONVERTERS = {
     "mapping": _strict(dict, "a mapping"),
     "precision": Precision.parse,
     "precisions": lambda values: tuple(Precision.parse(v) for v in _strict(list, "a list of precisions")(values)),
+    "attacks": lambda values: tuple(_attack_name(v) for v in _strict(list, "a list of attacks")(values)),
 }
+
+def _attack_name(value):
+    if value not in ATTACKS:
+        raise ValueError(f"unknown attack {value!r}")
+    return value
+
 
 #: Every key a config may hold, with its default and the values it allows.
 SCHEMA = {
@@ -144,6 +154,27 @@ SCHEMA = {
         "precisions": Option("precisions", None, "task experiment: attack model.name at each of these "
                                                  "precisions (shipped zoo models).", nullable=True),
         "transfer": Option("bool", False, "task experiment: also apply every set to every other precision."),
+    },
+    "study": {
+        "precisions": Option("precisions", None, "task study: the precisions of model.name to attack (shipped zoo "
+                                                 "models).", nullable=True),
+        "attacks": Option("attacks", None, "task study: the attacks, each on every precision "
+                                           "(attack.samples x attack.runs each).", nullable=True),
+        "params": Option("mapping", None, "task study: ART parameters per attack, e.g. {cw_l2: {max_iter: 10}}; "
+                                          "unset ones take the paper's values, as attack.params.", nullable=True),
+        "transfer": Option("attacks", [], "task study: attacks whose sets are also applied to every other "
+                                          "precision (transfer matrices)."),
+        "executor": Option("str", "local", "task study: run the cells in this process (local) or as Ray tasks "
+                                           "(ray; pip install ray).", choices=("local", "ray")),
+        "ray_address": Option("str", None, "task study, executor ray: address of an existing Ray cluster; null "
+                                           "starts a local Ray instance.", nullable=True),
+        "reference": Option("str", None, "task study: published numbers to show beside ours in the report "
+                                         "(paper: SPEC §7, Table 6).", choices=("paper",), nullable=True),
+        "images": Option("int", 6, "task study: images per precision in the report's image grids.", minimum=1),
+    },
+    "report": {
+        "folder": Option("path", None, "task report: a study folder whose report to (re)write from its saved "
+                                       "cells.", nullable=True),
     },
     "output": {
         "dir": Option("path", "runs", "Folder that holds one sub-folder per training, attack or evaluation."),
@@ -259,9 +290,30 @@ def resolve(given):
         attack=AttackSettings(**{**attack, "params": params}),
         evaluate=EvaluateSettings(_existing_path(config["evaluate"], "evaluate.adversarial")),
         experiment=ExperimentSettings(config["experiment"]["precisions"] or (), config["experiment"]["transfer"]),
+        study=_study_settings(config["study"], model_cls.dataset),
+        report=ReportSettings(_existing_path(config["report"], "report.folder")),
         output=OutputSettings(Path(output["dir"]).expanduser(), output["resume"], output["overwrite"]))
     _TASK_CHECKS.get(settings.task, lambda _: None)(settings)
     return settings
+
+
+def _study_settings(study, dataset):
+    """The study section, each attack's parameters resolved (given over the paper's over ANNT's defaults)."""
+    attacks, given = study["attacks"] or (), study["params"] or {}
+    for name in given:
+        if name not in attacks:
+            raise ConfigError(f"study.params.{name}: not one of study.attacks; allowed: {', '.join(attacks) or 'none'}")
+    for name in study["transfer"]:
+        if name not in attacks:
+            raise ConfigError(f"study.transfer: {name!r} is not one of study.attacks; allowed: {', '.join(attacks)}")
+    params = {}
+    for name in attacks:
+        try:
+            params[name] = resolve_params(name, dataset, given.get(name))
+        except AttackParameterError as error:
+            raise ConfigError(f"study.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
+    return StudySettings(study["precisions"] or (), params, study["transfer"], study["executor"],
+                         study["ray_address"], study["reference"], study["images"])
 
 
 def _check_zoo_model(settings):
@@ -280,13 +332,30 @@ def _check_training(settings):
 
 
 def _check_experiment(settings):
-    if not settings.experiment.precisions:
-        raise ConfigError("experiment.precisions: task experiment needs a list of precisions, e.g. [FP, '1,1,32']")
+    _check_shipped_precisions(settings, settings.experiment.precisions, "experiment")
+
+
+def _check_study(settings):
+    _check_shipped_precisions(settings, settings.study.precisions, "study")
+    if not settings.study.attacks:
+        raise ConfigError("study.attacks: task study needs a list of attacks, e.g. [fgsm, cw_l2]")
+
+
+def _check_shipped_precisions(settings, precisions, task):
+    if not precisions:
+        raise ConfigError(f"{task}.precisions: task {task} needs a list of precisions, e.g. [FP, '1,1,32']")
     if settings.model.checkpoint is not None:
-        raise ConfigError("model.checkpoint: task experiment uses the shipped zoo; remove model.checkpoint")
-    for precision in settings.experiment.precisions:
-        with keyed("experiment.precisions"):
+        raise ConfigError(f"model.checkpoint: task {task} uses the shipped zoo; remove model.checkpoint")
+    for precision in precisions:
+        with keyed(f"{task}.precisions"):
             shipped_folder(settings.model.name, settings.data.dataset, precision)
+
+
+def _check_report(settings):
+    if settings.report.folder is None:
+        raise ConfigError("report.folder: task report needs the study folder to report on")
+    if not (settings.report.folder / STUDY_FILE).is_file():
+        raise ConfigError(f"report.folder: {settings.report.folder} is not a study folder (it has no {STUDY_FILE})")
 
 
 def _check_evaluate(settings):
@@ -297,7 +366,8 @@ def _check_evaluate(settings):
 
 #: Checks that depend on the task.
 _TASK_CHECKS = {"train": _check_training, "test": _check_zoo_model, "attack": _check_zoo_model,
-                "experiment": _check_experiment, "evaluate": _check_evaluate}
+                "experiment": _check_experiment, "evaluate": _check_evaluate, "study": _check_study,
+                "report": _check_report}
 
 
 def _existing_path(section, key):

@@ -4,13 +4,14 @@
 applies existing sets to any model (direct or transfer); ``run_experiment`` does both over
 several precisions of one architecture. Their tables are made in :mod:`annt.tables`.
 """
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
-from .adversarial_sets import AdversarialSet, find_sets, select_samples
+from .adversarial_sets import MANIFEST, AdversarialSet, Parts, find_sets, select_samples
 from .attacks import generate
 from .data import load_dataset, resolve_data_dir
 from .errors import AdversarialSetError, ResumeError, SampleError
@@ -25,10 +26,12 @@ from .settings import EvaluateSettings
 from .tables import experiment_table, summary_table
 
 
-def run_attack(settings, trained=None):
+def run_attack(settings, trained=None, progress=None, echo=print):
     """Craft adversarial sets against a model (``runs`` times, fresh samples) and evaluate them on it.
 
     ``trained``: the model ``settings.model`` names, when the caller has it loaded already.
+    ``progress``: a shared tqdm bar (in samples) instead of one per run; ``echo``: where the summary goes.
+    With ``output.resume``, finished runs are kept and an unfinished one continues from its last saved batch.
     """
     record = RunRecord()
     folder = attack_folder(settings)
@@ -47,25 +50,42 @@ def run_attack(settings, trained=None):
         run_folder = folder / f"run-{run}"
         if run in finished:
             adversarial_set = finished[run]
+            if progress is not None:
+                progress.update(len(adversarial_set.indices))
         else:
-            run_record, indices, run_seed = RunRecord(), samples[run], seed + run - 1
-            adversarial, extras = generate(trained, classifier, spec.name, spec.params,
-                                           images[indices], labels[indices], run_seed)
-            adversarial_set = AdversarialSet(
-                adversarial, indices, labels[indices], predictions[indices],
-                trained.predict(adversarial, settings.test.batch_size), extras=extras,
-                manifest=run_record.manifest(settings, run=run, run_seed=run_seed, **describe(trained),
-                                             attack=spec.name, params=spec.params,
-                                             data_dir=str(resolve_data_dir(settings.data.dir).resolve())))
-            adversarial_set.save(run_folder)
+            adversarial_set = _make_set(settings, trained, classifier, images, labels, predictions, samples[run],
+                                        run, progress)
         per_run.append(_evaluate_run(adversarial_set, trained, images, run_folder, settings))
     title = (f"{spec.name} on {trained.name} {trained.precision} ({trained.dataset}), "
              f"direct: {run_name(trained.name, trained.dataset, trained.precision)}")
-    return _finish(folder, settings, record, title, per_run, source=describe(trained), target=describe(trained),
-                   attack=spec.name, params=spec.params, transfer=False)
+    return _finish(folder, settings, record, title, per_run, echo, source=describe(trained),
+                   target=describe(trained), attack=spec.name, params=spec.params, transfer=False)
 
 
-def run_evaluate(settings, target=None):
+def _make_set(settings, trained, classifier, images, labels, predictions, indices, run, progress):
+    """One run's adversarial set, saved in ``run-N``; resumes from the batches an interrupted attempt saved in
+    ``run-N/parts`` (removed once the set is saved)."""
+    record, spec, run_seed = RunRecord(), settings.attack, settings.seed + run - 1
+    source = describe(trained)
+    made_as = {"attack": spec.name, "params": spec.params, "run_seed": run_seed, "indices": indices.tolist(),
+               "checkpoint_sha256": source["checkpoint_sha256"]}
+    run_folder = attack_folder(settings) / f"run-{run}"
+    parts = Parts(run_folder / "parts",
+                  hashlib.sha256(json.dumps(made_as, sort_keys=True).encode()).hexdigest())
+    adversarial, extras = generate(trained, classifier, spec.name, spec.params, images[indices], labels[indices],
+                                   run_seed, progress=progress, parts=parts)
+    manifest = record.manifest(settings, run=run, run_seed=run_seed, **source, attack=spec.name, params=spec.params,
+                               data_dir=str(resolve_data_dir(settings.data.dir).resolve()))
+    manifest["attack_wall_time_s"] = round(manifest["wall_time_s"] + parts.earlier_seconds, 2)
+    adversarial_set = AdversarialSet(adversarial, indices, labels[indices], predictions[indices],
+                                     trained.predict(adversarial, settings.test.batch_size), extras=extras,
+                                     manifest=manifest)
+    adversarial_set.save(run_folder)
+    parts.clear()
+    return adversarial_set
+
+
+def run_evaluate(settings, target=None, echo=print):
     """Apply existing adversarial sets to a target model (direct when it is their source, else transfer).
 
     ``target``: the model ``settings.model`` names, when the caller has it loaded already.
@@ -93,7 +113,7 @@ def run_evaluate(settings, target=None):
     transfer = any(source_info[key] != target_info[key] for key in ("model", "precision", "checkpoint_sha256"))
     title = (f"{source.get('attack', 'adversarial set')} from {source_info['model']} {source_info['precision']} "
              f"on {target.name} {target.precision} ({'transfer' if transfer else 'direct'})")
-    return _finish(folder, settings, record, title, per_run, source=source_info, target=target_info,
+    return _finish(folder, settings, record, title, per_run, echo, source=source_info, target=target_info,
                    attack=source.get("attack"), params=source.get("params"), transfer=transfer, adversarial=inputs)
 
 
@@ -111,7 +131,7 @@ def _finished_runs(folder, settings, trained):
     they were made exactly as ``settings`` ask (else resuming would mix two experiments)."""
     finished, spec = {}, settings.attack
     for run in range(1, spec.runs + 1):
-        if not (folder / f"run-{run}" / "metrics.json").is_file():
+        if not (folder / f"run-{run}" / MANIFEST).is_file():  # written last when a set is saved
             continue
         adversarial_set = AdversarialSet.load(folder / f"run-{run}")
         made = adversarial_set.manifest
@@ -149,13 +169,13 @@ def _evaluate_run(adversarial_set, target, images, run_folder, settings):
     return metrics
 
 
-def _finish(folder, settings, record, title, per_run, **described):
+def _finish(folder, settings, record, title, per_run, echo, **described):
     aggregated = aggregate(per_run)
     result = {**described, "per_run": per_run, "aggregate": aggregated, "folder": str(folder)}
     write_json(folder / "metrics.json", result)
     write_json(folder / "manifest.json", record.manifest(settings))
-    print(summary_table(title, per_run, aggregated))
-    print(f"results: {folder}")
+    echo(summary_table(title, per_run, aggregated))
+    echo(f"results: {folder}")
     return result
 
 
@@ -174,7 +194,7 @@ def run_experiment(settings):
     record = RunRecord()
     attacks, pairs = _experiment_steps(settings)
     models = {precision: load_trained(step.model) for precision, step in attacks.items()}
-    clean_accuracy = _clean_accuracies(models, settings)
+    clean_accuracy = clean_accuracies(models, settings)
     direct = {precision: run_attack(step, models[precision]) for precision, step in attacks.items()}
     transfer = {(source, target): run_evaluate(
         _transfer_step(attacks[source], target, direct[source]["folder"]), models[target])
@@ -200,7 +220,7 @@ def _transfer_step(attack_settings, target, sets_folder):
     return replace(attack_settings.with_model(target, task="evaluate"), evaluate=EvaluateSettings(Path(sets_folder)))
 
 
-def _clean_accuracies(models, settings):
+def clean_accuracies(models, settings):
     """Test accuracy of each model, after checking that each classifies at least ``attack.samples`` test
     images correctly (before any work, so a shortage at the last precision costs nothing)."""
     images, labels = test_split(settings.data)

@@ -6,7 +6,9 @@ Folders, under ``output.dir``:
 - training run ``<model>-<dataset>-<precision>`` (also the zoo's folder names), e.g. ``model_a-mnist-w1a1g32``;
 - attack ``<run name>-<attack>``, with one ``run-N`` folder per run;
 - evaluation ``<sets>-on-<target run name>``;
-- experiment summary ``<model>-<dataset>-<attack>-experiment``.
+- experiment summary ``<model>-<dataset>-<attack>-experiment``;
+- study ``<model>-<dataset>-study``, holding ``cells/`` (one attack folder per attack and precision),
+  ``transfer/`` (one evaluation folder per attack, source and target) and ``report/``.
 
 An existing folder is used again only with ``resume`` and deleted only with ``overwrite``.
 """
@@ -21,6 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import OutputExistsError
+
+
+#: What a study folder records about itself (its definition, the clean accuracies).
+STUDY_FILE = "study.json"
 
 
 def run_name(model_name, dataset, precision):
@@ -58,6 +64,11 @@ def transfer_folder(attack_settings, target_precision):
 def experiment_folder(settings):
     """``<model>-<dataset>-<attack>-experiment``: an experiment's summary."""
     return settings.output.dir / f"{settings.model.name}-{settings.data.dataset}-{settings.attack.name}-experiment"
+
+
+def study_folder(settings):
+    """``<model>-<dataset>-study``: a study's cells, transfers and report."""
+    return settings.output.dir / f"{settings.model.name}-{settings.data.dataset}-study"
 
 
 def check_free(folder, output):

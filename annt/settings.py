@@ -58,6 +58,22 @@ class ExperimentSettings:
 
 
 @dataclass(frozen=True)
+class StudySettings:
+    precisions: tuple = ()  # of Precision
+    attacks: dict = None  # attack name -> its resolved ART parameters, in the order given
+    transfer: tuple = ()  # attack names
+    executor: str = "local"
+    ray_address: str | None = None
+    reference: str | None = None  # "paper": SPEC §7's Table 6 beside ours
+    images: int = 6
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    folder: Path | None = None
+
+
+@dataclass(frozen=True)
 class OutputSettings:
     dir: Path = Path("runs")
     resume: bool = False
@@ -77,6 +93,8 @@ class Settings:
     attack: AttackSettings
     evaluate: EvaluateSettings
     experiment: ExperimentSettings
+    study: StudySettings
+    report: ReportSettings
     output: OutputSettings
 
     def with_model(self, precision=None, task=None):

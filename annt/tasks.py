@@ -10,6 +10,8 @@ from typing import Callable
 from .data import load_dataset
 from .experiments import check_experiment_folders, load_trained, run_attack, run_evaluate, run_experiment
 from .outputs import attack_folder, check_free, evaluation_folder
+from .reports import write_report
+from .study import check_study_folder, run_study
 from .training import check_training_folder, run_training
 
 
@@ -42,6 +44,13 @@ def run_train(settings):
     return folder
 
 
+def run_report(settings):
+    """Write the report of the study folder ``report.folder`` (tables and figures) from its saved cells."""
+    report = write_report(settings.report.folder)
+    print(f"report: {report}")
+    return report
+
+
 #: task name -> how to run it.
 TASKS = {
     "train": Task(run_train, "train a model (Tensorpack), write its run folder and model card",
@@ -53,4 +62,7 @@ TASKS = {
                      lambda settings: check_free(evaluation_folder(settings), settings.output)),
     "experiment": Task(run_experiment, "one attack over several precisions, with transfer, in one table",
                        check_experiment_folders),
+    "study": Task(run_study, "attacks x precisions x runs, transfer matrices and a report; resumable, local or Ray",
+                  check_study_folder),
+    "report": Task(run_report, "(re)write a study's tables and figures from its folder"),
 }

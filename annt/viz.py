@@ -142,28 +142,79 @@ def _bits(precision):
     return Precision.parse(precision).weights
 
 
+#: Where full precision sits on a bitwidth axis: past 16 bits by more than one doubling, after a break.
+FP_POSITION = 5.3
+
+
+def bitwidth_position(precision):
+    """x of a precision on a bitwidth axis: log2 of the bitwidth (1, 2, 4, 8, 16 evenly spaced, 12 where it
+    falls between), full precision apart at :data:`FP_POSITION`, so that spacing means what it shows."""
+    bits = _bits(precision)
+    return FP_POSITION if bits == 32 else float(np.log2(bits))
+
+
+def metric_vs_bitwidth(lines, ylabel, save=None, ax=None, ylim=None):
+    """``lines``: ``{label: [(precision, mean, std), ...]}`` drawn against :func:`bitwidth_position`,
+    with a break in the axis before full precision."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 3.6))
+    precisions = set()
+    for label, points in sorted(lines.items()):
+        points = sorted(points, key=lambda point: bitwidth_position(point[0]))
+        precisions.update(str(Precision.parse(p)) for p, _, _ in points)
+        ax.errorbar([bitwidth_position(p) for p, _, _ in points], [m for _, m, _ in points],
+                    yerr=[s or 0 for _, _, s in points], marker="o", capsize=3, label=label)
+    ticks = sorted(precisions, key=bitwidth_position)
+    ax.set_xticks([bitwidth_position(p) for p in ticks], ["FP" if _bits(p) == 32 else str(_bits(p)) for p in ticks])
+    if any(_bits(p) == 32 for p in ticks):
+        ax.axvline((np.log2(16) + FP_POSITION) / 2, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("weight / activation bitwidth (log scale; FP = 32-bit floats)")
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.legend(fontsize=8)
+    return _finish(fig, save)
+
+
 def accuracy_vs_bitwidth(folders, save=None, ax=None):
     """Adversarial accuracy (mean ± std over runs) against the weight bitwidth, one line per attack
-    (and model), from attack results folders or experiment folders (transfer results are left out);
-    full precision is plotted at 32 bits."""
+    (and model), from attack results folders or experiment folders (transfer results are left out)."""
     lines = {}
     for results in _results(folders):
         if results.get("transfer"):
             continue
         key = f"{results['attack']} on {results['target']['model']}"
         aggregate = results["aggregate"]["adversarial_accuracy"]
-        lines.setdefault(key, []).append((_bits(results["target"]["precision"]), aggregate["mean"], aggregate["std"]))
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 3.6))
-    all_bits = sorted({bits for points in lines.values() for bits, _, _ in points})
-    for key, points in sorted(lines.items()):
-        points.sort()
-        ax.errorbar([all_bits.index(b) for b, _, _ in points], [m for _, m, _ in points],
-                    yerr=[s for _, _, s in points], marker="o", capsize=3, label=key)
-    ax.set_xticks(range(len(all_bits)), ["FP" if b == 32 else str(b) for b in all_bits])
-    ax.set_xlabel("weight / activation bitwidth")
-    ax.set_ylabel("adversarial accuracy")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
+        lines.setdefault(key, []).append((results["target"]["precision"], aggregate["mean"], aggregate["std"]))
+    return metric_vs_bitwidth(lines, "adversarial accuracy", save, ax, ylim=(0, 1))
+
+
+def precision_grid(sets, count=6, save=None):
+    """Clean and adversarial images for each precision (``{precision: AdversarialSet}``), two rows per
+    precision, each image titled with the true class and the prediction (the paper's Figures 4, 6, 7)."""
+    count = min([count] + [len(s.indices) for s in sets.values()])
+    fig, axes = plt.subplots(2 * len(sets), count, figsize=(1.3 * count + 0.8, 2.6 * len(sets)), squeeze=False)
+    for row, (precision, adversarial_set) in enumerate(sets.items()):
+        names = CLASS_NAMES.get(adversarial_set.manifest.get("dataset"), tuple(map(str, range(10))))
+        clean = clean_images(adversarial_set)
+        for column in range(count):
+            label = adversarial_set.labels[column]
+            _show(axes[2 * row, column], clean[column], f"{names[label]}")
+            _show(axes[2 * row + 1, column], adversarial_set.adversarial[column],
+                  f"-> {names[adversarial_set.adversarial_predictions[column]]}")
+        axes[2 * row, 0].set_ylabel(f"{precision}\nclean", fontsize=8)
+        axes[2 * row + 1, 0].set_ylabel("adversarial", fontsize=8)
+    return _finish(fig, save)
+
+
+def l2_by_iteration(curves, save=None):
+    """Mean L2 distance of the Boundary attack's images against its iterations, one line per precision
+    (``{precision: (images, iterations + 1) array}``, NaN rows left out; the paper's Figure 3)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for precision, table in sorted(curves.items(), key=lambda item: bitwidth_position(item[0])):
+        ax.plot(np.arange(table.shape[1]), np.nanmean(table, axis=0), marker=".", label=str(precision))
+    ax.set_xlabel("Boundary attack iteration (0 = starting point)")
+    ax.set_ylabel("mean L2 distance to the clean image")
+    ax.legend(fontsize=8, title="precision")
     return _finish(fig, save)
 
 

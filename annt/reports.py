@@ -1,0 +1,259 @@
+"""A study's report, written from its saved folder alone (``report/`` inside the study folder).
+
+Tables (Markdown and CSV): ``table6`` (adversarial accuracy, mean L2 and L∞ of successful samples per
+precision and attack, beside the paper's numbers when the study names that reference), ``table7``
+(JSMA's mean L0), ``table3`` (clean accuracy), one transfer matrix per transfer attack. Figures (PNG):
+adversarial accuracy and mean L2 against bitwidth, clean/adversarial images per precision and attack,
+the Boundary attack's L2 over iterations, the transfer heat maps. An unfinished cell is shown as
+missing, never filled in.
+"""
+import csv
+import io
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import viz
+from .adversarial_sets import MANIFEST, SET_FILE, AdversarialSet
+from .manifest import command_line
+from .outputs import STUDY_FILE, run_name, write_text
+from .quantization import Precision
+from .tables import mean_std, number
+
+REFERENCE = Path(__file__).with_name("reference") / "paper_table6.csv"
+#: The metrics of Table 6, with their titles.
+TABLE6_METRICS = (("adversarial_accuracy", "adv. accuracy"), ("mean_l2_successful", "mean L2"),
+                  ("mean_linf_successful", "mean L∞"))
+CSV_METRICS = ("adversarial_accuracy", "evasion_rate", "mean_l0_successful", "mean_l2_successful",
+               "mean_linf_successful")
+
+
+def paper_table6(dataset, model):
+    """The paper's Table 6 for ``model`` on ``dataset``: ``{(precision, attack): {metric: value}}``."""
+    lines = [line for line in REFERENCE.read_text().splitlines() if not line.startswith("#")]
+    return {(str(Precision.parse(row["precision"])), row["attack"]):
+            {metric: float(row[metric]) for metric, _ in TABLE6_METRICS}
+            for row in csv.DictReader(lines) if row["dataset"] == dataset and row["model"] == model}
+
+
+class StudyResults:
+    """What a study folder holds: its definition and, per cell, the results finished so far."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        recorded = json.loads((self.folder / STUDY_FILE).read_text())
+        self.definition, self.clean_accuracy = recorded["definition"], recorded["clean_accuracy"]
+        self.model_cards, self.images = recorded.get("model_cards", {}), recorded.get("images", 6)
+        self.reference = paper_table6(self.dataset, self.model) if recorded.get("reference") == "paper" else {}
+
+    model = property(lambda self: self.definition["model"])
+    dataset = property(lambda self: self.definition["dataset"])
+    precisions = property(lambda self: self.definition["precisions"])
+    attacks = property(lambda self: list(self.definition["attacks"]))
+
+    def cell_folder(self, attack, precision):
+        return self.folder / "cells" / f"{run_name(self.model, self.dataset, Precision.parse(precision))}-{attack}"
+
+    def transfer_folder(self, attack, source, target):
+        name = run_name(self.model, self.dataset, Precision.parse(target))
+        return self.folder / "transfer" / f"{self.cell_folder(attack, source).name}-on-{name}"
+
+    def cell(self, attack, precision):
+        """The cell's ``metrics.json`` once all its runs are done, else None."""
+        path = self.cell_folder(attack, precision) / "metrics.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def runs_done(self, attack, precision):
+        return len(list(self.cell_folder(attack, precision).glob(f"run-*/{MANIFEST}")))
+
+    def wall_time(self, attack, precision):
+        """Seconds the cell's attacks took, over all sessions (None for sets made before this was recorded)."""
+        times = [json.loads(path.read_text()).get("attack_wall_time_s")
+                 for path in self.cell_folder(attack, precision).glob(f"run-*/{MANIFEST}")]
+        return round(sum(times), 1) if times and None not in times else None
+
+    def sets(self, attack, precision):
+        """The cell's finished adversarial sets, by run."""
+        return [AdversarialSet.load(path.parent) for path in
+                sorted(self.cell_folder(attack, precision).glob(f"run-*/{SET_FILE}"))]
+
+
+def write_report(folder):
+    """(Re)write ``<folder>/report/`` from the study folder's saved cells; returns the report folder."""
+    results = StudyResults(folder)
+    report = results.folder / "report"
+    report.mkdir(exist_ok=True)
+    written = [_table6(results, report), _table3(results, report)]
+    if "jsma" in results.attacks:
+        written.append(_table7(results, report))
+    for attack in results.definition["transfer"]:
+        written.append(_transfer(results, report, attack))
+    written += _figures(results, report)
+    _index(results, report, [path for path in written if path])
+    return report
+
+
+def _table6_rows(results):
+    rows = []
+    for attack in results.attacks:
+        for precision in results.precisions:
+            cell, paper = results.cell(attack, precision), results.reference.get((precision, attack), {})
+            row = {"attack": attack, "precision": precision, "runs_done": results.runs_done(attack, precision),
+                   "runs": results.definition["runs"], "samples": results.definition["samples"],
+                   "status": "done" if cell else "missing", "wall_time_s": results.wall_time(attack, precision)}
+            for metric in CSV_METRICS:
+                value = cell["aggregate"][metric] if cell else {"mean": None, "std": None}
+                row[f"{metric}_mean"], row[f"{metric}_std"] = value["mean"], value["std"]
+            for metric, _ in TABLE6_METRICS:
+                ours = row[f"{metric}_mean"]
+                row[f"paper_{metric}"] = paper.get(metric)
+                row[f"difference_{metric}"] = None if ours is None or metric not in paper else ours - paper[metric]
+            rows.append(row)
+    return rows
+
+
+def _write_csv(path, rows):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows({key: "" if value is None else value for key, value in row.items()} for row in rows)
+    return write_text(path, buffer.getvalue())
+
+
+def _markdown(header, rows):
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] +
+                     ["| " + " | ".join(map(str, row)) + " |" for row in rows])
+
+
+def _signed(value):
+    return "" if value is None else f"{value:+.3f}"
+
+
+def _table6(results, report):
+    rows = _table6_rows(results)
+    _write_csv(report / "table6.csv", rows)
+    definition = results.definition
+    text = [f"# Table 6: {results.model} on {results.dataset}",
+            "", f"Adversarial accuracy (mean ± std over runs), mean L2 and mean L∞ of the successful samples, "
+                f"{definition['samples']} samples × {definition['runs']} run(s) per cell; `—` = not finished."]
+    if results.reference:
+        text.append("Paper: its Table 6 (SPEC §7); Δ = ours − paper.")
+    for attack in results.attacks:
+        header = ["precision"]
+        for _, title in TABLE6_METRICS:
+            header += [title] + (["paper", "Δ"] if results.reference else [])
+        header += ["runs", "wall time (s)"]
+        lines = []
+        for row in (r for r in rows if r["attack"] == attack):
+            cells = [row["precision"]]
+            for metric, _ in TABLE6_METRICS:
+                ours = "—" if row["status"] != "done" else mean_std(
+                    {"mean": row[f"{metric}_mean"], "std": row[f"{metric}_std"]}, row["runs"])
+                cells.append(ours)
+                if results.reference:
+                    cells += [number(row[f"paper_{metric}"]), _signed(row[f"difference_{metric}"])]
+            cells += [f"{row['runs_done']}/{row['runs']}", "" if row["wall_time_s"] is None else row["wall_time_s"]]
+            lines.append(cells)
+        text += ["", f"## {attack} ({_params(definition['attacks'][attack])})", "", _markdown(header, lines)]
+    return write_text(report / "table6.md", "\n".join(text) + "\n")
+
+
+def _params(params):
+    return ", ".join(f"{key}={json.dumps(value)}" for key, value in params.items())
+
+
+def _table3(results, report):
+    rows = [{"precision": p, "clean_test_accuracy": results.clean_accuracy.get(p),
+             "model_card_test_accuracy": results.model_cards.get(p)} for p in results.precisions]
+    _write_csv(report / "table3.csv", rows)
+    lines = [[row["precision"], number(row["clean_test_accuracy"]), number(row["model_card_test_accuracy"])]
+             for row in rows]
+    text = [f"# Table 3: clean test accuracy of {results.model} ({results.dataset} test set)", "",
+            _markdown(["precision", "measured by the study", "model card"], lines)]
+    return write_text(report / "table3.md", "\n".join(text) + "\n")
+
+
+def _table7(results, report):
+    rows = []
+    for precision in results.precisions:
+        cell = results.cell("jsma", precision)
+        value = cell["aggregate"]["mean_l0_successful"] if cell else {"mean": None, "std": None}
+        rows.append({"precision": precision, "status": "done" if cell else "missing",
+                     "mean_l0_successful_mean": value["mean"], "mean_l0_successful_std": value["std"],
+                     "samples": results.definition["samples"], "runs": results.definition["runs"]})
+    _write_csv(report / "table7.csv", rows)
+    lines = [[row["precision"], "—" if row["status"] != "done" else mean_std(
+        {"mean": row["mean_l0_successful_mean"], "std": row["mean_l0_successful_std"]}, row["runs"])]
+        for row in rows]
+    text = [f"# Table 7: JSMA, mean L0 (changed pixel values) of the successful samples, {results.model}", "",
+            _markdown(["precision", "mean L0 (mean ± std over runs)"], lines)]
+    return write_text(report / "table7.md", "\n".join(text) + "\n")
+
+
+def _transfer(results, report, attack):
+    precisions = results.precisions
+    matrix = {}
+    for source in precisions:
+        for target in precisions:
+            folder = results.cell_folder(attack, source) if source == target else \
+                results.transfer_folder(attack, source, target)
+            path = folder / "metrics.json"
+            matrix[(source, target)] = json.loads(path.read_text()) if path.is_file() else None
+    rows = [{"source": s, "target": t, "adversarial_accuracy_mean": r["aggregate"]["adversarial_accuracy"]["mean"]
+             if r else None, "adversarial_accuracy_std": r["aggregate"]["adversarial_accuracy"]["std"] if r else None}
+            for (s, t), r in matrix.items()]
+    _write_csv(report / f"transfer_{attack}.csv", rows)
+    lines = [[source] + [number(matrix[(source, t)]["aggregate"]["adversarial_accuracy"]["mean"])
+                         if matrix[(source, t)] else "—" for t in precisions] for source in precisions]
+    text = [f"# Transfer of {attack}: adversarial accuracy of each source precision's sets (rows) on each "
+            "target precision (columns); the diagonal is the direct attack", "",
+            _markdown(["source \\ target"] + precisions, lines)]
+    done = [folder for folder in (results.cell_folder(attack, p) for p in precisions)
+            if (folder / "metrics.json").is_file()]
+    done += [path.parent for path in (results.folder / "transfer").glob(f"*-{attack}-on-*/metrics.json")]
+    if done:
+        plt.close(viz.transfer_heatmap(done, save=report / f"transfer_{attack}.png"))
+    return write_text(report / f"transfer_{attack}.md", "\n".join(text) + "\n")
+
+
+def _figures(results, report):
+    rows = [row for row in _table6_rows(results) if row["status"] == "done"]
+    written = []
+    for metric, title, ylim in (("adversarial_accuracy", "adversarial accuracy", (0, 1)),
+                                ("mean_l2_successful", "mean L2 of successful samples", None)):
+        lines = {}
+        for row in rows:
+            if row[f"{metric}_mean"] is not None:
+                lines.setdefault(row["attack"], []).append((row["precision"], row[f"{metric}_mean"],
+                                                            row[f"{metric}_std"]))
+        if lines:
+            path = report / f"{metric}_vs_bitwidth.png"
+            plt.close(viz.metric_vs_bitwidth(lines, title, save=path, ylim=ylim))
+            written.append(path)
+    for attack in results.attacks:
+        sets = {p: results.sets(attack, p)[0] for p in results.precisions if results.cell(attack, p)}
+        if sets:
+            path = report / f"images_{attack}.png"
+            plt.close(viz.precision_grid(sets, results.images, save=path))
+            written.append(path)
+    curves = {p: np.concatenate([s.extras["l2_by_iteration"] for s in results.sets("boundary", p)])
+              for p in results.precisions if "boundary" in results.attacks and results.cell("boundary", p)}
+    if curves:
+        path = report / "boundary_l2_by_iteration.png"
+        plt.close(viz.l2_by_iteration(curves, save=path))
+        written.append(path)
+    return written
+
+
+def _index(results, report, written):
+    cells = [(a, p) for a in results.attacks for p in results.precisions]
+    missing = [f"{a} on {p}" for a, p in cells if results.cell(a, p) is None]
+    text = [f"# Study report: {results.model} on {results.dataset}", "",
+            f"{len(cells) - len(missing)} of {len(cells)} cells finished"
+            + (f"; missing: {', '.join(missing)}." if missing else "."), "",
+            "Files: " + ", ".join(f"[{path.name}]({path.name})" for path in written), "",
+            f"Written by `{command_line()}`; rewrite it from the saved cells alone with "
+            f"`python -m annt --set task=report --set report.folder={results.folder}`."]
+    write_text(report / "README.md", "\n".join(text) + "\n")

@@ -1,0 +1,188 @@
+"""The study: every attack on every precision of one architecture (``attack.runs`` runs each), transfer
+matrices, and the report, in one resumable run, in this process or as Ray tasks.
+
+A study folder holds ``study.json`` (what the study is, and each model's clean accuracy), ``cells/``
+(one attack folder per attack and precision, see :func:`annt.experiments.run_attack`), ``transfer/``
+and ``report/``. Resuming keeps every finished run and continues an unfinished one from its last saved
+batch, so a killed study loses at most the batches in flight and ends as if never stopped.
+"""
+import json
+import time
+from dataclasses import dataclass, replace
+
+from tqdm.auto import tqdm
+
+from .errors import ResumeError
+from .data import resolve_data_dir
+from .experiments import clean_accuracies, load_trained, run_attack, run_evaluate
+from .manifest import RunRecord
+from .outputs import STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, study_folder, write_json
+from .reports import write_report
+from .settings import AttackSettings, EvaluateSettings, OutputSettings
+from .tables import mean_std
+from .zoo import shipped_folder
+
+@dataclass(frozen=True)
+class Cell:
+    """One attack on one precision: its settings, as for task ``attack``, writing into the study's ``cells/``."""
+
+    attack: str
+    precision: object
+    settings: object
+
+    @property
+    def samples(self):
+        return self.settings.attack.samples * self.settings.attack.runs
+
+    def __str__(self):
+        return f"{self.attack} on {self.precision}"
+
+
+def study_cells(settings):
+    """The cells of a study, attack by attack in the order given, each over every precision.
+
+    Their paths are absolute and their models named by their zoo folders, so that they run the same in
+    any process (Ray workers need not share the driver's working directory or environment)."""
+    output = OutputSettings(study_folder(settings).resolve() / "cells", resume=True)
+    data = replace(settings.data, dir=resolve_data_dir(settings.data.dir).resolve())
+    cells = []
+    for name, params in settings.study.attacks.items():
+        for precision in settings.study.precisions:
+            model = replace(settings.model, precision=precision,
+                            checkpoint=shipped_folder(settings.model.name, data.dataset, precision).resolve())
+            attack = AttackSettings(name, params, settings.attack.samples, settings.attack.runs,
+                                    settings.attack.selection)
+            cells.append(Cell(name, precision, replace(settings, task="attack", data=data, model=model,
+                                                       attack=attack, output=output)))
+    return cells
+
+
+def transfers(settings, cells):
+    """``(settings applying a cell's sets to another precision, source cell)`` for each transfer attack."""
+    output = OutputSettings(study_folder(settings).resolve() / "transfer", resume=True)
+    steps = []
+    for cell in cells:
+        if cell.attack in settings.study.transfer:
+            for target in settings.study.precisions:
+                if target != cell.precision:
+                    model = replace(cell.settings.model, precision=target, checkpoint=shipped_folder(
+                        cell.settings.model.name, cell.settings.data.dataset, target).resolve())
+                    step = replace(cell.settings, task="evaluate", model=model, output=output,
+                                   evaluate=EvaluateSettings(attack_folder(cell.settings)))
+                    steps.append((step, cell))
+    return steps
+
+
+def definition(settings):
+    """What a study is, as recorded in ``study.json``: resuming needs the very same."""
+    return {"model": settings.model.name, "dataset": settings.data.dataset, "seed": settings.seed,
+            "precisions": [str(p) for p in settings.study.precisions], "attacks": settings.study.attacks,
+            "samples": settings.attack.samples, "runs": settings.attack.runs, "selection": settings.attack.selection,
+            "transfer": list(settings.study.transfer)}
+
+
+def check_study_folder(settings):
+    """Refuse an existing study folder unless resuming (the same study) or overwriting."""
+    folder = check_free(study_folder(settings), settings.output)
+    recorded = folder / STUDY_FILE
+    if settings.output.resume and recorded.is_file():
+        made = json.loads(recorded.read_text())["definition"]
+        wanted = json.loads(json.dumps(definition(settings)))
+        differs = [key for key in wanted if made.get(key) != wanted[key]]
+        if differs:
+            raise ResumeError(f"{folder} holds a study with other {', '.join(differs)}")
+    return folder
+
+
+def run_study(settings):
+    """Run every cell (skipping finished work), then the transfers, then write the report."""
+    record = RunRecord()
+    check_study_folder(settings)
+    cells = study_cells(settings)
+    models = {cell.precision: load_trained(cell.settings.model) for cell in cells if cell.attack == cells[0].attack}
+    clean_accuracy = clean_accuracies(models, cells[0].settings)
+    folder = claim(study_folder(settings), settings.output)
+    write_json(folder / STUDY_FILE, {"definition": definition(settings),
+                                     "clean_accuracy": {str(p): a for p, a in clean_accuracy.items()},
+                                     "model_cards": {str(p): (m.card or {}).get("test_accuracy")
+                                                     for p, m in models.items()},
+                                     "data_dir": None if settings.data.dir is None else str(settings.data.dir),
+                                     "reference": settings.study.reference, "images": settings.study.images})
+    run = _ray_cells if settings.study.executor == "ray" else _local_cells
+    bar = tqdm(total=sum(cell.samples for cell in cells), desc="study", unit="sample", smoothing=0.05)
+    with bar:
+        for cell, result, seconds in run(cells, bar, models, settings.study.ray_address):
+            bar.write(_cell_line(cell, result, seconds))
+    for step, cell in tqdm(transfers(settings, cells), desc="transfer", unit="evaluation", leave=False):
+        if not (evaluation_folder(step) / "metrics.json").is_file():
+            run_evaluate(step, models[step.model.precision], echo=lambda *_: None)
+    report = write_report(folder)
+    write_json(folder / "manifest.json", record.manifest(settings))
+    print(f"study: {folder}\nreport: {report}")
+    return {"folder": str(folder), "report": str(report)}
+
+
+def _cell_line(cell, result, seconds):
+    aggregated = result["aggregate"]
+    runs = len(result["per_run"])
+    return (f"{str(cell):<22} adversarial accuracy {mean_std(aggregated['adversarial_accuracy'], runs):>15}  "
+            f"L2 {mean_std(aggregated['mean_l2_successful'], runs):>15}  ({seconds:.0f} s)")
+
+
+def _local_cells(cells, bar, models, _address):
+    """Run the cells here, one after the other: ``(cell, result, seconds)`` as each finishes."""
+    for cell in cells:
+        start = time.time()
+        result = run_attack(cell.settings, models[cell.precision], progress=bar, echo=lambda *_: None)
+        yield cell, result, time.time() - start
+
+
+def _ray_cells(cells, bar, _models, address):
+    """Run each cell as a Ray task (a local Ray instance, or the cluster at ``address``); the workers report
+    their samples to one counter actor, which the bar follows."""
+    import ray
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    counter = ray.remote(_Counter).remote()
+    task = ray.remote(_remote_cell)
+    pending = {task.remote(cell, counter): (cell, time.time()) for cell in cells}
+    shown = 0
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            done = ray.get(counter.total.remote())
+            bar.update(done - shown)
+            shown = done
+            for reference in ready:
+                cell, start = pending.pop(reference)
+                yield cell, ray.get(reference), time.time() - start
+    finally:
+        for reference in pending:
+            ray.cancel(reference, force=True)
+
+
+class _Counter:
+    """Samples attacked so far, summed over Ray workers (a Ray actor)."""
+
+    def __init__(self):
+        self.done = 0
+
+    def add(self, samples):
+        self.done += samples
+
+    def total(self):
+        return self.done
+
+
+class _CounterBar:
+    """What :func:`annt.attacks.generate` needs of a progress bar, forwarding to the counter actor."""
+
+    def __init__(self, counter):
+        self.counter = counter
+
+    def update(self, samples):
+        self.counter.add.remote(samples)
+
+
+def _remote_cell(cell, counter):
+    """One cell in a Ray worker."""
+    return run_attack(cell.settings, progress=_CounterBar(counter), echo=lambda *_: None)
