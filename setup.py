@@ -14,6 +14,9 @@ setup(
     packages=find_packages(include=["annt", "annt.*"]),
     python_requires=">=3.11,<3.12",
     install_requires=requirements,
-    extras_require={"test": ["pytest==9.2.0", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0"]},
+    package_data={"annt": ["reference/*.csv"]},
+    extras_require={"ray": ["ray==2.60.0"],
+                    "test": ["pytest==9.2.0", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0",
+                             "ray==2.60.0"]},
     entry_points={"console_scripts": ["annt=annt.cli:main"]},
 )

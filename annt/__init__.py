@@ -18,7 +18,7 @@ from .errors import (AdversarialSetError, AnntError, CheckpointError, ConfigErro
                      ResumeError, SampleError, ZooError)
 from .predictor import TrainedModel, load_model
 from .quantization import Precision
-from .api import attack, evaluate, experiment, run, train
+from .api import attack, evaluate, experiment, run, study, train
 from .settings import Settings
 from .zoo import shipped_models
 
@@ -26,5 +26,5 @@ __version__ = "0.1.0"
 
 __all__ = ["AdversarialSetError", "AnntError", "CheckpointError", "ConfigError", "DataError", "OutputExistsError",
            "ResumeError", "SampleError", "ZooError", "Precision", "Settings", "TrainedModel", "attack", "evaluate",
-           "experiment", "load_config", "load_dataset", "load_model", "run", "shipped_models", "train",
+           "experiment", "load_config", "load_dataset", "load_model", "run", "shipped_models", "study", "train",
            "__version__"]

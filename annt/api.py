@@ -17,9 +17,36 @@ def run(config):
         return task.run(settings)
 
 
-def _run(task, model, precision, sections):
-    """Run ``task`` from the keyword arguments of one of the functions below."""
-    return run(config_module.from_options(task, model, precision, **sections))
+_COMMON = {"seed": "seed", "data_dir": "data.dir", "download": "data.download", "output_dir": "output.dir",
+           "resume": "output.resume", "overwrite": "output.overwrite"}
+_ATTACK = {"attack": "attack.name", "params": "attack.params", "samples": "attack.samples", "runs": "attack.runs",
+           "selection": "attack.selection", "test_batch_size": "test.batch_size"}
+#: The config key each keyword argument of each function sets.
+KEYS = {
+    "train": {**_COMMON, "epochs": "train.epochs", "batch_size": "train.batch_size",
+              "learning_rate": "train.learning_rate", "train_samples": "train.train_samples", "dataset": "data.dataset"},
+    "attack": {**_COMMON, **_ATTACK, "checkpoint": "model.checkpoint"},
+    "evaluate": {**{k: v for k, v in _COMMON.items() if k != "seed"}, "adversarial": "evaluate.adversarial", "checkpoint": "model.checkpoint",
+                 "test_batch_size": "test.batch_size"},
+    "experiment": {**_COMMON, **_ATTACK, "precisions": "experiment.precisions", "transfer": "experiment.transfer"},
+    "study": {**_COMMON, "samples": "attack.samples", "runs": "attack.runs", "selection": "attack.selection",
+              "test_batch_size": "test.batch_size", "precisions": "study.precisions", "attacks": "study.attacks",
+              "params": "study.params", "transfer": "study.transfer", "executor": "study.executor",
+              "ray_address": "study.ray_address", "reference": "study.reference", "images": "study.images"},
+}
+
+
+def _run(task, model, precision, arguments):
+    """Run ``task`` with the ``arguments`` (a function's ``locals()``) set at their config keys."""
+    config = {"task": task, "model": {"name": model, "precision": precision}}
+    for keyword, path in KEYS[task].items():
+        *sections, key = path.split(".")
+        node = config
+        for section in sections:
+            node = node.setdefault(section, {})
+        value = arguments[keyword]
+        node[key] = list(value) if isinstance(value, tuple) else str(value) if keyword == "adversarial" else value
+    return run(config)
 
 
 def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, learning_rate=None,
@@ -37,10 +64,7 @@ def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, lear
     ``epochs``, ``batch_size``, ``learning_rate``: None takes the model's recipe; ``train_samples``:
     train on the first N images; ``resume`` continues the run folder from its last checkpoint.
     """
-    return _run("train", model, precision, dict(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, train_samples=train_samples, seed=seed,
-        dataset=dataset, data_dir=data_dir, download=download, output_dir=output_dir, resume=resume,
-        overwrite=overwrite))
+    return _run("train", model, precision, locals())
 
 
 def attack(model="model_a", precision="FP", attack="fgsm", params=None, *, samples=100, runs=1,
@@ -61,10 +85,7 @@ def attack(model="model_a", precision="FP", attack="fgsm", params=None, *, sampl
     ``samples`` test images the model classifies correctly are attacked per run (``runs`` runs, seeds
     ``seed``, ``seed + 1``, ...). ``checkpoint``: a run folder or ``model.npz`` instead of the shipped zoo.
     """
-    return _run("attack", model, precision, dict(
-        attack_name=attack, params=params, samples=samples, runs=runs, selection=selection, seed=seed,
-        checkpoint=checkpoint, data_dir=data_dir, download=download, test_batch_size=test_batch_size,
-        output_dir=output_dir, resume=resume, overwrite=overwrite))
+    return _run("attack", model, precision, locals())
 
 
 def evaluate(adversarial, model="model_a", precision="FP", *, checkpoint=None, data_dir=None, download=True,
@@ -82,9 +103,7 @@ def evaluate(adversarial, model="model_a", precision="FP", *, checkpoint=None, d
     >>> transfer["transfer"], transfer["per_run"][0]["samples"]
     (True, 20)
     """
-    return _run("evaluate", model, precision, dict(
-        adversarial=str(adversarial), checkpoint=checkpoint, data_dir=data_dir, download=download,
-        test_batch_size=test_batch_size, output_dir=output_dir, resume=resume, overwrite=overwrite))
+    return _run("evaluate", model, precision, locals())
 
 
 def experiment(model="model_a", precisions=("FP", "1,1,32"), attack="fgsm", params=None, *, transfer=False,
@@ -100,7 +119,23 @@ def experiment(model="model_a", precisions=("FP", "1,1,32"), attack="fgsm", para
     >>> sorted(result["transfer"])
     ['1,1,32 -> FP', 'FP -> 1,1,32']
     """
-    return _run("experiment", model, None, dict(
-        precisions=list(precisions), transfer=transfer, attack_name=attack, params=params, samples=samples, runs=runs,
-        selection=selection, seed=seed, data_dir=data_dir, download=download, test_batch_size=test_batch_size,
-        output_dir=output_dir, resume=resume, overwrite=overwrite))
+    return _run("experiment", model, None, locals())
+
+
+def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), params=None, *, transfer=(),
+          samples=100, runs=1, selection="random", seed=0, executor="local", ray_address=None, reference=None,
+          images=6, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
+          overwrite=False):
+    """Every attack of ``attacks`` on the shipped ``model`` at each of ``precisions`` (``samples`` x ``runs``
+    each; ``params``: ``{attack: {ART parameter: value}}``), the transfer matrices of the attacks in
+    ``transfer``, and the report (``<study folder>/report``). ``resume=True`` continues a killed study
+    from its last saved batch; ``executor="ray"`` runs each cell as a Ray task.
+
+    >>> result = study("model_a", ["FP", "1,1,32"], ["fgsm"], samples=10, transfer=["fgsm"], output_dir="runs")
+    fgsm on FP             adversarial accuracy ...
+    study: runs/model_a-mnist-study
+    report: runs/model_a-mnist-study/report
+    >>> sorted(path.name for path in result["report"].glob("table*.csv"))
+    ['table3.csv', 'table6.csv']
+    """
+    return _run("study", model, None, locals())

@@ -312,7 +312,7 @@ def _study_settings(study, dataset):
             params[name] = resolve_params(name, dataset, given.get(name))
         except AttackParameterError as error:
             raise ConfigError(f"study.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
-    return StudySettings(study["precisions"] or (), params, study["transfer"], study["executor"],
+    return StudySettings(study["precisions"] or (), attacks, params, study["transfer"], study["executor"],
                          study["ray_address"], study["reference"], study["images"])
 
 
@@ -415,45 +415,6 @@ def load(path=None, overrides=()):
     """File (optional) + ``--set`` overrides -> resolved, validated config."""
     given = load_file(path) if path else {}
     return resolve(apply_overrides(given, overrides))
-
-
-def _keyword_map(schema=SCHEMA):
-    """Keyword arguments of the Python API -> config key paths.
-
-    A key name used by one section only is its own keyword (``epochs``); a name several
-    sections share is prefixed by its section (``data_dir``, ``output_dir``, ``test_batch_size``),
-    except in the ``train`` section, which keeps the plain name (``batch_size``).
-    """
-    sections = {name: section for name, section in schema.items() if isinstance(section, dict)}
-    counts = {}
-    for section in sections.values():
-        for key in section:
-            counts[key] = counts.get(key, 0) + 1
-    keywords = {key: (key,) for key, opt in schema.items() if not isinstance(opt, dict)}
-    for name, section in sections.items():
-        for key in section:
-            plain = counts[key] == 1 or name == "train"
-            keywords[key if plain else f"{name}_{key}"] = (name, key)
-    return keywords
-
-
-API_KEYWORDS = _keyword_map()
-
-
-def from_options(task, model, precision, **options):
-    """A config mapping from the Python API's arguments (validated later by :func:`resolve`)."""
-    config = {"task": task, "model": {"name": model, "precision": precision}}
-    reserved = {("task",), ("model", "name"), ("model", "precision")}
-    for keyword, value in options.items():
-        if API_KEYWORDS.get(keyword, ("task",)) in reserved:
-            allowed = ", ".join(k for k, path in API_KEYWORDS.items() if path not in reserved)
-            raise ConfigError(f"{keyword}: unknown option; allowed: {allowed}")
-        *sections, key = API_KEYWORDS[keyword]
-        node = config
-        for section in sections:
-            node = node.setdefault(section, {})
-        node[key] = value
-    return config
 
 
 def reference_markdown(schema=SCHEMA, prefix=""):

@@ -60,7 +60,8 @@ class ExperimentSettings:
 @dataclass(frozen=True)
 class StudySettings:
     precisions: tuple = ()  # of Precision
-    attacks: dict = None  # attack name -> its resolved ART parameters, in the order given
+    attacks: tuple = ()  # attack names, in the order given
+    params: dict = None  # attack name -> its resolved ART parameters
     transfer: tuple = ()  # attack names
     executor: str = "local"
     ray_address: str | None = None

@@ -46,11 +46,11 @@ def study_cells(settings):
     output = OutputSettings(study_folder(settings).resolve() / "cells", resume=True)
     data = replace(settings.data, dir=resolve_data_dir(settings.data.dir).resolve())
     cells = []
-    for name, params in settings.study.attacks.items():
+    for name in settings.study.attacks:
         for precision in settings.study.precisions:
             model = replace(settings.model, precision=precision,
                             checkpoint=shipped_folder(settings.model.name, data.dataset, precision).resolve())
-            attack = AttackSettings(name, params, settings.attack.samples, settings.attack.runs,
+            attack = AttackSettings(name, settings.study.params[name], settings.attack.samples, settings.attack.runs,
                                     settings.attack.selection)
             cells.append(Cell(name, precision, replace(settings, task="attack", data=data, model=model,
                                                        attack=attack, output=output)))
@@ -76,7 +76,7 @@ def transfers(settings, cells):
 def definition(settings):
     """What a study is, as recorded in ``study.json``: resuming needs the very same."""
     return {"model": settings.model.name, "dataset": settings.data.dataset, "seed": settings.seed,
-            "precisions": [str(p) for p in settings.study.precisions], "attacks": settings.study.attacks,
+            "precisions": [str(p) for p in settings.study.precisions], "attacks": settings.study.params,
             "samples": settings.attack.samples, "runs": settings.attack.runs, "selection": settings.attack.selection,
             "transfer": list(settings.study.transfer)}
 
@@ -119,7 +119,7 @@ def run_study(settings):
     report = write_report(folder)
     write_json(folder / "manifest.json", record.manifest(settings))
     print(f"study: {folder}\nreport: {report}")
-    return {"folder": str(folder), "report": str(report)}
+    return {"folder": folder, "report": report}
 
 
 def _cell_line(cell, result, seconds):
@@ -141,6 +141,7 @@ def _ray_cells(cells, bar, _models, address):
     """Run each cell as a Ray task (a local Ray instance, or the cluster at ``address``); the workers report
     their samples to one counter actor, which the bar follows."""
     import ray
+    started_here = not ray.is_initialized()
     ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     counter = ray.remote(_Counter).remote()
     task = ray.remote(_remote_cell)
@@ -158,6 +159,8 @@ def _ray_cells(cells, bar, _models, address):
     finally:
         for reference in pending:
             ray.cancel(reference, force=True)
+        if started_here:
+            ray.shutdown()
 
 
 class _Counter:

@@ -153,29 +153,23 @@ def test_unshipped_precision_is_a_config_error(tmp_path, capsys):
     assert "model.precision: no shipped model_c at 3,3,32" in err
 
 
-def test_api_keywords_map_to_config_keys():
-    built = config.from_options("train", "model_a", "FP", epochs=2, data_dir="d", output_dir="o",
-                                test_batch_size=64, batch_size=32)
-    assert built["train"] == {"epochs": 2, "batch_size": 32}
-    assert built["data"] == {"dir": "d"} and built["output"] == {"dir": "o"}
-    assert built["test"] == {"batch_size": 64}
-    with pytest.raises(ConfigError, match="epoch: unknown option; allowed: seed, dataset"):
-        config.from_options("train", "model_a", "FP", epoch=2)
-
-
-@pytest.mark.parametrize("function", [annt.train, annt.attack, annt.evaluate, annt.experiment])
+@pytest.mark.parametrize("function", [annt.train, annt.attack, annt.evaluate, annt.experiment, annt.study])
 def test_api_defaults_are_the_config_defaults(function):
     """The Python door shows its defaults in its signatures; they must be the config's."""
-    keywords = {"attack": "attack_name", "precisions": "precisions"}
-    for parameter in inspect.signature(function).parameters.values():
-        keyword = keywords.get(parameter.name, parameter.name)
-        if parameter.kind is not parameter.KEYWORD_ONLY and keyword not in ("attack_name", "params"):
-            continue
-        section_key = config.API_KEYWORDS[keyword]
-        option = config.SCHEMA[section_key[0]] if len(section_key) == 1 else \
-            config.SCHEMA[section_key[0]][section_key[1]]
-        default = parameter.default if keyword != "precisions" else None
-        assert default == option.default, f"{function.__name__}({parameter.name}=...)"
+    for keyword, path in annt.api.KEYS[function.__name__].items():
+        section, _, key = path.rpartition(".")
+        option = config.SCHEMA[section][key] if section else config.SCHEMA[key]
+        default = inspect.signature(function).parameters[keyword].default
+        if default is inspect.Parameter.empty or option.default is None and keyword in ("precisions", "attacks"):
+            continue  # required by the task (the function's default, if any, is an example)
+        assert (list(default) if isinstance(default, tuple) else default) == option.default, \
+            f"{function.__name__}({keyword}=...)"
+
+
+def test_api_keywords_are_the_functions_arguments():
+    for name, keys in annt.api.KEYS.items():
+        parameters = set(inspect.signature(getattr(annt, name)).parameters) - {"model", "precision"}
+        assert parameters == set(keys), name
 
 
 def test_lower_layers_name_files_not_config_keys(tmp_path):

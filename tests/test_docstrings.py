@@ -10,7 +10,8 @@ from conftest import needs_mnist
 pytestmark = [pytest.mark.slow, needs_mnist]
 
 
-@pytest.mark.parametrize("function", [annt.train, annt.load_model, annt.attack, annt.evaluate, annt.experiment],
+@pytest.mark.parametrize("function", [annt.train, annt.load_model, annt.attack, annt.evaluate, annt.experiment,
+                                      annt.study],
                          ids=lambda f: f.__name__)
 def test_docstring_examples(function, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -1,0 +1,196 @@
+"""The study task: a tiny grid runs, resumes after kill -9 to identical results, runs the same on Ray,
+and its report says exactly what the cells hold; the report task; resuming within one attack run."""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import annt
+from annt.adversarial_sets import Parts
+from annt.cli import main
+
+from conftest import REPO, needs_mnist
+
+pytestmark = needs_mnist
+
+TINY = ["--set", "task=study", "--set", "model.name=model_a", "--set", "attack.samples=12", "--set", "attack.runs=2",
+        "--set", 'study.precisions=[FP, "1,1,32"]', "--set", "study.attacks=[fgsm, boundary]",
+        "--set", "study.transfer=[fgsm]", "--set", "study.params={boundary: {max_iter: 3}}",
+        "--set", "study.reference=paper", "--set", "study.images=3"]
+STUDY = "model_a-mnist-study"
+
+
+def run_tiny(output, *extra):
+    return main([*TINY, "--set", f"output.dir={output}", *extra])
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    output = tmp_path_factory.mktemp("local")
+    assert run_tiny(output) == 0
+    return output / STUDY
+
+
+def read_csv(path):
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def number(text):
+    return None if text == "" else float(text)
+
+
+def arrays_of(study):
+    """Every array of every adversarial set of a study, by relative path."""
+    found = {}
+    for path in sorted(study.glob("cells/*/run-*/adversarial.npz")):
+        with np.load(path, allow_pickle=False) as stored:
+            found.update({f"{path.relative_to(study)}:{name}": stored[name] for name in stored.files})
+    return found
+
+
+def test_a_tiny_study_writes_every_cell_and_its_report(tiny):
+    assert sorted(p.name for p in (tiny / "cells").iterdir()) == [
+        "model_a-mnist-fp-boundary", "model_a-mnist-fp-fgsm", "model_a-mnist-w1a1g32-boundary",
+        "model_a-mnist-w1a1g32-fgsm"]
+    assert sorted(p.name for p in (tiny / "transfer").iterdir()) == [
+        "model_a-mnist-fp-fgsm-on-model_a-mnist-w1a1g32", "model_a-mnist-w1a1g32-fgsm-on-model_a-mnist-fp"]
+    report = tiny / "report"
+    for name in ("table6.md", "table6.csv", "table3.md", "transfer_fgsm.md", "transfer_fgsm.png",
+                 "adversarial_accuracy_vs_bitwidth.png", "mean_l2_successful_vs_bitwidth.png", "images_fgsm.png",
+                 "images_boundary.png", "boundary_l2_by_iteration.png", "wall_times.csv", "README.md"):
+        assert (report / name).is_file(), name
+    assert not list(tiny.glob("cells/*/run-*/parts")), "parts are removed once a set is saved"
+    with np.load(tiny / "cells/model_a-mnist-fp-boundary/run-1/adversarial.npz") as stored:
+        assert stored["l2_by_iteration"].shape == (12, 4)  # start + 3 iterations
+
+
+def test_the_report_numbers_are_the_cells_metrics(tiny):
+    rows = read_csv(tiny / "report/table6.csv")
+    assert len(rows) == 4
+    for row in rows:
+        folder = tiny / "cells" / f"model_a-mnist-{'fp' if row['precision'] == 'FP' else 'w1a1g32'}-{row['attack']}"
+        aggregate = json.loads((folder / "metrics.json").read_text())["aggregate"]
+        for metric in ("adversarial_accuracy", "mean_l2_successful", "mean_linf_successful"):
+            assert number(row[f"{metric}_mean"]) == aggregate[metric]["mean"]
+            assert number(row[f"{metric}_std"]) == aggregate[metric]["std"]
+        assert row["runs_done"] == "2" and row["status"] == "done"
+    fgsm_fp = next(r for r in rows if r["attack"] == "fgsm" and r["precision"] == "FP")
+    assert float(fgsm_fp["paper_adversarial_accuracy"]) == 0.337
+    assert float(fgsm_fp["difference_adversarial_accuracy"]) == pytest.approx(
+        float(fgsm_fp["adversarial_accuracy_mean"]) - 0.337)
+    transfer = {(r["source"], r["target"]): r for r in read_csv(tiny / "report/transfer_fgsm.csv")}
+    evaluated = json.loads((tiny / "transfer/model_a-mnist-fp-fgsm-on-model_a-mnist-w1a1g32/metrics.json").read_text())
+    assert float(transfer[("FP", "1,1,32")]["adversarial_accuracy_mean"]) == \
+        evaluated["aggregate"]["adversarial_accuracy"]["mean"]
+
+
+def test_the_report_task_rewrites_the_report_from_the_saved_cells_alone(tiny, tmp_path, capsys):
+    copy = tmp_path / STUDY
+    shutil.copytree(tiny, copy)
+    shutil.rmtree(copy / "report")
+    assert main(["--set", "task=report", "--set", f"report.folder={copy}"]) == 0
+    assert (copy / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
+    assert main(["--set", "task=report", "--set", f"report.folder={tmp_path}"]) == 2
+    assert f"report.folder: {tmp_path} is not a study folder" in capsys.readouterr().err
+
+
+def test_a_missing_cell_is_shown_missing_never_filled_in(tiny, tmp_path):
+    copy = tmp_path / STUDY
+    shutil.copytree(tiny, copy)
+    shutil.rmtree(copy / "cells/model_a-mnist-w1a1g32-boundary")
+    report = annt.reports.write_report(copy)
+    row = next(r for r in read_csv(report / "table6.csv") if r["attack"] == "boundary" and r["precision"] == "1,1,32")
+    assert row["status"] == "missing" and row["adversarial_accuracy_mean"] == "" and row["runs_done"] == "0"
+    assert "| 1,1,32 | — |" in (report / "table6.md").read_text()
+    assert "missing: boundary on 1,1,32" in (report / "README.md").read_text()
+
+
+def test_a_study_folder_is_never_replaced_without_overwrite(tiny, tmp_path, capsys):
+    copy = tmp_path / "out"
+    shutil.copytree(tiny, copy / STUDY)
+    before = (copy / STUDY / "report/table6.csv").read_text()
+    assert run_tiny(copy) == 2
+    assert f"output.dir: {copy / STUDY} exists; set output.resume: true" in capsys.readouterr().err
+    assert run_tiny(copy, "--set", "output.resume=true", "--set", "attack.samples=13") == 2
+    assert "output.resume: " in capsys.readouterr().err
+    assert (copy / STUDY / "report/table6.csv").read_text() == before
+
+
+@pytest.mark.parametrize("override, message", [
+    ("study.params={jsma: {theta: 0.5}}", "study.params.jsma: not one of study.attacks"),
+    ("study.params={fgsm: {eps: 2}}", "study.params.fgsm.eps: 2 is out of range"),
+    ("study.transfer=[uap]", "study.transfer: 'uap' is not one of study.attacks"),
+    ("study.attacks=[fgsm, pgd]", "study.attacks: unknown attack 'pgd'"),
+    ("study.executor=slurm", "study.executor: 'slurm' is not allowed; allowed: local, ray"),
+    ("study.precisions=[FP, '3,3,32']", "study.precisions: no shipped model_a at 3,3,32"),
+])
+def test_bad_study_settings_stop_before_any_work(tmp_path, capsys, override, message):
+    assert run_tiny(tmp_path, "--set", override) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_study_killed_mid_cell_resumes_to_identical_results(tiny, tmp_path):
+    """kill -9 while a Boundary cell has saved some of its batches; resuming loses at most the batch in flight."""
+    command = [sys.executable, "-m", "annt", *TINY, "--set", f"output.dir={tmp_path}",
+               "--set", "study.params={boundary: {max_iter: 3, batch_size: 64}}"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    parts = tmp_path / STUDY / "cells"
+    deadline = time.time() + 300
+    while not list(parts.glob("*-boundary/run-*/parts/part-*.npz")) and time.time() < deadline:
+        assert process.poll() is None, "the study ended before a Boundary batch was saved"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / STUDY / "report").exists()
+    assert run_tiny(tmp_path, "--set", "output.resume=true") == 0
+    resumed, uninterrupted = arrays_of(tmp_path / STUDY), arrays_of(tiny)
+    assert resumed.keys() == uninterrupted.keys()
+    for key, array in uninterrupted.items():
+        np.testing.assert_array_equal(resumed[key], array, err_msg=key)
+    assert (tmp_path / STUDY / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
+
+
+@pytest.mark.slow
+def test_the_ray_executor_gives_the_same_table(tiny, tmp_path):
+    pytest.importorskip("ray")
+    assert run_tiny(tmp_path, "--set", "study.executor=ray") == 0
+    assert (tmp_path / STUDY / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
+    assert (tmp_path / STUDY / "report/transfer_fgsm.csv").read_text() == \
+        (tiny / "report/transfer_fgsm.csv").read_text()
+
+
+@pytest.mark.parametrize("attack, params", [("boundary", {"max_iter": 3}), ("fgsm", {"batch_size": 4})])
+def test_an_attack_interrupted_between_batches_resumes_to_the_same_set(tmp_path, monkeypatch, attack, params):
+    """Within one run: stop after two saved batches, resume, and get what an uninterrupted run gives."""
+    whole = annt.attack("model_a", "1,1,32", attack, params, samples=30, output_dir=str(tmp_path / "whole"))
+    saves, real_save = [], Parts.save
+
+    def save_then_stop(self, start, call):
+        real_save(self, start, call)
+        saves.append(start)
+        if len(saves) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Parts, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        annt.attack("model_a", "1,1,32", attack, params, samples=30, output_dir=str(tmp_path / "cut"))
+    monkeypatch.setattr(Parts, "save", real_save)
+    resumed = annt.attack("model_a", "1,1,32", attack, params, samples=30, output_dir=str(tmp_path / "cut"),
+                          resume=True)
+    assert resumed["aggregate"] == whole["aggregate"]
+    folder = f"model_a-mnist-w1a1g32-{attack}/run-1/adversarial.npz"
+    with np.load(tmp_path / "whole" / folder) as first, np.load(tmp_path / "cut" / folder) as second:
+        assert first.files == second.files
+        for name in first.files:
+            np.testing.assert_array_equal(first[name], second[name], err_msg=name)
