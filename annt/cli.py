@@ -67,8 +67,8 @@ def main(argv=None):
         print(f"annt: error: {error}", file=sys.stderr)
         return error.exit_status
     except KeyboardInterrupt:
-        print("annt: interrupted; finished runs are kept: run the same command with --set output.resume=true "
-              "to continue", file=sys.stderr)
+        print("annt: interrupted; finished batches and runs are kept: run the same command with "
+              "--set output.resume=true to continue", file=sys.stderr)
         return 130
     return 0
 
