@@ -29,12 +29,14 @@ def main():
     parser.add_argument("--only", action="append", help="train only these precisions (repeatable)")
     args = parser.parse_args()
 
-    from annt.zoo import CARD, WEIGHTS, run_name, zoo_dir
+    from annt.outputs import run_name
+    from annt.quantization import Precision
+    from annt.zoo import CARD, WEIGHTS, zoo_dir
 
     for config, model, dataset, precision in GROUPS[args.group]:
         if args.only and precision not in args.only:
             continue
-        name = run_name(model, dataset, precision)
+        name = run_name(model, dataset, Precision.parse(precision))
         shipped = zoo_dir() / name
         if (shipped / CARD).is_file():
             print(f"{name}: already in the zoo, skipped", flush=True)
