@@ -1,4 +1,5 @@
-"""The five attacks (SPEC §5): which ART class, which parameters a config may set, and their values.
+"""The attacks: the paper's five (SPEC §5) and PGD; which ART class, which parameters a config may set,
+and their values.
 
 Every parameter is passed to ART explicitly; those a config leaves out take the paper's value
 for the data set (its Table 5) or else a fixed ANNT default, never ART's silent default.
@@ -12,8 +13,8 @@ from dataclasses import dataclass, field
 from unittest import mock
 
 import numpy as np
-from art.attacks.evasion import (BoundaryAttack, CarliniL2Method, FastGradientMethod, SaliencyMapMethod,
-                                 UniversalPerturbation)
+from art.attacks.evasion import (BoundaryAttack, CarliniL2Method, FastGradientMethod, ProjectedGradientDescent,
+                                 SaliencyMapMethod, UniversalPerturbation)
 from art.attacks.evasion import universal_perturbation
 from art.utils import random_targets
 from tqdm.auto import tqdm
@@ -105,6 +106,11 @@ ATTACKS = {
     "boundary": AttackSpec(TracedBoundaryAttack, {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25,
                                             "sample_size": 20, "init_size": 100, "batch_size": 64},
                            fixed={"targeted": False, "verbose": False}, chunk=10),
+    # Not in the paper: the iterative attack that tells robustness from gradient masking (Madry et al. 2018),
+    # at FGSM's eps by default. Its random starts draw from NumPy, so its calls run one after the other.
+    "pgd": AttackSpec(ProjectedGradientDescent, {"eps": 0.25, "eps_step": 0.01, "max_iter": 40,
+                                                 "num_random_init": 1, "batch_size": 256},
+                      fixed={"norm": np.inf, "targeted": False, "verbose": False}),
 }
 
 #: The paper's hyperparameters (its Table 5) by data set; they override :data:`ATTACKS` defaults.
@@ -119,6 +125,9 @@ PAPER_PARAMS = {
                 "boundary": {"max_iter": 12}},
 }
 
+#: ANNT's own values by data set for attacks the paper does not use (PGD at the paper's FGSM eps).
+DATASET_PARAMS = {"mnist": {}, "cifar10": {"pgd": {"eps": 0.05, "eps_step": 0.005}}}
+
 
 #: Meaningful values of parameters on images in [0, 1] (inclusive bounds; None = unbounded), by ART name.
 RANGES = {
@@ -130,6 +139,8 @@ RANGES = {
     "confidence": (0.0, None),
     "learning_rate": (0.0, None),
     "initial_const": (0.0, None),
+    "eps_step": (0.0, 1.0),       # PGD step, L-inf
+    "num_random_init": (0, None),  # PGD: 0 = start at the image itself
 }
 
 
@@ -140,7 +151,7 @@ def resolve_params(name, dataset, given):
     a wrong type or a value outside its meaningful range.
     """
     spec = ATTACKS[name]
-    params = _merged(spec.defaults, PAPER_PARAMS[dataset][name])
+    params = _merged(spec.defaults, {**DATASET_PARAMS[dataset].get(name, {}), **PAPER_PARAMS[dataset].get(name, {})})
     return _merged(params, given or {}, name)
 
 
@@ -160,12 +171,12 @@ def _merged(base, given, attack=None, prefix=""):
                 (expected is int and not isinstance(value, int)):
             raise AttackParameterError(f"expected {'an integer' if expected is int else 'a number'}, got {value!r}",
                                        where)
-        if expected is int and value < 1:
-            raise AttackParameterError(f"{value!r} is out of range; allowed: an integer >= 1", where)
-        low, high = RANGES.get(key, (0.0, None))
+        low, high = RANGES.get(key, (1 if expected is int else 0.0, None))
         if value < low or (high is not None and value > high):
-            allowed = f"a number >= {low:g}" if high is None else f"a number from {low:g} to {high:g}"
-            raise AttackParameterError(f"{value!r} is out of range; allowed: {allowed} (images are in [0, 1])", where)
+            kind = "an integer" if expected is int else "a number"
+            allowed = f"{kind} >= {low:g}" if high is None else f"{kind} from {low:g} to {high:g}"
+            raise AttackParameterError(f"{value!r} is out of range; allowed: {allowed}"
+                                       + ("" if expected is int else " (images are in [0, 1])"), where)
         result[key] = expected(value)
     return result
 

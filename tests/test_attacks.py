@@ -20,6 +20,7 @@ FAST = {
     "uap": {"attacker_params": {"eps": 0.1}, "eps": 0.6, "max_iter": 2},
     "cw_l2": {"max_iter": 10, "binary_search_steps": 3, "initial_const": 1.0, "batch_size": 10},
     "boundary": {"max_iter": 5},
+    "pgd": {"max_iter": 10},
 }
 
 
@@ -44,7 +45,7 @@ def test_each_attack_lowers_accuracy_and_stays_in_bounds(name, fp_model, mnist_t
     assert adversarial.min() >= 0.0 and adversarial.max() <= 1.0
     assert fp_model.accuracy(adversarial, labels[indices]) < 1.0 == fp_model.accuracy(clean, labels[indices])
     linf = np.abs(adversarial - clean).reshape(len(clean), -1).max(axis=1)
-    if name == "fgsm":
+    if name in ("fgsm", "pgd"):
         assert linf.max() <= 0.25 + 1e-6
     if name == "uap":
         assert linf.max() <= 0.6 + 1e-6
@@ -133,7 +134,9 @@ def test_too_few_correct_images_is_a_clear_error():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["attack.name=pgd"], "attack.name: 'pgd' is not allowed; allowed: fgsm, jsma, uap, cw_l2, boundary"),
+    (["attack.name=deepfool"], "attack.name: 'deepfool' is not allowed; allowed: fgsm, jsma, uap, cw_l2, boundary, pgd"),
+    (["attack.name=pgd", "attack.params={num_random_init: -1}"],
+     "attack.params.num_random_init: -1 is out of range; allowed: an integer >= 0"),
     (["attack.params={epsilon: 0.3}"], "attack.params.epsilon: unknown parameter of fgsm; allowed: eps, batch_size"),
     (["attack.params={eps: big}"], "attack.params.eps: expected a number, got 'big'"),
     (["attack.name=cw_l2", "attack.params={max_iter: 2.5}"], "attack.params.max_iter: expected an integer"),
@@ -204,3 +207,25 @@ def test_evaluating_mnist_sets_on_a_cifar_model_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="the sets were made on mnist, the target model is a cifar10 model"):
         annt.evaluate(source["folder"], "resnet20", "FP", output_dir=str(tmp_path / "eval"))
     assert not (tmp_path / "eval").exists()
+
+
+def test_pgd_with_one_full_step_and_no_random_start_is_fgsm():
+    images, labels = annt.load_dataset("mnist", "test")
+    model = annt.load_model("model_a", "1,1,32")
+    classifier = art_classifier(model)
+    fgsm, _ = generate(model, classifier, "fgsm", resolve_params("fgsm", "mnist", {}), images[:40], labels[:40], 0)
+    pgd, _ = generate(model, classifier, "pgd", resolve_params(
+        "pgd", "mnist", {"max_iter": 1, "num_random_init": 0, "eps_step": 0.25}), images[:40], labels[:40], 0)
+    np.testing.assert_array_equal(pgd, fgsm)
+
+
+def test_pgd_random_starts_are_seeded():
+    images, labels = annt.load_dataset("mnist", "test")
+    model = annt.load_model("model_a", "FP")
+    params = resolve_params("pgd", "mnist", {"max_iter": 3})
+    first, _ = generate(model, art_classifier(model), "pgd", params, images[:20], labels[:20], 7)
+    again, _ = generate(model, art_classifier(model), "pgd", params, images[:20], labels[:20], 7)
+    other, _ = generate(model, art_classifier(model), "pgd", params, images[:20], labels[:20], 8)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert np.abs(first - images[:20]).max() <= 0.25 + 1e-6

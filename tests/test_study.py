@@ -128,7 +128,7 @@ def test_a_study_folder_is_never_replaced_without_overwrite(tiny, tmp_path, caps
     ("study.params={jsma: {theta: 0.5}}", "study.params.jsma: not one of study.attacks"),
     ("study.params={fgsm: {eps: 2}}", "study.params.fgsm.eps: 2 is out of range"),
     ("study.transfer=[uap]", "study.transfer: 'uap' is not one of study.attacks"),
-    ("study.attacks=[fgsm, pgd]", "study.attacks: unknown attack 'pgd'"),
+    ("study.attacks=[fgsm, deepfool]", "study.attacks: unknown attack 'deepfool'"),
     ("study.executor=slurm", "study.executor: 'slurm' is not allowed; allowed: local, ray"),
     ("study.precisions=[FP, '3,3,32']", "study.precisions: no shipped model_a at 3,3,32"),
 ])
