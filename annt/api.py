@@ -24,7 +24,8 @@ _ATTACK = {"attack": "attack.name", "params": "attack.params", "samples": "attac
 #: The config key each keyword argument of each function sets.
 KEYS = {
     "train": {**_COMMON, "epochs": "train.epochs", "batch_size": "train.batch_size",
-              "learning_rate": "train.learning_rate", "train_samples": "train.train_samples", "dataset": "data.dataset"},
+              "learning_rate": "train.learning_rate", "train_samples": "train.train_samples", "dataset": "data.dataset",
+              "activation_bound": "model.activation_bound"},
     "attack": {**_COMMON, **_ATTACK, "checkpoint": "model.checkpoint"},
     "evaluate": {**{k: v for k, v in _COMMON.items() if k != "seed"}, "adversarial": "evaluate.adversarial", "checkpoint": "model.checkpoint",
                  "test_batch_size": "test.batch_size"},
@@ -50,7 +51,7 @@ def _run(task, model, precision, arguments):
 
 
 def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, learning_rate=None,
-          train_samples=None, seed=0, dataset=None, data_dir=None, download=True, output_dir="runs",
+          train_samples=None, activation_bound=None, seed=0, dataset=None, data_dir=None, download=True, output_dir="runs",
           resume=False, overwrite=False):
     """Train ``model`` at ``precision`` (Tensorpack) and return its run folder.
 
@@ -62,7 +63,8 @@ def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, lear
     ['model-16.data-00000-of-00001', 'model-16.index', 'model.npz', 'model_card.json']
 
     ``epochs``, ``batch_size``, ``learning_rate``: None takes the model's recipe; ``train_samples``:
-    train on the first N images; ``resume`` continues the run folder from its last checkpoint.
+    train on the first N images; ``activation_bound``: ``clip`` (None, the default) or ``cabs``;
+    ``resume`` continues the run folder from its last checkpoint.
     """
     return _run("train", model, precision, locals())
 

@@ -18,7 +18,7 @@ from .errors import (AdversarialSetError, AnntError, AttackParameterError, Check
                      ModelCardError, OutputExistsError, ResumeError, SampleError, ZooError)
 from .models import MODELS
 from .outputs import STUDY_FILE
-from .quantization import Precision
+from .quantization import ACTIVATION_BOUNDS, Precision
 from .settings import (AttackSettings, DataSettings, EvaluateSettings, ExperimentSettings, ModelSettings,
                        OutputSettings, ReportSettings, Settings, StudySettings, TestSettings, TrainSettings)
 from .tasks import TASKS
@@ -120,6 +120,10 @@ SCHEMA = {
                                                "the checkpoint's (model card), else FP.", nullable=True),
         "checkpoint": Option("path", None, "Run folder, model.npz or checkpoint to load (tasks test, attack, "
                                            "evaluate); null = the shipped zoo model.", nullable=True),
+        "activation_bound": Option("str", None, "How activations feeding quantized layers are bounded to [0, 1]: "
+                                                "clip (SPEC) or cabs, min(|x|, 1) (tensorpack's DoReFa example); null "
+                                                "= the checkpoint's (model card), else clip.",
+                                   choices=ACTIVATION_BOUNDS, nullable=True),
     },
     "train": {
         "epochs": Option("int", None, "Training epochs; null = the model's recipe.", minimum=1,
@@ -271,7 +275,7 @@ def resolve(given):
     data, model, output = config["data"], config["model"], config["output"]
     checkpoint, data_dir = _existing_path(model, "model.checkpoint"), _existing_path(data, "data.dir")
     with keyed():
-        name, precision = identify(model["name"], model["precision"], checkpoint)
+        name, precision, bound = identify(model["name"], model["precision"], checkpoint, model["activation_bound"])
     model_cls = MODELS[name]
     if data["dataset"] is not None and data["dataset"] != model_cls.dataset:
         raise ConfigError(f"data.dataset: {model_cls.name} is a {model_cls.dataset} model, "
@@ -285,7 +289,7 @@ def resolve(given):
     settings = Settings(
         task=config["task"], seed=config["seed"],
         data=DataSettings(model_cls.dataset, data_dir, data["download"]),
-        model=ModelSettings(name, precision, checkpoint),
+        model=ModelSettings(name, precision, checkpoint, bound),
         train=TrainSettings(**config["train"]), test=TestSettings(**config["test"]),
         attack=AttackSettings(**{**attack, "params": params}),
         evaluate=EvaluateSettings(_existing_path(config["evaluate"], "evaluate.adversarial")),
@@ -321,7 +325,7 @@ def _check_zoo_model(settings):
     model = settings.model
     if model.checkpoint is None:
         with keyed("model.precision"):
-            shipped_folder(model.name, settings.data.dataset, model.precision)
+            shipped_folder(model.name, settings.data.dataset, model.precision, model.activation_bound)
 
 
 def _check_training(settings):
@@ -348,7 +352,7 @@ def _check_shipped_precisions(settings, precisions, task):
         raise ConfigError(f"model.checkpoint: task {task} uses the shipped zoo; remove model.checkpoint")
     for precision in precisions:
         with keyed(f"{task}.precisions"):
-            shipped_folder(settings.model.name, settings.data.dataset, precision)
+            shipped_folder(settings.model.name, settings.data.dataset, precision, settings.model.activation_bound)
 
 
 def _check_report(settings):

@@ -57,7 +57,7 @@ def run_attack(settings, trained=None, progress=None, echo=print):
                                         run, progress)
         per_run.append(_evaluate_run(adversarial_set, trained, images, run_folder, settings))
     title = (f"{spec.name} on {trained.name} {trained.precision} ({trained.dataset}), "
-             f"direct: {run_name(trained.name, trained.dataset, trained.precision)}")
+             f"direct: {run_name(trained.name, trained.dataset, trained.precision, trained.model.activation_bound)}")
     return _finish(folder, settings, record, title, per_run, echo, source=describe(trained),
                    target=describe(trained), attack=spec.name, params=spec.params, transfer=False)
 
@@ -146,7 +146,7 @@ def _finished_runs(folder, settings, trained):
 
 def load_trained(model):
     """The trained model ``model`` (:class:`~annt.settings.ModelSettings`) names: zoo or checkpoint."""
-    return load_model(model.name, model.precision, model.checkpoint)
+    return load_model(model.name, model.precision, model.checkpoint, model.activation_bound)
 
 
 def test_split(data):

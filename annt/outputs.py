@@ -29,21 +29,26 @@ from .errors import OutputExistsError
 STUDY_FILE = "study.json"
 
 
-def run_name(model_name, dataset, precision):
-    """``<model>-<dataset>-<precision>``, e.g. ``model_a-mnist-w1a1g32`` (``fp`` for full precision)."""
-    return f"{model_name}-{dataset}-{precision.slug}"
+def run_name(model_name, dataset, precision, activation_bound="clip"):
+    """``<model>-<dataset>-<precision>``, e.g. ``model_a-mnist-w1a1g32`` (``fp`` for full precision),
+    with ``-<bound>`` for an activation bound other than the default ``clip``."""
+    return f"{model_name}-{dataset}-{precision.slug}" + ("" if activation_bound == "clip" else f"-{activation_bound}")
+
+
+def model_run_name(settings):
+    """:func:`run_name` of the model ``settings`` name."""
+    model = settings.model
+    return run_name(model.name, settings.data.dataset, model.precision, model.activation_bound)
 
 
 def training_folder(settings):
     """The run folder a training writes to."""
-    return settings.output.dir / run_name(settings.model.name, settings.data.dataset, settings.model.precision)
+    return settings.output.dir / model_run_name(settings)
 
 
 def attack_folder(settings):
     """``<run name>-<attack>``: the sets and direct results of an attack."""
-    model = settings.model
-    name = run_name(model.name, settings.data.dataset, model.precision)
-    return settings.output.dir / f"{name}-{settings.attack.name}"
+    return settings.output.dir / f"{model_run_name(settings)}-{settings.attack.name}"
 
 
 def evaluation_folder(settings, sets_name=None):
@@ -52,8 +57,7 @@ def evaluation_folder(settings, sets_name=None):
     if sets_name is None:
         source = settings.evaluate.adversarial.resolve()
         sets_name = f"{source.stem}-{sha256_of(source)[:8]}" if source.is_file() else source.name
-    model = settings.model
-    return settings.output.dir / f"{sets_name}-on-{run_name(model.name, settings.data.dataset, model.precision)}"
+    return settings.output.dir / f"{sets_name}-on-{model_run_name(settings)}"
 
 
 def transfer_folder(attack_settings, target_precision):

@@ -62,7 +62,7 @@ class TrainedModel:
         return f"TrainedModel({self.name!r}, precision={str(self.precision)!r}, checkpoint={str(self.checkpoint)!r})"
 
 
-def load_model(model=None, precision=None, checkpoint=None):
+def load_model(model=None, precision=None, checkpoint=None, activation_bound=None):
     """Load a trained model: from the shipped zoo by name and precision, or from a checkpoint.
 
     >>> from annt import load_dataset
@@ -77,11 +77,14 @@ def load_model(model=None, precision=None, checkpoint=None):
 
     A run folder of your own: ``load_model(checkpoint="runs/model_a-mnist-w2a2g32")``.
 
+    ``activation_bound``: ``clip`` or ``cabs`` (see :data:`annt.quantization.ACTIVATION_BOUNDS`); a run
+    folder's card says which its model was trained with.
+
     A checkpoint may be a run folder (its ``model_card.json`` names model and precision),
     a ``model.npz`` or a TensorFlow checkpoint prefix (without a card beside it, ``model``
     and ``precision`` are needed).
     """
-    name, precision = identify(model, precision, checkpoint)
+    name, precision, bound = identify(model, precision, checkpoint, activation_bound)
     if checkpoint is None:
-        checkpoint = shipped_folder(name, build_model(name).dataset, precision)
-    return TrainedModel(build_model(name, precision), resolve_checkpoint(checkpoint), card_for(checkpoint))
+        checkpoint = shipped_folder(name, build_model(name).dataset, precision, bound)
+    return TrainedModel(build_model(name, precision, bound), resolve_checkpoint(checkpoint), card_for(checkpoint))

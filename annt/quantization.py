@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 from ._backend import tf
 
+#: How an activation feeding a quantized layer is bounded to [0, 1] before it is quantized: ``clip``
+#: (SPEC §4, the default) or ``cabs``, ``min(|x|, 1)``, as tensorpack's DoReFa example does.
+ACTIVATION_BOUNDS = ("clip", "cabs")
+
 #: Bitwidths a precision may use. Above 16 bits ``round(x * (2**k - 1))`` is no
 #: longer exact in float32, so 17..31 would not give the promised levels; 32 = off.
 SUPPORTED_BITS = tuple(range(1, 17)) + (32,)
@@ -96,15 +100,18 @@ def quantize_weights(w, bits):
     return 2.0 * quantize(t, bits) - 1.0
 
 
-def quantize_activations(x, bits, full_precision=tf.nn.relu):
+def quantize_activations(x, bits, full_precision=tf.nn.relu, bound="clip"):
     """DoReFa activation quantizer ``fa`` for inputs of quantized layers.
 
-    Bounds ``x`` to [0, 1] (clip) and quantizes it; at 32 bits it applies the
-    model's own nonlinearity ``full_precision`` instead (ReLU by default).
+    Bounds ``x`` to [0, 1] (``clip``, or ``cabs``: ``min(|x|, 1)``) and quantizes it; at 32 bits it
+    applies the model's own nonlinearity ``full_precision`` instead (ReLU by default).
     """
     if bits == 32:
         return full_precision(x)
-    return quantize(tf.clip_by_value(x, 0.0, 1.0), bits)
+    if bound not in ACTIVATION_BOUNDS:
+        raise ValueError(f"unknown activation bound {bound!r}; allowed: {', '.join(ACTIVATION_BOUNDS)}")
+    bounded = tf.clip_by_value(x, 0.0, 1.0) if bound == "clip" else tf.minimum(tf.abs(x), 1.0)
+    return quantize(bounded, bits)
 
 
 def quantize_gradients(x, bits):
@@ -134,6 +141,7 @@ class DoReFa:
     """The three quantizers of one precision, ready to apply inside a graph."""
 
     precision: Precision
+    activation_bound: str = "clip"
 
     def fw(self, w):
         """Quantize a weight tensor."""
@@ -141,7 +149,7 @@ class DoReFa:
 
     def fa(self, x, full_precision=tf.nn.relu):
         """Bound and quantize an activation that feeds a quantized layer."""
-        return quantize_activations(x, self.precision.activations, full_precision)
+        return quantize_activations(x, self.precision.activations, full_precision, self.activation_bound)
 
     def fg(self, x):
         """Quantize the gradient flowing back through ``x``."""

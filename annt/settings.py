@@ -22,6 +22,7 @@ class ModelSettings:
     name: str
     precision: Precision
     checkpoint: Path | None = None  # None: the shipped zoo model
+    activation_bound: str = "clip"  # annt.quantization.ACTIVATION_BOUNDS
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ def study_cells(settings):
     for name in settings.study.attacks:
         for precision in settings.study.precisions:
             model = replace(settings.model, precision=precision,
-                            checkpoint=shipped_folder(settings.model.name, data.dataset, precision).resolve())
+                            checkpoint=shipped_folder(settings.model.name, data.dataset, precision,
+                                                      settings.model.activation_bound).resolve())
             attack = AttackSettings(name, settings.study.params[name], settings.attack.samples, settings.attack.runs,
                                     settings.attack.selection)
             cells.append(Cell(name, precision, replace(settings, task="attack", data=data, model=model,
@@ -66,7 +67,8 @@ def transfers(settings, cells):
             for target in settings.study.precisions:
                 if target != cell.precision:
                     model = replace(cell.settings.model, precision=target, checkpoint=shipped_folder(
-                        cell.settings.model.name, cell.settings.data.dataset, target).resolve())
+                        cell.settings.model.name, cell.settings.data.dataset, target,
+                        cell.settings.model.activation_bound).resolve())
                     step = replace(cell.settings, task="evaluate", model=model, output=output,
                                    evaluate=EvaluateSettings(attack_folder(cell.settings)))
                     steps.append((step, cell))

@@ -32,7 +32,7 @@ def run_training(settings):
     record = RunRecord()
     check_training_folder(settings)
     seed = settings.seed
-    model = build_model(settings.model.name, settings.model.precision)
+    model = build_model(settings.model.name, settings.model.precision, settings.model.activation_bound)
     recipe = settings.train
     epochs = recipe.epochs or model.epochs
     batch_size = recipe.batch_size or model.batch_size
@@ -69,10 +69,11 @@ def run_training(settings):
         ), SimpleTrainer())
 
     weights = export_compact(tf.train.latest_checkpoint(str(folder)), model, folder / WEIGHTS)
-    trained = TrainedModel(build_model(model.name, model.precision), weights)
+    trained = TrainedModel(build_model(model.name, model.precision, model.activation_bound), weights)
     test_accuracy = trained.accuracy(test_images, test_labels, settings.test.batch_size)
     card = record.manifest(
         settings, model=model.name, dataset=model.dataset, precision=str(model.precision),
+        activation_bound=model.activation_bound,
         test_accuracy=round(test_accuracy, 6), test_samples=int(len(test_labels)),
         train_samples=int(len(train_labels)), epochs=epochs, batch_size=batch_size,
         learning_rate_schedule=model.learning_rate_schedule(epochs),

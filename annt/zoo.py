@@ -23,19 +23,20 @@ def shipped_models():
             for card_path in sorted(zoo_dir().glob(f"*/{CARD}"))}
 
 
-def zoo_path(model_name, dataset, precision):
+def zoo_path(model_name, dataset, precision, activation_bound="clip"):
     """The folder of a shipped model, or None when the zoo has no such model."""
-    folder = zoo_dir() / run_name(model_name, dataset, precision)
+    folder = zoo_dir() / run_name(model_name, dataset, precision, activation_bound)
     return folder if (folder / WEIGHTS).is_file() else None
 
 
-def shipped_folder(model_name, dataset, precision):
+def shipped_folder(model_name, dataset, precision, activation_bound="clip"):
     """The zoo folder of a shipped model; ZooError naming the shipped precisions if absent."""
-    folder = zoo_path(model_name, dataset, precision)
+    folder = zoo_path(model_name, dataset, precision, activation_bound)
     if folder is None:
         shipped = ", ".join(entry["precision"] for entry in shipped_models().values()
-                            if entry["model"] == model_name) or "none"
-        raise ZooError(f"no shipped {model_name} at {precision}; shipped: {shipped}. "
+                            if entry["model"] == model_name and entry.get("activation_bound", "clip") == activation_bound)
+        bound = "" if activation_bound == "clip" else f" with activation bound {activation_bound}"
+        raise ZooError(f"no shipped {model_name}{bound} at {precision}; shipped: {shipped or 'none'}. "
                        "Train one and load it from its run folder")
     return folder
 
@@ -47,22 +48,25 @@ def card_for(checkpoint):
     return json.loads(card.read_text()) if card.is_file() else None
 
 
-def identify(name=None, precision=None, checkpoint=None):
-    """``(model name, Precision)`` to load: from the checkpoint's card, else the arguments or defaults.
+def identify(name=None, precision=None, checkpoint=None, activation_bound=None):
+    """``(model name, Precision, activation bound)`` to load: from the checkpoint's card, else the arguments
+    or defaults.
 
-    Values given beside a checkpoint that has a card must agree with it; a checkpoint
-    without a card needs both. Without a checkpoint the defaults are ``model_a`` and ``FP``.
+    Values given beside a checkpoint that has a card must agree with it; a checkpoint without a card
+    needs name and precision. The defaults are ``model_a``, ``FP`` and ``clip`` (cards written before the
+    bound could be chosen are ``clip``).
     """
     card = card_for(checkpoint) if checkpoint is not None else None
     precision = None if precision is None else Precision.parse(precision)
     if card is not None:
-        if name is not None and name != card["model"]:
-            raise ModelCardError(f"{name!r} disagrees with the checkpoint's card ({card['model']!r})", "name")
-        if precision is not None and precision != Precision.parse(card["precision"]):
-            raise ModelCardError(f"{str(precision)!r} disagrees with the checkpoint's card "
-                                 f"({card['precision']!r})", "precision")
-        return card["model"], Precision.parse(card["precision"])
+        recorded = {"name": card["model"], "precision": Precision.parse(card["precision"]),
+                    "activation_bound": card.get("activation_bound", "clip")}
+        for field, given in (("name", name), ("precision", precision), ("activation_bound", activation_bound)):
+            if given is not None and given != recorded[field]:
+                raise ModelCardError(f"{str(given)!r} disagrees with the checkpoint's card "
+                                     f"({str(recorded[field])!r})", field)
+        return recorded["name"], recorded["precision"], recorded["activation_bound"]
     if checkpoint is not None and (name is None or precision is None):
         raise ModelCardError(f"{checkpoint} has no {CARD} beside it; give the model's name and precision",
                              "checkpoint")
-    return name or "model_a", precision or Precision()
+    return name or "model_a", precision or Precision(), activation_bound or "clip"

@@ -65,6 +65,15 @@ def test_k_bit_activations_have_at_most_2_to_k_values_in_zero_one(bits):
     assert levels.min() == 0.0 and levels.max() == 1.0
 
 
+@pytest.mark.parametrize("bound, bounded", [("clip", np.clip(ACTIVATIONS, 0, 1)),
+                                            ("cabs", np.minimum(np.abs(ACTIVATIONS), 1))])
+def test_activation_bounds_match_hand_computed_levels(bound, bounded):
+    a_q, _ = run(lambda x: quantize_activations(x, 2, bound=bound), ACTIVATIONS)
+    np.testing.assert_allclose(a_q, np.round(bounded * 3) / 3, atol=1e-7)
+    negative = ACTIVATIONS < -0.5
+    assert (a_q[negative] == 0).all() if bound == "clip" else (a_q[negative] > 0).all()
+
+
 def test_full_precision_activation_is_the_models_nonlinearity():
     relu, _ = run(lambda x: quantize_activations(x, 32), ACTIVATIONS)
     np.testing.assert_array_equal(relu, np.maximum(ACTIVATIONS, 0))

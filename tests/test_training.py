@@ -1,5 +1,6 @@
 """Real (small) training runs on MNIST through the same code path as the zoo."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -88,3 +89,22 @@ def test_cli_test_task_on_a_run_folder(short_run, capsys):
     out = capsys.readouterr().out
     assert (f"model_a 2,2,32 on mnist test set (10000 images): accuracy {card['test_accuracy']:.4f} "
             f"(model card: {card['test_accuracy']:.4f})") in out
+
+
+def test_the_activation_bound_is_trained_recorded_and_used_when_loading(tmp_path, capsys):
+    run = annt.train("model_a", "2,2,32", epochs=1, train_samples=2048, activation_bound="cabs",
+                     output_dir=str(tmp_path))
+    assert run.name == "model_a-mnist-w2a2g32-cabs"
+    card = json.loads((run / "model_card.json").read_text())
+    assert card["activation_bound"] == "cabs" and card["config"]["model"]["activation_bound"] == "cabs"
+    loaded = annt.load_model(checkpoint=run)
+    assert loaded.model.activation_bound == "cabs"
+    images, labels = annt.load_dataset("mnist", "test")
+    assert loaded.accuracy(images, labels) == card["test_accuracy"]
+    (tmp_path / "alone").mkdir()
+    shutil.copy(run / "model.npz", tmp_path / "alone" / "model.npz")  # without its card
+    for bound, same in (("cabs", True), ("clip", False)):
+        again = annt.load_model("model_a", "2,2,32", checkpoint=tmp_path / "alone" / "model.npz", activation_bound=bound)
+        assert (again.accuracy(images, labels) == card["test_accuracy"]) is same
+    assert main(["--set", "task=test", "--set", f"model.checkpoint={run}", "--set", "model.activation_bound=clip"]) == 2
+    assert "model.activation_bound: 'clip' disagrees with the checkpoint's card ('cabs')" in capsys.readouterr().err

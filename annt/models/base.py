@@ -36,9 +36,10 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
     learning_rate = 1e-3
     augment = False
 
-    def __init__(self, precision="FP"):
+    def __init__(self, precision="FP", activation_bound="clip"):
         self.precision = Precision.parse(precision)
-        self.quantizer = DoReFa(self.precision)
+        self.activation_bound = activation_bound
+        self.quantizer = DoReFa(self.precision, activation_bound)
 
     def inputs(self):
         """Float32 images in [0, 1] (NHWC) and int32 labels."""
