@@ -169,7 +169,10 @@ def main():
     if args.dataset == "mnist" and ablation.is_file():
         lines += ["", "## Ablation: model_a at 8 and 12 bits, other training seeds", ""]
         lines += ablation.read_text().splitlines()[2:]
-    lines += ["", f"Page written by `{command_line()}`."]
+    seconds = [t for t in study.times.values() if t is not None]
+    lines += ["", "## Wall time", "", f"The finished cells' attacks took {sum(seconds) / 3600:.2f} h in all on the 2-core "
+              "machine (per cell in the tables above; each study's `wall_times.csv`). Other jobs shared the machine at "
+              "times, so these are upper bounds.", "", f"Page written by `{command_line()}`."]
     write_text(REPO_ROOT / "wiki" / f"Reproduction-{'MNIST' if args.dataset == 'mnist' else 'CIFAR10'}.md",
                "\n".join(lines) + "\n")
 
