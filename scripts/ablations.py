@@ -1,0 +1,102 @@
+"""Ablations of issue #12, each retraining models and measuring them against the shipped zoo.
+
+    python scripts/ablations.py model_a-seeds     # model_a at 8 and 12 bits, seeds 1 and 2 (~35 min)
+    python scripts/ablations.py resnet20-epochs   # resnet20 FP and 16 bits, 80 epochs (~5.5 h)
+
+model_a-seeds: the shipped model_a at 8 and 12 bits has all 16 first-layer biases negative; on MNIST's
+black background every first-layer output is clipped to 0, most of the input gradient is exactly zero and
+FGSM looks weak. Are other seeds the same?
+resnet20-epochs: the zoo's resnet20 trained 20 epochs; does the paper's rise of FGSM robustness with the
+bitwidth (0.137 at 1 bit to 0.367 at 16) appear after 80?
+
+Each model: clean accuracy, negative first-layer biases, the fraction of exactly-zero input-gradient
+entries on 1,000 test images, and FGSM at the paper's setting (1,000 samples x 3 runs): adversarial
+accuracy and mean L0 of the successful samples. Resumable: trainings continue from their last checkpoint,
+finished attacks are kept. Writes reports/ablations/<name>.md and .json.
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import annt
+from annt.diagnostics import input_gradient_sparsity
+from annt.manifest import REPO_ROOT, RunRecord, command_line
+from annt.outputs import run_name, write_json, write_text
+from annt.quantization import Precision
+from annt.zoo import CARD
+
+PRECISIONS = ("FP", "1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
+#: name -> (model, data set, training config, retrained precisions, seeds, extra training keys, description)
+ABLATIONS = {
+    "model_a-seeds": ("model_a", "mnist", "configs/train_mnist_a.yaml", ("8,8,32", "12,12,32"), (1, 2), [],
+                      "model_a at 8 and 12 bits retrained with other seeds (zoo recipe, 30 epochs)"),
+    "resnet20-epochs": ("resnet20", "cifar10", "configs/train_resnet20.yaml", ("FP", "16,16,32"), (0,),
+                        ["train.epochs=80"], "resnet20 at FP and 16 bits retrained for 80 epochs (zoo: 20)"),
+}
+
+
+def trained(config, model, dataset, precision, seed, extra, runs):
+    """The run folder of ``model`` at ``precision`` trained with ``seed`` (trained, or resumed, if needed)."""
+    output = runs / f"seed-{seed}"
+    folder = output / run_name(model, dataset, Precision.parse(precision))
+    if not (folder / CARD).is_file():
+        annt.run(annt.load_config(REPO_ROOT / config, [
+            f"model.precision={precision}", f"seed={seed}", f"output.dir={output}", *extra,
+            "output.resume=true" if (folder / "checkpoint").is_file() else "output.overwrite=true"]))
+    return folder
+
+
+def measure(model, label, folder, images, labels):
+    """The ablation's numbers for one loaded model; its FGSM sets go to ``folder``."""
+    gradient = input_gradient_sparsity(model, images[:1000], labels[:1000])
+    weights = np.load(model.checkpoint, allow_pickle=False)
+    first_bias = weights["conv0/b"] if "conv0/b" in weights.files else None
+    fgsm = annt.attack(model.name, str(model.precision), "fgsm", samples=1000, runs=3,
+                       checkpoint=str(model.checkpoint), output_dir=str(folder), resume=True)
+    return {"model": label, "precision": str(model.precision), "epochs": (model.card or {}).get("epochs"),
+            "clean_accuracy": model.accuracy(images, labels),
+            "negative_first_layer_biases": None if first_bias is None else int((first_bias < 0).sum()),
+            "first_layer_biases": None if first_bias is None else int(first_bias.size),
+            "zero_gradient_fraction": gradient["zero"],
+            "fgsm_adversarial_accuracy": fgsm["aggregate"]["adversarial_accuracy"],
+            "fgsm_mean_l0_successful": fgsm["aggregate"]["mean_l0_successful"]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("ablation", choices=ABLATIONS)
+    args = parser.parse_args()
+    model_name, dataset, config, precisions, seeds, extra, description = ABLATIONS[args.ablation]
+    record, runs = RunRecord(), REPO_ROOT / "runs" / f"ablation-{args.ablation}"
+    images, labels = annt.load_dataset(dataset, "test")
+    rows = [measure(annt.load_model(model_name, precision), f"zoo {precision}", runs / "fgsm" / "zoo", images, labels)
+            for precision in PRECISIONS]
+    for precision in precisions:
+        for seed in seeds:
+            model = annt.load_model(checkpoint=trained(config, model_name, dataset, precision, seed, extra, runs))
+            rows.append(measure(model, f"retrained (seed {seed}) {precision}", runs / "fgsm" / f"seed-{seed}",
+                                images, labels))
+
+    def cell(value):
+        return "—" if value["mean"] is None else f"{value['mean']:.4g} ± {value['std']:.2g}"
+
+    table = ["| model | epochs | clean acc. | negative conv0 biases | zero input-gradient entries | "
+             "FGSM adv. accuracy | FGSM mean L0 |", "|---|---|---|---|---|---|---|"]
+    table += [f"| {r['model']} | {r['epochs']} | {r['clean_accuracy']:.4f} | "
+              + ("—" if r["first_layer_biases"] is None else
+                 f"{r['negative_first_layer_biases']} of {r['first_layer_biases']}")
+              + f" | {r['zero_gradient_fraction']:.3f} | {cell(r['fgsm_adversarial_accuracy'])} "
+              f"| {cell(r['fgsm_mean_l0_successful'])} |" for r in rows]
+    output = REPO_ROOT / "reports" / "ablations" / args.ablation
+    write_json(output.with_suffix(".json"), {"rows": rows, "manifest": record.manifest({"ablation": args.ablation})})
+    write_text(output.with_suffix(".md"), "\n".join([
+        f"# Ablation: {description}", "",
+        "FGSM at the paper's eps for the data set, 1,000 samples x 3 runs (mean ± std over runs); zero input-gradient "
+        "entries: fraction of the loss gradient's entries that are exactly 0 on the first 1,000 test images.", "",
+        *table, "", f"Command: `{command_line()}`"]) + "\n")
+    print("\n".join(table))
+
+
+if __name__ == "__main__":
+    main()
