@@ -76,13 +76,24 @@ _READ_ERRORS = (EOFError, OSError, zlib.error, tarfile.TarError, pickle.Unpickli
 DEFAULT_DATA_DIRS = (Path("data"), REPO_ROOT.parent / "shared" / "datasets", REPO_ROOT / "data")
 
 
-def resolve_data_dir(data_dir=None):
-    """The data folder: ``data_dir`` if given, else ``$ANNT_DATA_DIR``, else the first existing
-    folder of :data:`DEFAULT_DATA_DIRS` (``./data`` when none exists, to download into)."""
+def resolve_data_dir(data_dir=None, dataset=None, split="test"):
+    """The data folder: ``data_dir`` if given, else ``$ANNT_DATA_DIR``, else the first folder of
+    :data:`DEFAULT_DATA_DIRS` that holds ``split`` of ``dataset`` (when they are named), else the first
+    existing one (``./data`` when none exists, to download into)."""
     given = data_dir or os.environ.get("ANNT_DATA_DIR")
     if given:
         return Path(given).expanduser()
-    return next((folder for folder in DEFAULT_DATA_DIRS if folder.is_dir()), DEFAULT_DATA_DIRS[0])
+    existing = [folder for folder in DEFAULT_DATA_DIRS if folder.is_dir()]
+    holding = [folder for folder in existing if dataset and _holds(folder / dataset, dataset, split)]
+    return (holding or existing or DEFAULT_DATA_DIRS)[0]
+
+
+def _holds(folder, dataset, split):
+    """Whether ``folder`` has the files of ``split`` of ``dataset``."""
+    if dataset == "mnist":
+        return all((folder / remote.name).is_file() for remote in MNIST_FILES[split])
+    return (folder / CIFAR10_ARCHIVE.name).is_file() or all(
+        (folder / "cifar-10-batches-py" / name).is_file() for name in CIFAR10_BATCHES[split])
 
 
 def download(remote, folder):
@@ -206,7 +217,7 @@ def load_dataset(name, split, data_dir=None, download=True):
         raise ValueError(f"unknown data set {name!r}; allowed: {', '.join(DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
-    folder = resolve_data_dir(data_dir).resolve() / name
+    folder = resolve_data_dir(data_dir, name, split).resolve() / name
     images, labels = _load_uint8(name, split, folder, bool(download))
     return images.astype(np.float32) / 255.0, labels.copy()
 

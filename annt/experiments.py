@@ -75,7 +75,7 @@ def _make_set(settings, trained, classifier, images, labels, predictions, indice
     adversarial, extras = generate(trained, classifier, spec.name, spec.params, images[indices], labels[indices],
                                    run_seed, progress=progress, parts=parts)
     manifest = record.manifest(settings, run=run, run_seed=run_seed, **source, attack=spec.name, params=spec.params,
-                               data_dir=str(resolve_data_dir(settings.data.dir).resolve()))
+                               data_dir=str(resolve_data_dir(settings.data.dir, settings.data.dataset).resolve()))
     manifest["attack_wall_time_s"] = round(manifest["wall_time_s"] + parts.earlier_seconds, 2)
     adversarial_set = AdversarialSet(adversarial, indices, labels[indices], predictions[indices],
                                      trained.predict(adversarial, settings.test.batch_size), extras=extras,

@@ -44,7 +44,7 @@ def study_cells(settings):
     Their paths are absolute and their models named by their zoo folders, so that they run the same in
     any process (Ray workers need not share the driver's working directory or environment)."""
     output = OutputSettings(study_folder(settings).resolve() / "cells", resume=True)
-    data = replace(settings.data, dir=resolve_data_dir(settings.data.dir).resolve())
+    data = replace(settings.data, dir=resolve_data_dir(settings.data.dir, settings.data.dataset).resolve())
     cells = []
     for name in settings.study.attacks:
         for precision in settings.study.precisions:

@@ -56,6 +56,14 @@ def test_data_folder_order(monkeypatch, tmp_path):
     candidates[2].mkdir()
     candidates[1].mkdir()
     assert data.resolve_data_dir() == candidates[1]
+    # A folder that holds the asked-for data wins over an earlier one that does not (./data holds only
+    # MNIST's test files in a checkout; training or CIFAR-10 must find the full copy beside it).
+    (candidates[2] / "mnist").mkdir()
+    for remote in data.MNIST_FILES["train"]:
+        (candidates[2] / "mnist" / remote.name).write_bytes(b"")
+    assert data.resolve_data_dir(dataset="mnist", split="train") == candidates[2]
+    assert data.resolve_data_dir(dataset="mnist", split="test") == candidates[1]
+    assert data.resolve_data_dir(dataset="cifar10") == candidates[1]
 
 
 def test_default_data_folders_are_cwd_then_beside_and_inside_the_checkout():
