@@ -6,6 +6,7 @@ value and path against :data:`SCHEMA` before any work is done and builds the typ
 path; :func:`keyed` turns the library's domain errors into such messages.
 """
 import copy
+import importlib.util
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -343,6 +344,8 @@ def _check_study(settings):
     _check_shipped_precisions(settings, settings.study.precisions, "study")
     if not settings.study.attacks:
         raise ConfigError("study.attacks: task study needs a list of attacks, e.g. [fgsm, cw_l2]")
+    if settings.study.executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise ConfigError("study.executor: ray is not installed; pip install -e '.[ray]' (or use local)")
 
 
 def _check_shipped_precisions(settings, precisions, task):

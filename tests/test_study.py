@@ -138,6 +138,13 @@ def test_bad_study_settings_stop_before_any_work(tmp_path, capsys, override, mes
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_ray_executor_needs_ray_installed(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *args: None if name == "ray" else object())
+    assert run_tiny(tmp_path, "--set", "study.executor=ray") == 2
+    assert "study.executor: ray is not installed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_a_study_killed_mid_cell_resumes_to_identical_results(tiny, tmp_path):
     """kill -9 while a Boundary cell has saved some of its batches; resuming loses at most the batch in flight."""
