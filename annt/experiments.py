@@ -141,6 +141,7 @@ def _finished_runs(folder, settings, trained):
         if differs or len(adversarial_set.indices) != spec.samples:
             raise ResumeError(f"{folder}/run-{run} was made with another {', '.join(differs) or 'sample count'}")
         finished[run] = adversarial_set
+        Parts(folder / f"run-{run}" / "parts", "").clear()  # left behind if a kill came right after the save
     return finished
 
 
