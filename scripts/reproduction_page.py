@@ -170,7 +170,7 @@ def main():
               f"{float(r['mean_l0_successful_mean']):.1f} ± {float(r['mean_l0_successful_std']):.1f}") + " |"
               for r in table7] or ["| — | not measured yet |"]
     lines += ["", "## The paper's observations, judged by our numbers"] + observations(study, other)
-    ablation = REPO_ROOT / "reports" / "ablations" / "model_a_seeds.md"
+    ablation = REPO_ROOT / "reports" / "ablations" / "model_a-seeds.md"
     if args.dataset == "mnist" and ablation.is_file():
         lines += ["", "## Ablation: model_a at 8 and 12 bits, other training seeds", ""]
         lines += ablation.read_text().splitlines()[2:]
