@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .data import load_dataset
-from .experiments import check_experiment_folders, load_trained, run_attack, run_evaluate, run_experiment
+from .experiments import (check_experiment_folders, load_trained, run_attack, run_evaluate, run_experiment,
+                          test_split)
 from .outputs import attack_folder, check_free, evaluation_folder
 from .reports import write_report
 from .study import check_study_folder, run_study
@@ -26,7 +26,7 @@ def run_test(settings):
     """Clean test accuracy of a trained model (the shipped zoo's, or ``model.checkpoint``)."""
     start = time.time()
     trained = load_trained(settings.model)
-    images, labels = load_dataset(settings.data.dataset, "test", settings.data.dir, settings.data.download)
+    images, labels = test_split(settings.data)
     accuracy = trained.accuracy(images, labels, settings.test.batch_size)
     result = {"model": trained.name, "precision": str(trained.precision), "dataset": trained.dataset,
               "checkpoint": str(trained.checkpoint), "test_samples": int(len(labels)),
