@@ -14,7 +14,7 @@ setup(
     packages=find_packages(include=["annt", "annt.*"]),
     python_requires=">=3.11,<3.12",
     install_requires=requirements,
-    package_data={"annt": ["reference/*.csv"]},
+    package_data={"annt": ["reference/*.csv", "reference/*.json"]},
     extras_require={"ray": ["ray==2.60.0"],
                     "test": ["pytest==9.2.0", "nbclient==0.11.0", "nbformat==5.11.1", "ipykernel==7.4.0",
                              "ray==2.60.0"]},

@@ -15,13 +15,14 @@ import yaml
 
 from .attacks import ATTACKS, resolve_params
 from .data import DATASETS
+from .diagnostics import ATTACK_PARAMS
 from .errors import (AdversarialSetError, AnntError, AttackParameterError, CheckpointError, ConfigError,
                      ModelCardError, OutputExistsError, ResumeError, SampleError, ZooError)
 from .models import MODELS
 from .outputs import STUDY_FILE
 from .quantization import ACTIVATION_BOUNDS, Precision
-from .settings import (AttackSettings, DataSettings, EvaluateSettings, ExperimentSettings, ModelSettings,
-                       OutputSettings, ReportSettings, Settings, StudySettings, TestSettings, TrainSettings)
+from .settings import (AttackSettings, DataSettings, DiagnoseSettings, EvaluateSettings, ExperimentSettings,
+                       ModelSettings, OutputSettings, ReportSettings, Settings, StudySettings, TestSettings, TrainSettings)
 from .tasks import TASKS
 from .zoo import identify, shipped_folder
 
@@ -47,6 +48,8 @@ class Option:
             text = "a list of precisions, e.g. [FP, '1,1,32']"
         elif self.kind == "attacks":
             text = f"a list of attacks from {', '.join(ATTACKS)}"
+        elif self.kind == "budgets":
+            text = "a list of numbers from 0 to 1, e.g. [0.1, 0.2, 0.3]"
         elif self.minimum is not None:
             text = f"{self.kind} >= {self.minimum}"
         else:
@@ -93,7 +96,16 @@ _CONVERTERS = {
     "precision": Precision.parse,
     "precisions": lambda values: tuple(Precision.parse(v) for v in _strict(list, "a list of precisions")(values)),
     "attacks": lambda values: tuple(_attack_name(v) for v in _strict(list, "a list of attacks")(values)),
+    "budgets": lambda values: tuple(_budget(v) for v in _strict(list, "a list of numbers")(values)),
 }
+
+
+def _budget(value):
+    value = _strict(float, "a number")(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{value!r} is not an L-inf budget on [0, 1] images")
+    return value
+
 
 def _attack_name(value):
     if value not in ATTACKS:
@@ -176,6 +188,18 @@ SCHEMA = {
         "reference": Option("str", None, "task study: published numbers to show beside ours in the report "
                                          "(paper: SPEC §7, Table 6).", choices=("paper",), nullable=True),
         "images": Option("int", 6, "task study: images per precision in the report's image grids.", minimum=1),
+        "diagnose": Option("bool", False, "task study: also diagnose every precision for gradient masking (see the "
+                                          "diagnose section), one block per cell in the report."),
+    },
+    "diagnose": {
+        "reference": Option("precision", "FP", "task diagnose (and study.diagnose): the shipped model of the same "
+                                               "architecture each check compares with (transfer source)."),
+        "eps": Option("budgets", None, "Robustness-curve budgets (L-inf); 0, the FGSM eps and 1 (unbounded) are "
+                                       "always added; null = the data set's grid (wiki: Diagnostics).", nullable=True),
+        "params": Option("mapping", None, "ART parameters of the diagnosis' own attacks (fgsm, pgd, boundary), e.g. "
+                                          "{boundary: {max_iter: 300}}; unset: ANNT's (wiki: Diagnostics).",
+                         nullable=True),
+        "samples": Option("int", None, "Samples diagnosed; null = attack.samples.", minimum=1, nullable=True),
     },
     "report": {
         "folder": Option("path", None, "task report: a study folder whose report to (re)write from its saved "
@@ -296,6 +320,7 @@ def resolve(given):
         evaluate=EvaluateSettings(_existing_path(config["evaluate"], "evaluate.adversarial")),
         experiment=ExperimentSettings(config["experiment"]["precisions"] or (), config["experiment"]["transfer"]),
         study=_study_settings(config["study"], model_cls.dataset),
+        diagnose=_diagnose_settings(config["diagnose"], model_cls.dataset),
         report=ReportSettings(_existing_path(config["report"], "report.folder")),
         output=OutputSettings(Path(output["dir"]).expanduser(), output["resume"], output["overwrite"]))
     _TASK_CHECKS.get(settings.task, lambda _: None)(settings)
@@ -318,7 +343,27 @@ def _study_settings(study, dataset):
         except AttackParameterError as error:
             raise ConfigError(f"study.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
     return StudySettings(study["precisions"] or (), attacks, params, study["transfer"], study["executor"],
-                         study["ray_address"], study["reference"], study["images"])
+                         study["ray_address"], study["reference"], study["images"], study["diagnose"])
+
+
+def _diagnose_settings(diagnose, dataset):
+    """The diagnose section, its attacks' parameters resolved (given over ANNT's diagnosis values over the
+    data set's defaults)."""
+    given = diagnose["params"] or {}
+    for name in given:
+        if name not in ATTACK_PARAMS:
+            raise ConfigError(f"diagnose.params.{name}: not an attack of the diagnosis; allowed: "
+                              f"{', '.join(ATTACK_PARAMS)}")
+    params = {}
+    for name, ours in ATTACK_PARAMS.items():
+        mine = given.get(name)
+        try:
+            if mine is not None and not isinstance(mine, dict):
+                raise AttackParameterError(f"expected a mapping of ART parameters, got {mine!r}")
+            params[name] = resolve_params(name, dataset, {**ours, **(mine or {})})
+        except AttackParameterError as error:
+            raise ConfigError(f"diagnose.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
+    return DiagnoseSettings(diagnose["reference"], diagnose["eps"] or (), params, diagnose["samples"])
 
 
 def _check_zoo_model(settings):
@@ -344,6 +389,8 @@ def _check_study(settings):
     _check_shipped_precisions(settings, settings.study.precisions, "study")
     if not settings.study.attacks:
         raise ConfigError("study.attacks: task study needs a list of attacks, e.g. [fgsm, cw_l2]")
+    if settings.study.diagnose:
+        _check_diagnose(settings)
     if settings.study.executor == "ray" and importlib.util.find_spec("ray") is None:
         raise ConfigError("study.executor: ray is not installed; pip install -e '.[ray]' (or use local)")
 
@@ -356,6 +403,13 @@ def _check_shipped_precisions(settings, precisions, task):
     for precision in precisions:
         with keyed(f"{task}.precisions"):
             shipped_folder(settings.model.name, settings.data.dataset, precision, settings.model.activation_bound)
+
+
+def _check_diagnose(settings):
+    _check_zoo_model(settings)
+    with keyed("diagnose.reference"):
+        shipped_folder(settings.model.name, settings.data.dataset, settings.diagnose.reference,
+                       settings.model.activation_bound)
 
 
 def _check_report(settings):
@@ -373,7 +427,7 @@ def _check_evaluate(settings):
 
 #: Checks that depend on the task.
 _TASK_CHECKS = {"train": _check_training, "test": _check_zoo_model, "attack": _check_zoo_model,
-                "experiment": _check_experiment, "evaluate": _check_evaluate, "study": _check_study,
+                "experiment": _check_experiment, "evaluate": _check_evaluate, "study": _check_study, "diagnose": _check_diagnose,
                 "report": _check_report}
 
 

@@ -9,21 +9,26 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
+from . import viz
 from .adversarial_sets import MANIFEST, AdversarialSet, Parts, find_sets, select_samples
 from .attacks import generate
+from .checkpoints import resolve_checkpoint
 from .data import load_dataset, resolve_data_dir
+from .diagnostics import EPS_GRID, diagnose
 from .errors import AdversarialSetError, ResumeError, SampleError
 from .estimator import art_classifier
 from .evaluation import evaluate_set, write_rows
 from .manifest import RunRecord
 from .metrics import aggregate
-from .outputs import (attack_folder, check_free, claim, evaluation_folder, experiment_folder, run_name, sha256_of,
-                      transfer_folder, write_json, write_text)
+from .outputs import (attack_folder, check_free, claim, diagnosis_folder, evaluation_folder, experiment_folder,
+                      run_name, sha256_of, transfer_folder, write_atomic, write_json, write_text)
 from .predictor import load_model
 from .settings import EvaluateSettings
 from .tables import experiment_table, summary_table
+from .zoo import shipped_folder
 
 
 def run_attack(settings, trained=None, progress=None, echo=print):
@@ -243,3 +248,59 @@ def check_experiment_folders(settings):
         check_free(attack_folder(step), settings.output)
     for source, target in pairs:
         check_free(transfer_folder(attacks[source], target), settings.output)
+
+
+def diagnose_model(settings, trained, reference, progress=None):
+    """:func:`annt.diagnostics.diagnose` of ``trained`` beside ``reference`` on ``diagnose.samples`` (else
+    ``attack.samples``) test images both classify correctly, with the attack ``settings.attack`` names."""
+    images, labels = test_split(settings.data)
+    both = np.where(reference.predict(images, settings.test.batch_size) == labels,
+                    trained.predict(images, settings.test.batch_size), -1)
+    indices = select_samples(labels, both, settings.diagnose.samples or settings.attack.samples, settings.seed,
+                             settings.attack.selection)
+    params = {**settings.diagnose.params, settings.attack.name: settings.attack.params}
+    return diagnose(trained, reference, images[indices], labels[indices], params,
+                    settings.diagnose.eps or EPS_GRID[settings.data.dataset], settings.attack.name, settings.seed,
+                    settings.test.batch_size, progress)
+
+
+def load_reference(settings, trained):
+    """The shipped model at ``diagnose.reference`` (``trained`` itself when that is it)."""
+    model = replace(settings.model, precision=settings.diagnose.reference, checkpoint=shipped_folder(
+        settings.model.name, settings.data.dataset, settings.diagnose.reference, settings.model.activation_bound))
+    same = Path(resolve_checkpoint(model.checkpoint)).resolve() == Path(trained.checkpoint).resolve()
+    return trained if same else load_trained(model)
+
+
+def write_diagnosis(folder, diagnosis, names):
+    """``diagnostics.json`` and ``robustness_curve.png`` of a diagnosis into ``folder``; ``names`` labels its
+    curves (``model``, ``reference``) in the figure."""
+    write_json(folder / "diagnostics.json", diagnosis.as_dict())
+    curves = {names[label]: curve for label, curve in diagnosis.curves.items()}
+    write_atomic(folder / "robustness_curve.png", lambda temporary: viz.plt.close(
+        viz.robustness_curves(curves, save=Path(temporary))))
+
+
+def run_diagnose(settings):
+    """Check one model for gradient masking (see :mod:`annt.diagnostics`): print the verdicts, write
+    ``diagnostics.json``, ``diagnostics.md`` and the robustness curve into :func:`~annt.outputs.diagnosis_folder`."""
+    record = RunRecord()
+    trained = load_trained(settings.model)
+    reference = load_reference(settings, trained)
+    diagnosis = diagnose_model(settings, trained, reference)
+    folder = claim(diagnosis_folder(settings), settings.output)
+    write_diagnosis(folder, diagnosis, {"model": f"{trained.name} {trained.precision}",
+                                        "reference": f"{reference.name} {reference.precision} (reference)"})
+    text = diagnosis_text(f"{trained.name} {trained.precision} ({trained.dataset}) beside {reference.precision}",
+                          diagnosis)
+    write_text(folder / "diagnostics.md", f"```\n{text}\n```\n\nCommand: `{record.manifest(settings)['command']}`\n")
+    write_json(folder / "manifest.json", record.manifest(settings))
+    print(text)
+    print(f"results: {folder}")
+    return diagnosis
+
+
+def diagnosis_text(title, diagnosis):
+    """The verdicts of a diagnosis, one line per check, under ``title``."""
+    verdict = "FLAGGED: signs of gradient masking" if diagnosis.flagged else "no sign of gradient masking"
+    return "\n".join([f"{title}, {diagnosis.samples} samples: {verdict}", *diagnosis.lines()])

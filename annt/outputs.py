@@ -7,6 +7,7 @@ Folders, under ``output.dir``:
 - attack ``<run name>-<attack>``, with one ``run-N`` folder per run;
 - evaluation ``<sets>-on-<target run name>``;
 - experiment summary ``<model>-<dataset>-<attack>-experiment``;
+- diagnosis ``<run name>-diagnose`` (``diagnostics.json``, the robustness curve);
 - study ``<model>-<dataset>-study``, holding ``cells/`` (one attack folder per attack and precision),
   ``transfer/`` (one evaluation folder per attack, source and target) and ``report/``.
 
@@ -68,6 +69,11 @@ def transfer_folder(attack_settings, target_precision):
 def experiment_folder(settings):
     """``<model>-<dataset>-<attack>-experiment``: an experiment's summary."""
     return settings.output.dir / f"{settings.model.name}-{settings.data.dataset}-{settings.attack.name}-experiment"
+
+
+def diagnosis_folder(settings):
+    """``<run name>-diagnose``: the gradient-masking checks of a model."""
+    return settings.output.dir / f"{model_run_name(settings)}-diagnose"
 
 
 def study_folder(settings):

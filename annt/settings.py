@@ -68,6 +68,15 @@ class StudySettings:
     ray_address: str | None = None
     reference: str | None = None  # "paper": SPEC §7's Table 6 beside ours
     images: int = 6
+    diagnose: bool = False  # also diagnose every precision (annt.diagnostics), one block per cell in the report
+
+
+@dataclass(frozen=True)
+class DiagnoseSettings:
+    reference: Precision = Precision.parse("FP")  # the model each check compares with
+    eps: tuple = ()  # robustness-curve budgets; () = annt.diagnostics.EPS_GRID of the data set
+    params: dict = None  # fgsm, pgd, boundary -> their resolved ART parameters
+    samples: int | None = None  # None: attack.samples
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ class Settings:
     evaluate: EvaluateSettings
     experiment: ExperimentSettings
     study: StudySettings
+    diagnose: DiagnoseSettings
     report: ReportSettings
     output: OutputSettings
 

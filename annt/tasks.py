@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .experiments import (check_experiment_folders, load_trained, run_attack, run_evaluate, run_experiment,
-                          test_split)
-from .outputs import attack_folder, check_free, evaluation_folder
+from .experiments import (check_experiment_folders, load_trained, run_attack, run_diagnose, run_evaluate,
+                          run_experiment, test_split)
+from .outputs import attack_folder, check_free, diagnosis_folder, evaluation_folder
 from .reports import write_report
 from .study import check_study_folder, run_study
 from .training import check_training_folder, run_training
@@ -64,5 +64,8 @@ TASKS = {
                        check_experiment_folders),
     "study": Task(run_study, "attacks x precisions x runs, transfer matrices and a report; resumable, local or Ray",
                   check_study_folder),
+    "diagnose": Task(run_diagnose, "check a model for gradient masking (zero gradients, transfer, PGD vs FGSM, "
+                                   "robustness curve, Boundary); verdicts and diagnostics.json",
+                     lambda settings: check_free(diagnosis_folder(settings), settings.output)),
     "report": Task(run_report, "(re)write a study's tables and figures from its folder"),
 }

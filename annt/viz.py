@@ -208,13 +208,32 @@ def precision_grid(sets, count=6, save=None):
 
 def l2_by_iteration(curves, save=None):
     """Mean L2 distance of the Boundary attack's images against its iterations, one line per precision
-    (``{precision: (images, iterations + 1) array}``, NaN rows left out; the paper's Figure 3)."""
+    (``{precision: (images, iterations + 1) array}``, NaN rows left out; the paper's Figure 3). Beyond 50
+    iterations the axis is logarithmic (iteration + 1), so the paper's 12-15 stay readable beside 1,000."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    long = max(table.shape[1] for table in curves.values()) > 51
     for precision, table in sorted(curves.items(), key=lambda item: bitwidth_position(item[0])):
-        ax.plot(np.arange(table.shape[1]), np.nanmean(table, axis=0), marker=".", label=str(precision))
-    ax.set_xlabel("Boundary attack iteration (0 = starting point)")
+        ax.plot(np.arange(table.shape[1]) + long, np.nanmean(table, axis=0), marker=None if long else ".",
+                label=str(precision))
+    if long:
+        ax.set_xscale("log")
+    ax.set_xlabel("Boundary attack iteration" + (" + 1 (1 = starting point)" if long else " (0 = starting point)"))
     ax.set_ylabel("mean L2 distance to the clean image")
     ax.legend(fontsize=8, title="precision")
+    return _finish(fig, save)
+
+
+def robustness_curves(curves, save=None):
+    """Adversarial accuracy under PGD against its L-inf budget, one line per model
+    (``{label: {"eps": [...], "adversarial_accuracy": [...]}}``, e.g. from ``diagnostics.json``)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, curve in curves.items():
+        ax.plot(curve["eps"], curve["adversarial_accuracy"], marker=".", label=str(label))
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("PGD budget eps (L-inf; 1 = unbounded)")
+    ax.set_ylabel("adversarial accuracy")
+    ax.legend(fontsize=8)
     return _finish(fig, save)
 
 
