@@ -131,8 +131,9 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     boundary_linf = distortions(images, boundary)["linf"]
 
     checks = [gradient_check(input_gradient_sparsity(trained, images, labels, batch_size)),
-              transfer_check(attack, None if same or attack is None else _transfer(run, success, trained, reference,
-                                                                                  attack, params[attack])),
+              transfer_check(attack, *((None, None) if same or attack is None else
+                                       _transfer(run, success, trained, reference, attack, params[attack])),
+                             why="no attack given" if attack is None else "the model is the reference"),
               iterative_check(fgsm_eps, fgsm_success, {label: s[fgsm_eps] for label, s in pgd_success.items()}),
               monotone_check(eps_grid, pgd_success["model"]),
               unbounded_check(eps_grid[-1], pgd_success["model"][eps_grid[-1]]),
@@ -149,9 +150,10 @@ def _pgd_at(pgd_params, eps):
 
 
 def _transfer(run, success, trained, reference, attack, attack_params):
+    """Success rates of ``attack`` on ``trained``: made on it, and made on ``reference``."""
     direct = success(trained, run(trained, attack, attack_params)[0])
     transferred = success(trained, run(reference, attack, attack_params)[0])
-    return direct, transferred
+    return float(direct.mean()), float(transferred.mean())
 
 
 def _exceeds(value, limit):
@@ -167,14 +169,13 @@ def gradient_check(sparsity):
                  {**sparsity, "threshold": DEAD_GRADIENT})
 
 
-def transfer_check(attack, direct_and_transferred):
-    """Flag when the attack made on the reference succeeds more often on the model than made on the model itself
-    (a black-box attack beating a white-box one)."""
+def transfer_check(attack, direct, transferred, why=None):
+    """Flag when the attack made on the reference succeeds more often on the model (``transferred``, a success
+    rate) than made on the model itself (``direct``): a black-box attack beating a white-box one. Not measured
+    (``why``) when either rate is None."""
     question = "Is the attack stronger transferred from the reference than made on the model?"
-    if direct_and_transferred is None:
-        why = "no attack given" if attack is None else "the model is the reference"
-        return Check("transfer_beats_direct", question, None, why, {"attack": attack})
-    direct, transferred = (float(s.mean()) for s in direct_and_transferred)
+    if direct is None or transferred is None:
+        return Check("transfer_beats_direct", question, None, why or "not measured", {"attack": attack})
     return Check("transfer_beats_direct", question, _exceeds(transferred - direct, MARGIN),
                  f"{attack} success {direct:.3f} made on the model, {transferred:.3f} transferred from the reference",
                  {"attack": attack, "direct_success": direct, "transfer_success": transferred, "margin": MARGIN})

@@ -250,17 +250,18 @@ def check_experiment_folders(settings):
         check_free(transfer_folder(attacks[source], target), settings.output)
 
 
-def diagnose_model(settings, trained, reference, progress=None):
+def diagnose_model(settings, trained, reference, attack=None, progress=None):
     """:func:`annt.diagnostics.diagnose` of ``trained`` beside ``reference`` on ``diagnose.samples`` (else
-    ``attack.samples``) test images both classify correctly, with the attack ``settings.attack`` names."""
+    ``attack.samples``) test images both classify correctly; ``attack`` (AttackSettings) is compared made on the
+    model and transferred from the reference."""
     images, labels = test_split(settings.data)
     both = np.where(reference.predict(images, settings.test.batch_size) == labels,
                     trained.predict(images, settings.test.batch_size), -1)
     indices = select_samples(labels, both, settings.diagnose.samples or settings.attack.samples, settings.seed,
                              settings.attack.selection)
-    params = {**settings.diagnose.params, settings.attack.name: settings.attack.params}
+    params = {**settings.diagnose.params, **({attack.name: attack.params} if attack else {})}
     return diagnose(trained, reference, images[indices], labels[indices], params,
-                    settings.diagnose.eps or EPS_GRID[settings.data.dataset], settings.attack.name, settings.seed,
+                    settings.diagnose.eps or EPS_GRID[settings.data.dataset], attack and attack.name, settings.seed,
                     settings.test.batch_size, progress)
 
 
@@ -275,10 +276,10 @@ def load_reference(settings, trained):
 def write_diagnosis(folder, diagnosis, names):
     """``diagnostics.json`` and ``robustness_curve.png`` of a diagnosis into ``folder``; ``names`` labels its
     curves (``model``, ``reference``) in the figure."""
-    write_json(folder / "diagnostics.json", diagnosis.as_dict())
     curves = {names[label]: curve for label, curve in diagnosis.curves.items()}
     write_atomic(folder / "robustness_curve.png", lambda temporary: viz.plt.close(
         viz.robustness_curves(curves, save=Path(temporary))))
+    write_json(folder / "diagnostics.json", diagnosis.as_dict())  # last: its presence means the diagnosis is done
 
 
 def run_diagnose(settings):
@@ -287,7 +288,7 @@ def run_diagnose(settings):
     record = RunRecord()
     trained = load_trained(settings.model)
     reference = load_reference(settings, trained)
-    diagnosis = diagnose_model(settings, trained, reference)
+    diagnosis = diagnose_model(settings, trained, reference, settings.attack)
     folder = claim(diagnosis_folder(settings), settings.output)
     write_diagnosis(folder, diagnosis, {"model": f"{trained.name} {trained.precision}",
                                         "reference": f"{reference.name} {reference.precision} (reference)"})

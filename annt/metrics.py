@@ -18,6 +18,13 @@ def distortions(clean, adversarial):
     }
 
 
+def true_class_rank(logits, labels):
+    """Rank of each sample's true class among the logits (1 = predicted; ties count in its favour)."""
+    logits = np.asarray(logits)
+    true = logits[np.arange(len(logits)), np.asarray(labels)]
+    return 1 + (logits > true[:, None]).sum(axis=1)
+
+
 def summarize(labels, adversarial_predictions, norms, counted=None):
     """Metrics of one adversarial set on one classifier.
 

@@ -4,8 +4,9 @@ Tables (Markdown and CSV): ``table6`` (adversarial accuracy, mean L2 and L∞ of
 precision and attack, beside the paper's numbers when the study names that reference), ``table7``
 (JSMA's mean L0), ``table3`` (clean accuracy), one transfer matrix per transfer attack. Figures (PNG):
 adversarial accuracy and mean L2 against bitwidth, clean/adversarial images per precision and attack,
-the Boundary attack's L2 over iterations, the transfer heat maps. An unfinished cell is shown as
-missing, never filled in.
+the Boundary attack's L2 over iterations, the transfer heat maps. ``recognisability`` counts the successful
+images that no longer show their digit or object (:mod:`annt.recognisability`) and gives Table 6 without
+them. An unfinished cell is shown as missing, never filled in.
 """
 import csv
 import io
@@ -17,9 +18,13 @@ import numpy as np
 
 from . import viz
 from .adversarial_sets import MANIFEST, SET_FILE, AdversarialSet
+from .diagnostics import transfer_check
 from .manifest import command_line
+from .metrics import distortions, true_class_rank
 from .outputs import STUDY_FILE, run_name, write_text
+from .predictor import load_model
 from .quantization import Precision
+from .recognisability import similarity, threshold
 from .tables import mean_std, number
 
 REFERENCE = Path(__file__).with_name("reference") / "paper_table6.csv"
@@ -85,11 +90,12 @@ def write_report(folder):
     results = StudyResults(folder)
     report = results.folder / "report"
     report.mkdir(exist_ok=True)
-    written = [_table6(results, report), _table3(results, report)]
+    written = [_table6(results, report), _table3(results, report), _recognisability(results, report)]
     if "jsma" in results.attacks:
         written.append(_table7(results, report))
     for attack in results.definition["transfer"]:
         written.append(_transfer(results, report, attack))
+    written += _diagnostics(results, report)
     written += _figures(results, report)
     _index(results, report, [path for path in written if path])
     return report
@@ -168,6 +174,99 @@ def _table6(results, report):
 
 def _params(params):
     return ", ".join(f"{key}={json.dumps(value)}" for key, value in params.items())
+
+
+def _recognisability(results, report):
+    """Per finished cell: the successful images the SSIM criterion calls unrecognisable, those of them whose true
+    class is still in the model's top 2, and adversarial accuracy and mean L2 counting only recognisable ones."""
+    limit, models, rows = threshold(results.dataset), {}, []
+    for attack in results.attacks:
+        for precision in results.precisions:
+            if results.cell(attack, precision) is None:
+                continue
+            per_run = []
+            for adversarial_set in results.sets(attack, precision):
+                made = adversarial_set.manifest
+                if precision not in models:
+                    models[precision] = load_model(made["model"], made["precision"], made["checkpoint"])
+                clean = viz.clean_images(adversarial_set)
+                success = adversarial_set.adversarial_predictions != adversarial_set.labels
+                hidden = success & (similarity(clean, adversarial_set.adversarial) < limit)
+                top2 = true_class_rank(models[precision].logits(adversarial_set.adversarial),
+                                       adversarial_set.labels) <= 2
+                recognisable = success & ~hidden
+                l2 = distortions(clean, adversarial_set.adversarial)["l2"]
+                per_run.append({"successful": int(success.sum()), "unrecognisable": int(hidden.sum()),
+                                "unrecognisable_true_class_top2": int((hidden & top2).sum()),
+                                "adversarial_accuracy": 1 - float(success.mean()),
+                                "adversarial_accuracy_recognisable_only": 1 - float(recognisable.mean()),
+                                "mean_l2_recognisable": float(l2[recognisable].mean()) if recognisable.any() else None})
+            row = {"attack": attack, "precision": precision, "runs": len(per_run)}
+            for key in ("successful", "unrecognisable", "unrecognisable_true_class_top2"):
+                row[key] = sum(run[key] for run in per_run)
+            for key in ("adversarial_accuracy", "adversarial_accuracy_recognisable_only", "mean_l2_recognisable"):
+                values = [run[key] for run in per_run if run[key] is not None]
+                row[f"{key}_mean"] = float(np.mean(values)) if values else None
+                row[f"{key}_std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0 if values else None
+            rows.append(row)
+    if not rows:
+        return None
+    _write_csv(report / "recognisability.csv", rows)
+    lines = [[row["attack"], row["precision"], row["successful"], row["unrecognisable"],
+              row["unrecognisable_true_class_top2"]] +
+             [mean_std({"mean": row[f"{key}_mean"], "std": row[f"{key}_std"]}, row["runs"])
+              for key in ("adversarial_accuracy", "adversarial_accuracy_recognisable_only", "mean_l2_recognisable")]
+             for row in rows]
+    text = [f"# Unrecognisable adversarial images: {results.model} on {results.dataset}", "",
+            f"An adversarial image is unrecognisable when its SSIM to the clean image (both blurred, sigma 1) is below "
+            f"{limit:.3f}, the threshold calibrated for {results.dataset} (`scripts/calibrate_recognisability.py`, "
+            "wiki/Diagnostics.md). Counts are summed over runs; \"without\" counts an unrecognisable image as a failed "
+            "attack (Table 6 without them).", "",
+            _markdown(["attack", "precision", "successful", "unrecognisable", "of which true class in top 2",
+                       "adv. accuracy", "adv. accuracy without them", "mean L2 without them"], lines)]
+    return write_text(report / "recognisability.md", "\n".join(text) + "\n")
+
+
+def _diagnostics(results, report):
+    """``diagnostics.md`` (one block per finished cell: its precision's gradient-masking checks, and whether its
+    attack transfers from the reference better than it works directly) and ``robustness_curves.png``."""
+    found = {path.parent.name: json.loads(path.read_text())
+             for path in sorted((results.folder / "diagnostics").glob("*/diagnostics.json"))}
+    diagnoses = {p: found.get(run_name(results.model, results.dataset, Precision.parse(p))) for p in results.precisions}
+    if not any(diagnoses.values()):
+        return []
+    text = [f"# Gradient-masking diagnostics: {results.model} on {results.dataset}", "",
+            "One block per cell: the checks of its precision (wiki/Diagnostics.md), beside the reference model, and "
+            "the cell's own transfer check from the study's transfer matrix. FLAG = a sign of gradient masking."]
+    for attack in results.attacks:
+        for precision, diagnosis in diagnoses.items():
+            cell = results.cell(attack, precision)
+            if diagnosis is None or cell is None:
+                continue
+            transfer = _cell_transfer_check(results, attack, precision, diagnosis["reference"], cell)
+            checks = [check for name, check in diagnosis["checks"].items() if name != transfer.name]
+            flagged = transfer.flagged or any(check["flagged"] for check in checks)
+            lines = [[check["verdict"], check["name"], check["finding"]] for check in checks]
+            lines.insert(1, [transfer.verdict, transfer.name, transfer.finding])
+            text += ["", f"## {attack} on {precision}: {'FLAGGED' if flagged else 'no sign of masking'}", "",
+                     f"Beside {diagnosis['reference']}, {diagnosis['samples']} samples.", "",
+                     _markdown(["verdict", "check", "finding"], lines)]
+    path = report / "robustness_curves.png"
+    curves = {p: d["robustness_curves"]["model"] for p, d in diagnoses.items() if d}
+    plt.close(viz.robustness_curves(curves, save=path))
+    return [write_text(report / "diagnostics.md", "\n".join(text) + "\n"), path]
+
+
+def _cell_transfer_check(results, attack, precision, reference, cell):
+    """The transfer check of one cell, from the study's sets: success of ``attack`` made on ``precision`` against
+    that of the sets made on ``reference`` and applied to it."""
+    if precision == reference:
+        return transfer_check(attack, None, None, why="the model is the reference")
+    path = results.transfer_folder(attack, reference, precision) / "metrics.json"
+    if attack not in results.definition["transfer"] or reference not in results.precisions or not path.is_file():
+        return transfer_check(attack, None, None, why=f"no transfer from {reference} in the study (study.transfer)")
+    transferred = json.loads(path.read_text())["aggregate"]["evasion_rate"]["mean"]
+    return transfer_check(attack, cell["aggregate"]["evasion_rate"]["mean"], transferred)
 
 
 def _table3(results, report):

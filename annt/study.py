@@ -14,9 +14,11 @@ from tqdm.auto import tqdm
 
 from .errors import ResumeError
 from .data import resolve_data_dir
-from .experiments import clean_accuracies, load_trained, run_attack, run_evaluate
+from .experiments import (clean_accuracies, diagnose_model, load_reference, load_trained, run_attack, run_evaluate,
+                          write_diagnosis)
 from .manifest import RunRecord
-from .outputs import STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, study_folder, write_json
+from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, study_folder,
+                      write_json)
 from .reports import write_report
 from .settings import AttackSettings, EvaluateSettings, OutputSettings
 from .tables import mean_std
@@ -118,10 +120,26 @@ def run_study(settings):
     for step, cell in tqdm(transfers(settings, cells), desc="transfer", unit="evaluation", leave=False):
         if not (evaluation_folder(step) / "metrics.json").is_file():
             run_evaluate(step, models[step.model.precision], echo=lambda *_: None)
+    if settings.study.diagnose:
+        _diagnose_precisions(settings, cells, models, folder / "diagnostics")
     report = write_report(folder)
     write_json(folder / "manifest.json", record.manifest(settings))
     print(f"study: {folder}\nreport: {report}")
     return {"folder": folder, "report": report}
+
+
+def _diagnose_precisions(settings, cells, models, folder):
+    """The gradient-masking checks of every precision (skipping those done), each beside ``diagnose.reference``,
+    in ``<folder>/<run name>/``; the per-attack transfer check comes from the study's own transfer matrices."""
+    for cell in tqdm([cell for cell in cells if cell.attack == cells[0].attack], desc="diagnose", unit="model"):
+        target = folder / model_run_name(cell.settings)
+        if (target / "diagnostics.json").is_file():
+            continue
+        trained = models[cell.precision]
+        reference = models.get(settings.diagnose.reference) or load_reference(cell.settings, trained)
+        diagnosis = diagnose_model(cell.settings, trained, reference)
+        write_diagnosis(target, diagnosis, {"model": str(trained.precision),
+                                            "reference": f"{reference.precision} (reference)"})
 
 
 def _cell_line(cell, result, seconds):

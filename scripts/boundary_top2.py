@@ -18,14 +18,8 @@ import annt
 from annt import viz
 from annt.adversarial_sets import AdversarialSet
 from annt.manifest import command_line
+from annt.metrics import true_class_rank
 from annt.outputs import write_json, write_text
-
-
-def true_class_ranks(model, adversarial_set):
-    """Rank of each sample's true class in ``model``'s logits on its adversarial image (1 = predicted)."""
-    logits = model.logits(adversarial_set.adversarial)
-    true = logits[np.arange(len(logits)), adversarial_set.labels]
-    return 1 + (logits > true[:, None]).sum(axis=1)
 
 
 def main():
@@ -43,7 +37,7 @@ def main():
         successful = second = 0
         l2_second, l2_rest = [], []
         for adversarial_set in sets:
-            ranks = true_class_ranks(model, adversarial_set)
+            ranks = true_class_rank(model.logits(adversarial_set.adversarial), adversarial_set.labels)
             success = adversarial_set.adversarial_predictions != adversarial_set.labels
             clean = viz.clean_images(adversarial_set)
             l2 = np.sqrt(((adversarial_set.adversarial - clean) ** 2).reshape(len(clean), -1).sum(axis=1))

@@ -37,7 +37,7 @@ def figure(dataset, images, labels, fgsm_eps, threshold, path, count=5):
             ax.set_yticks([])
             flagged = "unrecognisable" if scores[column] < threshold else "recognisable"
             ax.set_title(f"{scores[column]:.2f} {flagged}" if answer is not None or row else "", fontsize=6)
-        axes[row, 0].set_ylabel(kind, fontsize=6, rotation=0, ha="right", va="center")
+        axes[row, 0].set_ylabel(kind.replace(", ", ",\n").replace(" (", "\n("), fontsize=6)
     fig.suptitle(f"{dataset}: SSIM to the clean image (threshold {threshold:.3f})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -46,6 +46,7 @@ def figure(dataset, images, labels, fgsm_eps, threshold, path, count=5):
 
 def main():
     record = RunRecord()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
     thresholds, lines = {}, []
     for dataset in ("mnist", "cifar10"):
         images, labels = annt.load_dataset(dataset, "test")

@@ -89,9 +89,9 @@ def test_checks_flag_by_their_stated_rules():
 
     ones, zeros = np.ones(100, bool), np.zeros(100, bool)
     half = np.arange(100) < 50
-    assert transfer_check("fgsm", (half, np.arange(100) < 56)).flagged
-    assert not transfer_check("fgsm", (half, np.arange(100) < 55)).flagged
-    assert transfer_check(None, None).flagged is None
+    assert transfer_check("fgsm", 0.5, 0.56).flagged
+    assert not transfer_check("fgsm", 0.5, 0.55).flagged
+    assert transfer_check(None, None, None, why="no attack given").flagged is None
 
     # FGSM credits the model with 0.5 more robustness than the reference; PGD leaves none of it.
     removed = iterative_check(0.25, {"model": half, "reference": ones}, {"model": ones, "reference": ones})

@@ -201,3 +201,42 @@ def test_an_attack_interrupted_between_batches_resumes_to_the_same_set(tmp_path,
         assert first.files == second.files
         for name in first.files:
             np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+
+
+@pytest.mark.slow
+def test_a_study_with_diagnose_writes_one_block_per_cell(tiny, tmp_path):
+    shutil.copytree(tiny, tmp_path / STUDY)
+    assert run_tiny(tmp_path, "--set", "output.resume=true", "--set", "study.diagnose=true",
+                    "--set", "diagnose.samples=12", "--set", "diagnose.eps=[0.25]",
+                    "--set", "diagnose.params={pgd: {max_iter: 5}, boundary: {max_iter: 3}}") == 0
+    study = tmp_path / STUDY
+    for name in ("model_a-mnist-fp", "model_a-mnist-w1a1g32"):
+        diagnosis = json.loads((study / "diagnostics" / name / "diagnostics.json").read_text())
+        assert diagnosis["reference"] == "FP" and diagnosis["samples"] == 12
+    text = (study / "report/diagnostics.md").read_text()
+    for cell in ("fgsm on FP", "fgsm on 1,1,32", "boundary on FP", "boundary on 1,1,32"):
+        assert f"## {cell}: " in text
+    # The cell's transfer check reads the study's own transfer matrix; boundary is not in study.transfer.
+    transfer = json.loads((study / "transfer/model_a-mnist-fp-fgsm-on-model_a-mnist-w1a1g32/metrics.json").read_text())
+    assert f"{transfer['aggregate']['evasion_rate']['mean']:.3f} transferred from the reference" in text
+    assert "no transfer from FP in the study" in text
+    assert (study / "report/robustness_curves.png").is_file()
+    # The cells were not made again.
+    assert (study / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
+
+
+def test_the_report_counts_unrecognisable_images_and_gives_table6_without_them(tiny):
+    rows = read_csv(tiny / "report/recognisability.csv")
+    assert len(rows) == 4
+    for row in rows:
+        folder = tiny / "cells" / f"model_a-mnist-{'fp' if row['precision'] == 'FP' else 'w1a1g32'}-{row['attack']}"
+        per_run = json.loads((folder / "metrics.json").read_text())["per_run"]
+        assert int(row["successful"]) == sum(run["successful"] for run in per_run)
+        assert int(row["unrecognisable_true_class_top2"]) <= int(row["unrecognisable"]) <= int(row["successful"])
+        assert float(row["adversarial_accuracy_recognisable_only_mean"]) >= float(row["adversarial_accuracy_mean"])
+    # Three iterations leave Boundary's images near its uniform-noise starting points: unrecognisable.
+    boundary = next(r for r in rows if r["attack"] == "boundary" and r["precision"] == "FP")
+    assert int(boundary["unrecognisable"]) == int(boundary["successful"]) > 0
+    fgsm = next(r for r in rows if r["attack"] == "fgsm" and r["precision"] == "FP")
+    assert int(fgsm["unrecognisable"]) < int(fgsm["successful"])
+    assert "| boundary | FP |" in (tiny / "report/recognisability.md").read_text()
