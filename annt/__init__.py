@@ -7,7 +7,8 @@ classifiers with Tensorpack and measure their adversarial robustness with ART.
 >>> result = annt.attack("model_a", "1,1,32", "cw_l2", samples=50)   # doctest: +SKIP
 
 The layout follows the workflow: ``data`` -> ``models`` / ``quantization`` -> ``training`` ->
-``estimator`` / ``attacks`` -> ``evaluation`` / ``metrics`` -> ``experiments`` -> ``tables`` / ``viz``;
+``estimator`` / ``attacks`` -> ``evaluation`` / ``metrics`` / ``diagnostics`` / ``recognisability`` ->
+``experiments`` / ``study`` -> ``tables`` / ``reports`` / ``viz``;
 ``outputs`` names every folder and writes files; ``config`` / ``settings`` / ``tasks`` / ``api`` / ``cli``
 are the edge.
 """
@@ -18,13 +19,13 @@ from .errors import (AdversarialSetError, AnntError, CheckpointError, ConfigErro
                      ResumeError, SampleError, ZooError)
 from .predictor import TrainedModel, load_model
 from .quantization import Precision
-from .api import attack, evaluate, experiment, run, study, train
+from .api import attack, diagnose, evaluate, experiment, run, study, train
 from .settings import Settings
 from .zoo import shipped_models
 
 __version__ = "0.1.0"
 
 __all__ = ["AdversarialSetError", "AnntError", "CheckpointError", "ConfigError", "DataError", "OutputExistsError",
-           "ResumeError", "SampleError", "ZooError", "Precision", "Settings", "TrainedModel", "attack", "evaluate",
+           "ResumeError", "SampleError", "ZooError", "Precision", "Settings", "TrainedModel", "attack", "diagnose", "evaluate",
            "experiment", "load_config", "load_dataset", "load_model", "run", "shipped_models", "study", "train",
            "__version__"]

@@ -33,7 +33,10 @@ KEYS = {
     "study": {**_COMMON, "samples": "attack.samples", "runs": "attack.runs", "selection": "attack.selection",
               "test_batch_size": "test.batch_size", "precisions": "study.precisions", "attacks": "study.attacks",
               "params": "study.params", "transfer": "study.transfer", "executor": "study.executor",
-              "ray_address": "study.ray_address", "reference": "study.reference", "images": "study.images"},
+              "ray_address": "study.ray_address", "reference": "study.reference", "images": "study.images",
+              "diagnose": "study.diagnose", "diagnose_samples": "diagnose.samples"},
+    "diagnose": {**_COMMON, **{k: v for k, v in _ATTACK.items() if k != "runs"}, "checkpoint": "model.checkpoint",
+                 "reference": "diagnose.reference", "eps": "diagnose.eps", "diagnose_params": "diagnose.params"},
 }
 
 
@@ -126,12 +129,13 @@ def experiment(model="model_a", precisions=("FP", "1,1,32"), attack="fgsm", para
 
 def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), params=None, *, transfer=(),
           samples=100, runs=1, selection="random", seed=0, executor="local", ray_address=None, reference=None,
-          images=6, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
-          overwrite=False):
+          images=6, diagnose=False, diagnose_samples=None, data_dir=None, download=True, test_batch_size=256,
+          output_dir="runs", resume=False, overwrite=False):
     """Every attack of ``attacks`` on the shipped ``model`` at each of ``precisions`` (``samples`` x ``runs``
     each; ``params``: ``{attack: {ART parameter: value}}``), the transfer matrices of the attacks in
     ``transfer``, and the report (``<study folder>/report``). ``resume=True`` continues a killed study
-    from its last saved batch; ``executor="ray"`` runs each cell as a Ray task.
+    from its last saved batch; ``executor="ray"`` runs each cell as a Ray task. ``diagnose=True`` also checks
+    every precision for gradient masking (on ``diagnose_samples``, else ``samples``; see :func:`diagnose`).
 
     >>> result = study("model_a", ["FP", "1,1,32"], ["fgsm"], samples=10, transfer=["fgsm"], output_dir="runs")
     fgsm on FP             adversarial accuracy ...
@@ -141,3 +145,25 @@ def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), param
     ['table3.csv', 'table6.csv']
     """
     return _run("study", model, None, locals())
+
+
+def diagnose(model="model_a", precision="FP", attack="fgsm", params=None, *, reference="FP", eps=None,
+             diagnose_params=None, samples=100, selection="random", seed=0, checkpoint=None, data_dir=None,
+             download=True, test_batch_size=256, output_dir="runs", resume=False, overwrite=False):
+    """Check ``model`` at ``precision`` for gradient masking, beside the shipped model at ``reference``
+    (wiki/Diagnostics.md); prints one verdict per check, writes ``diagnostics.json`` and returns the
+    :class:`~annt.diagnostics.Diagnosis`.
+
+    >>> diagnosis = diagnose("model_a", "8,8,32", samples=20, eps=[0.25],
+    ...                      diagnose_params={"pgd": {"max_iter": 5}, "boundary": {"max_iter": 5}})
+    model_a 8,8,32 (mnist) beside FP, 20 samples: FLAGGED: signs of gradient masking
+    FLAG  zero_gradient ...
+    results: runs/model_a-mnist-w8a8g32-diagnose
+    >>> diagnosis.flagged, [check.verdict for check in diagnosis.checks][0]
+    (True, 'FLAG')
+
+    ``attack``/``params``: the attack compared made on the model and transferred from the reference.
+    ``eps``: the robustness curve's L-inf budgets (0, FGSM's eps and 1 are always added);
+    ``diagnose_params``: ART parameters of the diagnosis' own ``fgsm``, ``pgd`` and ``boundary``.
+    """
+    return _run("diagnose", model, precision, locals())

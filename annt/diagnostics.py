@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from art.utils import to_categorical
+from tqdm.auto import tqdm
 
 from .attacks import generate
 from .estimator import art_classifier
@@ -108,15 +109,18 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     unbounded 1.0 are always added). ``progress``: a tqdm bar advanced by the attacks' samples.
     """
     same = trained is reference
+    fgsm_eps = params["fgsm"]["eps"]
+    eps_grid = sorted(set(eps_grid) | {0.0, fgsm_eps, 1.0})
+    models = 1 if same else 2
+    calls = (len(eps_grid) - 1) * models + models + 1 + (2 if attack and not same else 0)
+    bar = progress if progress is not None else tqdm(total=calls * len(labels), desc="diagnose", unit="sample")
 
     def run(model, name, attack_params):
-        return generate(model, art_classifier(model), name, attack_params, images, labels, seed, progress=progress)
+        return generate(model, art_classifier(model), name, attack_params, images, labels, seed, progress=bar)
 
     def success(model, adversarial):
         return model.predict(adversarial, batch_size) != labels
 
-    fgsm_eps = params["fgsm"]["eps"]
-    eps_grid = sorted(set(eps_grid) | {0.0, fgsm_eps, 1.0})
     pgd_success = {}
     for label, model in [("model", trained)] + ([] if same else [("reference", reference)]):
         pgd_success[label] = {eps: np.zeros(len(labels), bool) if eps == 0 else
@@ -139,6 +143,8 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
               unbounded_check(eps_grid[-1], pgd_success["model"][eps_grid[-1]]),
               boundary_check(eps_grid, pgd_success["model"], boundary_success, boundary_linf,
                              params["boundary"]["max_iter"])]
+    if progress is None:
+        bar.close()
     curves = {label: {"eps": [float(eps) for eps in eps_grid],
                       "adversarial_accuracy": [1.0 - float(pgd_success[label][eps].mean()) for eps in eps_grid]}
               for label in ("model",) + (() if same else ("reference",))}

@@ -153,7 +153,8 @@ def test_unshipped_precision_is_a_config_error(tmp_path, capsys):
     assert "model.precision: no shipped model_c at 3,3,32" in err
 
 
-@pytest.mark.parametrize("function", [annt.train, annt.attack, annt.evaluate, annt.experiment, annt.study])
+@pytest.mark.parametrize("function", [annt.train, annt.attack, annt.evaluate, annt.experiment, annt.study,
+                                      annt.diagnose])
 def test_api_defaults_are_the_config_defaults(function):
     """The Python door shows its defaults in its signatures; they must be the config's."""
     for keyword, path in annt.api.KEYS[function.__name__].items():
