@@ -348,7 +348,10 @@ def _figures(results, report):
     if curves:
         path = report / "boundary_l2_by_iteration.png"
         plt.close(viz.l2_by_iteration(curves, save=path))
-        written.append(path)
+        means = {p: np.nanmean(table, axis=0) for p, table in curves.items()}
+        rows = [{"iteration": i, **{p: float(mean[i]) if i < len(mean) else None for p, mean in means.items()}}
+                for i in range(max(len(mean) for mean in means.values()))]
+        written += [path, _write_csv(report / "boundary_l2_by_iteration.csv", rows)]
     return written
 
 

@@ -161,8 +161,14 @@ def metric_vs_bitwidth(lines, ylabel, save=None, ax=None, ylim=None):
     for label, points in sorted(lines.items()):
         points = sorted(points, key=lambda point: bitwidth_position(point[0]))
         precisions.update(str(Precision.parse(p)) for p, _, _ in points)
-        ax.errorbar([bitwidth_position(p) for p, _, _ in points], [m for _, m, _ in points],
-                    yerr=[s or 0 for _, _, s in points], marker="o", capsize=3, label=label)
+        # One container per line, FP included, but no segment across the axis break into FP.
+        x = [bitwidth_position(p) for p, _, _ in points]
+        y = [np.nan if m is None else m for _, m, _ in points]
+        broken = [i for i in range(1, len(x)) if x[i] == FP_POSITION]
+        x_drawn = np.insert(np.asarray(x, float), broken, np.nan)
+        y_drawn = np.insert(np.asarray(y, float), broken, np.nan)
+        yerr = np.insert(np.asarray([s or 0 for _, _, s in points], float), broken, 0.0)
+        ax.errorbar(x_drawn, y_drawn, yerr=yerr, marker="o", capsize=3, label=label)
     ticks = sorted(precisions, key=bitwidth_position)
     ax.set_xticks([bitwidth_position(p) for p in ticks], ["FP" if _bits(p) == 32 else str(_bits(p)) for p in ticks])
     if any(_bits(p) == 32 for p in ticks):

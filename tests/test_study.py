@@ -65,7 +65,8 @@ def test_a_tiny_study_writes_every_cell_and_its_report(tiny):
     report = tiny / "report"
     for name in ("table6.md", "table6.csv", "table3.md", "transfer_fgsm.md", "transfer_fgsm.png",
                  "adversarial_accuracy_vs_bitwidth.png", "mean_l2_successful_vs_bitwidth.png", "images_fgsm.png",
-                 "images_boundary.png", "boundary_l2_by_iteration.png", "wall_times.csv", "README.md"):
+                 "images_boundary.png", "boundary_l2_by_iteration.png", "boundary_l2_by_iteration.csv", "wall_times.csv",
+                 "recognisability.md", "README.md"):
         assert (report / name).is_file(), name
     assert not list(tiny.glob("cells/*/run-*/parts")), "parts are removed once a set is saved"
     with np.load(tiny / "cells/model_a-mnist-fp-boundary/run-1/adversarial.npz") as stored:
