@@ -235,7 +235,10 @@ def robustness_curves(curves, save=None):
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for label, curve in curves.items():
         ax.plot(curve["eps"], curve["adversarial_accuracy"], marker=".", label=str(label))
-    ax.set_xscale("symlog", linthresh=0.01)
+    budgets = sorted({eps for curve in curves.values() for eps in curve["eps"]})
+    ax.set_xscale("symlog", linthresh=min([eps for eps in budgets if eps > 0] or [0.01]), linscale=0.5)
+    ax.set_xticks(budgets, [f"{eps:.3g}" for eps in budgets], rotation=45, fontsize=7)
+    ax.minorticks_off()
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("PGD budget eps (L-inf; 1 = unbounded)")
     ax.set_ylabel("adversarial accuracy")
