@@ -73,12 +73,17 @@ def test_a_tiny_study_writes_every_cell_and_its_report(tiny):
         assert stored["l2_by_iteration"].shape == (12, 4)  # start + 3 iterations
 
 
+def cell_metrics(study, row):
+    """The metrics.json of the cell a report row is about."""
+    folder = study / "cells" / f"model_a-mnist-{'fp' if row['precision'] == 'FP' else 'w1a1g32'}-{row['attack']}"
+    return json.loads((folder / "metrics.json").read_text())
+
+
 def test_the_report_numbers_are_the_cells_metrics(tiny):
     rows = read_csv(tiny / "report/table6.csv")
     assert len(rows) == 4
     for row in rows:
-        folder = tiny / "cells" / f"model_a-mnist-{'fp' if row['precision'] == 'FP' else 'w1a1g32'}-{row['attack']}"
-        aggregate = json.loads((folder / "metrics.json").read_text())["aggregate"]
+        aggregate = cell_metrics(tiny, row)["aggregate"]
         for metric in ("adversarial_accuracy", "mean_l2_successful", "mean_linf_successful"):
             assert number(row[f"{metric}_mean"]) == aggregate[metric]["mean"]
             assert number(row[f"{metric}_std"]) == aggregate[metric]["std"]
@@ -230,8 +235,7 @@ def test_the_report_counts_unrecognisable_images_and_gives_table6_without_them(t
     rows = read_csv(tiny / "report/recognisability.csv")
     assert len(rows) == 4
     for row in rows:
-        folder = tiny / "cells" / f"model_a-mnist-{'fp' if row['precision'] == 'FP' else 'w1a1g32'}-{row['attack']}"
-        per_run = json.loads((folder / "metrics.json").read_text())["per_run"]
+        per_run = cell_metrics(tiny, row)["per_run"]
         assert int(row["successful"]) == sum(run["successful"] for run in per_run)
         assert int(row["unrecognisable_true_class_top2"]) <= int(row["unrecognisable"]) <= int(row["successful"])
         assert float(row["adversarial_accuracy_recognisable_only_mean"]) >= float(row["adversarial_accuracy_mean"])
