@@ -179,6 +179,13 @@ def unrecognisable(study):
         text += (f". For contrast, on the FP model (study cells, {int(fp['successful'])} successful images): "
                  f"{int(fp['unrecognisable'])} unrecognisable, {int(fp['unrecognisable_true_class_top2'])} of them with "
                  "the true class in the top 2")
+    top2_file = folder / "top2.json"
+    if top2_file.is_file():
+        counted = {r["precision"]: r for r in json.loads(top2_file.read_text())["rows"]}.get("1,1,32")
+        if counted:
+            text += (f". Over all successful images, recognisable or not, {counted['true_class_second']} of "
+                     f"{counted['successful']} keep the true class second (`scripts/boundary_top2.py`): Boundary walks "
+                     "along the decision boundary, so a second-ranked true class alone says little")
     return ["", head + text + ". Images: `top2_images.png` in the 1-bit study's report folder."]
 
 
