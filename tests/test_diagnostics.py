@@ -150,3 +150,16 @@ def test_bad_diagnose_settings_exit_2_and_write_nothing(tmp_path, capsys, monkey
     assert main(["--set", "task=diagnose", "--set", override]) == 2
     assert list(tmp_path.iterdir()) == []
     assert message in capsys.readouterr().err
+
+
+@needs_mnist
+def test_the_reference_is_the_model_itself_when_it_is_the_shipped_reference():
+    from annt.config import load
+    from annt.experiments import load_reference, load_trained
+
+    fp = load(overrides=["task=diagnose", "model.precision=FP"])
+    trained = load_trained(fp.model)
+    assert load_reference(fp, trained) is trained
+    eight_bit = load(overrides=["task=diagnose", "model.precision=8,8,32"])
+    reference = load_reference(eight_bit, load_trained(eight_bit.model))
+    assert str(reference.precision) == "FP" and reference.checkpoint == trained.checkpoint
