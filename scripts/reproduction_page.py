@@ -14,6 +14,7 @@ import csv
 import json
 from pathlib import Path
 
+from annt.diagnostics import transfer_check
 from annt.manifest import REPO_ROOT, command_line
 from annt.outputs import write_text
 
@@ -189,6 +190,46 @@ def unrecognisable(study):
     return ["", head + text + ". Images: `top2_images.png` in the 1-bit study's report folder."]
 
 
+def beyond(dataset, study):
+    """Observation 3 under PGD and the gradient-masking diagnostics (issue #13)."""
+    pgd = {r["precision"]: r for r in read(study.folder.parent / f"{dataset}_pgd_study" / "table6.csv")}
+    diagnoses = {}
+    for path in sorted((study.folder / "diagnostics").glob("*/diagnostics.json")):
+        diagnosis = json.loads(path.read_text())
+        diagnoses[diagnosis["model"]] = diagnosis
+    if not pgd and not diagnoses:
+        return []
+    lines = ["", "## Beyond the paper: robust, or masking its gradients?", "",
+             f"PGD at FGSM's budget (`configs/paper/{dataset}_pgd_study.yaml`, 40 steps, one random start, 1,000 samples × "
+             "3 runs; [report](../reports/" + f"{dataset}_pgd_study/)) and the checks of "
+             f"[wiki/Diagnostics.md](Diagnostics.md) per precision (`study.diagnose` in `configs/paper/{dataset}_study.yaml`, "
+             f"200 samples; [blocks per cell](../reports/{dataset}_study/diagnostics.md)). The transfer column is the "
+             "`transfer_beats_direct` check on the study's own FGSM transfer matrix (1,000 samples × 3 runs); the model "
+             "checks are the other five.", "",
+             "| precision | FGSM adv. accuracy | PGD adv. accuracy | FGSM transferred from FP | model checks | flagged |",
+             "|---|---|---|---|---|---|"]
+    transfer = {(r["source"], r["target"]): value(r, "adversarial_accuracy_mean")
+                for r in read(study.folder / "transfer_fgsm.csv")}
+    for precision in ("FP",) + QUANTIZED:
+        row, diagnosis = pgd.get(precision), diagnoses.get(precision)
+        direct, transferred = study.get("fgsm", precision, "adversarial_accuracy"), transfer.get(("FP", precision))
+        check = None if direct is None or transferred is None or precision == "FP" else \
+            transfer_check("fgsm", 1 - direct, 1 - transferred)
+        pgd_accuracy = value(row, "adversarial_accuracy_mean") if row and row["status"] == "done" else None
+        flags = [name for name, check in (diagnosis or {}).get("checks", {}).items() if check["flagged"]]
+        verdict_text = "—" if diagnosis is None else "FLAGGED" if diagnosis["flagged"] else "no sign"
+        moved = "—" if check is None else f"{fmt(transferred)} ({check.verdict})"
+        lines.append(f"| {precision} | {fmt(direct)} | {fmt(pgd_accuracy)} | {moved} | {verdict_text} | {', '.join(flags)} |")
+    kept = [p for p in QUANTIZED if pgd.get(p) and value(pgd[p], "adversarial_accuracy_mean") is not None
+            and pgd.get("FP") and value(pgd[p], "adversarial_accuracy_mean") > value(pgd["FP"], "adversarial_accuracy_mean")
+            + 0.05]
+    if pgd:
+        lines += ["", "Rule: a quantized precision's FGSM robustness is real where PGD also leaves its adversarial accuracy "
+                  "above FP's by more than 0.05. That holds at " + (", ".join(kept) if kept else "no precision")
+                  + "; elsewhere observation 3 under FGSM is a gradient-following failure, not robustness."]
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=NAMES, required=True)
@@ -220,6 +261,7 @@ def main():
               f"{float(r['mean_l0_successful_mean']):.1f} ± {float(r['mean_l0_successful_std']):.1f}") + " |"
               for r in table7] or ["| — | not measured yet |"]
     lines += ["", "## The paper's observations, judged by our numbers"] + observations(study, other)
+    lines += beyond(args.dataset, study)
     ablation = REPO_ROOT / "reports" / "ablations" / "model_a-seeds.md"
     if args.dataset == "mnist" and ablation.is_file():
         lines += ["", "## Ablation: model_a at 8 and 12 bits, other training seeds", ""]
