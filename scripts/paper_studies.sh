@@ -11,3 +11,5 @@ for config in mnist_study mnist_table7 mnist_boundary_1bit mnist_boundary_iterat
     echo "== $config ($(date -u +%FT%TZ))"
     "$python" -m annt --config "configs/paper/$config.yaml" --set output.resume=true
 done
+echo "== ablation resnet20-epochs ($(date -u +%FT%TZ))"
+"$python" scripts/ablations.py resnet20-epochs
