@@ -24,16 +24,48 @@ from annt.diagnostics import input_gradient_sparsity
 from annt.manifest import REPO_ROOT, RunRecord, command_line
 from annt.outputs import run_name, write_json, write_text
 from annt.quantization import Precision
+from annt.reports import paper_table6
 from annt.zoo import CARD
 
 PRECISIONS = ("FP", "1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
-#: name -> (model, data set, training config, retrained precisions, seeds, extra training keys, description)
-ABLATIONS = {
-    "model_a-seeds": ("model_a", "mnist", "configs/train_mnist_a.yaml", ("8,8,32", "12,12,32"), (1, 2), [],
-                      "model_a at 8 and 12 bits retrained with other seeds (zoo recipe, 30 epochs)"),
-    "resnet20-epochs": ("resnet20", "cifar10", "configs/train_resnet20.yaml", ("FP", "16,16,32"), (0,),
-                        ["train.epochs=80"], "resnet20 at FP and 16 bits retrained for 80 epochs (zoo: 20)"),
-}
+
+
+#: More than this fraction of exactly-zero input-gradient entries is the "dead first layer" of the zoo's 8- and
+#: 12-bit model_a (0.59); every other shipped model_a is at most 0.004.
+DEAD_FIRST_LAYER = 0.5
+
+
+def seeds_verdict(rows, paper):
+    """Whether the dead first layer, and the FGSM robustness it brings, come back with other training seeds."""
+    retrained = [r for r in rows if r["model"].startswith("retrained")]
+    dead = [r["model"] for r in retrained if r["zero_gradient_fraction"] > DEAD_FIRST_LAYER]
+    answer = ("persists" if len(dead) == len(retrained) else "partly persists" if dead else "does not persist")
+    lines = [f"**Verdict: the effect {answer}** (rule: more than {DEAD_FIRST_LAYER} of the input-gradient entries "
+             f"exactly zero): {len(dead)} of {len(retrained)} retrained models" + (f" ({', '.join(dead)})." if dead else ".")]
+    for precision in sorted({r["precision"] for r in retrained}, key=lambda p: Precision.parse(p).weights):
+        zoo = next(r for r in rows if r["model"] == f"zoo {precision}")
+        accuracies = [r["fgsm_adversarial_accuracy"]["mean"] for r in retrained if r["precision"] == precision]
+        lines.append(f"At {precision}, FGSM adversarial accuracy: zoo {zoo['fgsm_adversarial_accuracy']['mean']:.3f}, "
+                     f"retrained {' and '.join(f'{a:.3f}' for a in accuracies)}, paper "
+                     f"{paper[precision, 'fgsm']['adversarial_accuracy']:.3f}.")
+    return lines
+
+
+def epochs_verdict(rows, paper):
+    """Whether longer training brings the paper's rise of FGSM robustness from FP to 16 bits."""
+    def accuracy(label):
+        return next(r for r in rows if r["model"] == label)["fgsm_adversarial_accuracy"]
+
+    paper_rise = paper["16,16,32", "fgsm"]["adversarial_accuracy"] - paper["FP", "fgsm"]["adversarial_accuracy"]
+    zoo_rise = accuracy("zoo 16,16,32")["mean"] - accuracy("zoo FP")["mean"]
+    fp, sixteen = accuracy("retrained (seed 0) FP"), accuracy("retrained (seed 0) 16,16,32")
+    rise, noise = sixteen["mean"] - fp["mean"], 2 * (fp["std"] + sixteen["std"])
+    answer = ("appears" if rise >= paper_rise / 2 else "partly appears" if rise > max(noise, zoo_rise)
+              else "does not appear")
+    return [f"**Verdict: the paper's rise {answer}** (rule: it appears when, after 80 epochs, FGSM adversarial accuracy "
+            f"at 16 bits exceeds FP's by at least half the paper's rise, {paper_rise / 2:.3f}; partly when by more than "
+            f"both the zoo's rise and twice the summed stds over runs, {noise:.3f}). Rise from FP to 16 bits: paper "
+            f"{paper_rise:+.3f}, zoo (20 epochs) {zoo_rise:+.3f}, 80 epochs {rise:+.3f}."]
 
 
 def trained(config, model, dataset, precision, seed, extra, runs):
@@ -63,11 +95,21 @@ def measure(model, label, folder, images, labels):
             "fgsm_mean_l0_successful": fgsm["aggregate"]["mean_l0_successful"]}
 
 
+#: name -> (model, data set, training config, retrained precisions, seeds, extra training keys, description, verdict)
+ABLATIONS = {
+    "model_a-seeds": ("model_a", "mnist", "configs/train_mnist_a.yaml", ("8,8,32", "12,12,32"), (1, 2), [],
+                      "model_a at 8 and 12 bits retrained with other seeds (zoo recipe, 30 epochs)", seeds_verdict),
+    "resnet20-epochs": ("resnet20", "cifar10", "configs/train_resnet20.yaml", ("FP", "16,16,32"), (0,),
+                        ["train.epochs=80"], "resnet20 at FP and 16 bits retrained for 80 epochs (zoo: 20)",
+                        epochs_verdict),
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ablation", choices=ABLATIONS)
     args = parser.parse_args()
-    model_name, dataset, config, precisions, seeds, extra, description = ABLATIONS[args.ablation]
+    model_name, dataset, config, precisions, seeds, extra, description, verdict = ABLATIONS[args.ablation]
     record, runs = RunRecord(), REPO_ROOT / "runs" / f"ablation-{args.ablation}"
     images, labels = annt.load_dataset(dataset, "test")
     rows = [measure(annt.load_model(model_name, precision), f"zoo {precision}", runs / "fgsm" / "zoo", images, labels)
@@ -89,13 +131,16 @@ def main():
               + f" | {r['zero_gradient_fraction']:.3f} | {cell(r['fgsm_adversarial_accuracy'])} "
               f"| {cell(r['fgsm_mean_l0_successful'])} |" for r in rows]
     output = REPO_ROOT / "reports" / "ablations" / args.ablation
-    write_json(output.with_suffix(".json"), {"rows": rows, "manifest": record.manifest({"ablation": args.ablation})})
+    conclusion = verdict(rows, paper_table6(dataset, model_name))
+    write_json(output.with_suffix(".json"), {"dataset": dataset, "model": model_name, "description": description,
+                                             "rows": rows, "verdict": conclusion,
+                                             "manifest": record.manifest({"ablation": args.ablation})})
     write_text(output.with_suffix(".md"), "\n".join([
         f"# Ablation: {description}", "",
         "FGSM at the paper's eps for the data set, 1,000 samples x 3 runs (mean ± std over runs); zero input-gradient "
         "entries: fraction of the loss gradient's entries that are exactly 0 on the first 1,000 test images.", "",
-        *table, "", f"Command: `{command_line()}`"]) + "\n")
-    print("\n".join(table))
+        *table, "", "\n\n".join(conclusion), "", f"Command: `{command_line()}`"]) + "\n")
+    print("\n".join(table + [""] + conclusion))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import csv
 import json
 from pathlib import Path
 
+from ablations import ABLATIONS
 from annt.diagnostics import transfer_check
 from annt.manifest import REPO_ROOT, command_line
 from annt.outputs import write_text
@@ -262,10 +263,13 @@ def main():
               for r in table7] or ["| — | not measured yet |"]
     lines += ["", "## The paper's observations, judged by our numbers"] + observations(study, other)
     lines += beyond(args.dataset, study)
-    ablation = REPO_ROOT / "reports" / "ablations" / "model_a-seeds.md"
-    if args.dataset == "mnist" and ablation.is_file():
-        lines += ["", "## Ablation: model_a at 8 and 12 bits, other training seeds", ""]
-        lines += ablation.read_text().splitlines()[2:]
+    for ablation, (_, dataset, *_, description, _) in ABLATIONS.items():
+        report = REPO_ROOT / "reports" / "ablations" / f"{ablation}.md"
+        if dataset == args.dataset:
+            lines += ["", f"## Ablation: {description}", ""]
+            lines += (report.read_text().splitlines()[2:] if report.is_file() else
+                      [f"Not finished yet: `python scripts/ablations.py {ablation}` (resumable; run by "
+                       "`scripts/paper_studies.sh`)."])
     seconds = [t for t in study.times.values() if t is not None]
     lines += ["", "## Wall time", "", f"The finished cells' attacks took {sum(seconds) / 3600:.2f} h in all on the 2-core "
               "machine (per cell in the tables above; each study's `wall_times.csv`). Other jobs shared the machine at "
