@@ -4,6 +4,7 @@ our numbers by the rules stated on the page, the ablations, the wall times, and 
 
     python scripts/reproduction_page.py --dataset mnist
     python scripts/reproduction_page.py --dataset cifar10
+    python scripts/reproduction_page.py --dataset mnist --check  # exit 1 if the page differs from the reports
 
 Reads reports/<data set>_study/ (the study report of configs/paper/<data set>_study.yaml),
 reports/<data set>_table7/ and reports/ablations/ where present; every number on the page comes from
@@ -12,11 +13,12 @@ those files. A cell not finished yet is shown as missing and its observation as 
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 from ablations import ABLATIONS
 from annt.diagnostics import transfer_check
-from annt.manifest import REPO_ROOT, command_line
+from annt.manifest import REPO_ROOT
 from annt.outputs import write_text
 
 NAMES = {"mnist": ("MNIST", "model_a"), "cifar10": ("CIFAR-10", "resnet20")}
@@ -234,7 +236,9 @@ def beyond(dataset, study):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=NAMES, required=True)
+    parser.add_argument("--check", action="store_true", help="only check that the page is up to date")
     args = parser.parse_args()
+    command = f"python scripts/reproduction_page.py --dataset {args.dataset}"
     name, model = NAMES[args.dataset]
     study = Study(args.dataset)
     other_dataset = "cifar10" if args.dataset == "mnist" else "mnist"
@@ -273,9 +277,12 @@ def main():
     seconds = [t for t in study.times.values() if t is not None]
     lines += ["", "## Wall time", "", f"The finished cells' attacks took {sum(seconds) / 3600:.2f} h in all on the 2-core "
               "machine (per cell in the tables above; each study's `wall_times.csv`). Other jobs shared the machine at "
-              "times, so these are upper bounds.", "", f"Page written by `{command_line()}`."]
-    write_text(REPO_ROOT / "wiki" / f"Reproduction-{'MNIST' if args.dataset == 'mnist' else 'CIFAR10'}.md",
-               "\n".join(lines) + "\n")
+              "times, so these are upper bounds.", "", f"Page written by `{command}`."]
+    page = REPO_ROOT / "wiki" / f"Reproduction-{'MNIST' if args.dataset == 'mnist' else 'CIFAR10'}.md"
+    text = "\n".join(lines) + "\n"
+    if args.check:
+        sys.exit(0 if page.is_file() and page.read_text() == text else f"{page} is out of date: run {command}")
+    write_text(page, text)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("script", ["scripts/config_reference.py", "scripts/zoo_table.py"])
-def test_generated_tables_are_up_to_date(script):
-    done = subprocess.run([sys.executable, script, "--check"], cwd=REPO)
+@pytest.mark.parametrize("script", ["scripts/config_reference.py", "scripts/zoo_table.py",
+                                    "scripts/reproduction_page.py --dataset mnist",
+                                    "scripts/reproduction_page.py --dataset cifar10"])
+def test_generated_pages_are_up_to_date(script):
+    done = subprocess.run([sys.executable, *script.split(), "--check"], cwd=REPO)
     assert done.returncode == 0, f"out of date: run python {script}"
 
 
