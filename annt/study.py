@@ -77,8 +77,12 @@ def transfers(settings, cells):
     return steps
 
 
+#: Definition entries a resumed study may change: more transfer matrices add evaluations, never alter a cell.
+GROWABLE = ("transfer",)
+
+
 def definition(settings):
-    """What a study is, as recorded in ``study.json``: resuming needs the very same."""
+    """What a study is, as recorded in ``study.json``: resuming needs the very same (but :data:`GROWABLE`)."""
     return {"model": settings.model.name, "dataset": settings.data.dataset, "seed": settings.seed,
             "precisions": [str(p) for p in settings.study.precisions], "attacks": settings.study.params,
             "samples": settings.attack.samples, "runs": settings.attack.runs, "selection": settings.attack.selection,
@@ -92,7 +96,7 @@ def check_study_folder(settings):
     if settings.output.resume and recorded.is_file():
         made = json.loads(recorded.read_text())["definition"]
         wanted = json.loads(json.dumps(definition(settings)))
-        differs = [key for key in wanted if made.get(key) != wanted[key]]
+        differs = [key for key in wanted if key not in GROWABLE and made.get(key) != wanted[key]]
         if differs:
             raise ResumeError(f"{folder} holds a study with other {', '.join(differs)}")
     return folder

@@ -193,6 +193,35 @@ def unrecognisable(study):
     return ["", head + text + ". Images: `top2_images.png` in the 1-bit study's report folder."]
 
 
+def transfers(dataset, study):
+    """Per attack, the transfer matrix summarised: its diagonal (direct) against its off-diagonal entries."""
+    rows = []
+    for attack in ATTACKS:
+        matrix = {(r["source"], r["target"]): value(r, "adversarial_accuracy_mean")
+                  for r in read(study.folder / f"transfer_{attack}.csv")}
+        if not matrix:
+            continue
+
+        def mean(pairs):
+            found = [matrix[pair] for pair in pairs if matrix.get(pair) is not None]
+            return sum(found) / len(found) if found else None
+
+        precisions = ("FP",) + QUANTIZED
+        rows.append(f"| [{attack}](../reports/{dataset}_study/transfer_{attack}.md) | "
+                    f"{fmt(mean([(p, p) for p in precisions]))} | "
+                    f"{fmt(mean([(s, t) for s in precisions for t in precisions if s != t]))} | "
+                    f"{fmt(mean([('FP', t) for t in QUANTIZED]))} | {fmt(mean([(s, 'FP') for s in QUANTIZED]))} | "
+                    f"{fmt(mean([(s, t) for s in QUANTIZED for t in QUANTIZED if s != t]))} |")
+    if not rows:
+        return []
+    return ["", "## Beyond the paper: transfer between bitwidths", "",
+            "Each attack's stored sets applied to every other precision (`study.transfer`; adversarial accuracy on the "
+            "samples whose clean image the target classifies correctly, mean over the matrix's entries, each a mean over "
+            "3 runs of 1,000 samples). The full matrices and heat maps are in the study report.", "",
+            "| attack | direct (diagonal) | transferred (off-diagonal) | FP → quantized | quantized → FP | "
+            "quantized → other quantized |", "|---|---|---|---|---|---|"] + rows
+
+
 def beyond(dataset, study):
     """Observation 3 under PGD and the gradient-masking diagnostics (issue #13)."""
     pgd = {r["precision"]: r for r in read(study.folder.parent / f"{dataset}_pgd_study" / "table6.csv")}
@@ -266,7 +295,7 @@ def main():
               f"{float(r['mean_l0_successful_mean']):.1f} ± {float(r['mean_l0_successful_std']):.1f}") + " |"
               for r in table7] or ["| — | not measured yet |"]
     lines += ["", "## The paper's observations, judged by our numbers"] + observations(study, other)
-    lines += beyond(args.dataset, study)
+    lines += transfers(args.dataset, study) + beyond(args.dataset, study)
     for ablation, (_, dataset, *_, description, _) in ABLATIONS.items():
         report = REPO_ROOT / "reports" / "ablations" / f"{ablation}.md"
         if dataset == args.dataset:

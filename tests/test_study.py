@@ -130,6 +130,23 @@ def test_a_study_folder_is_never_replaced_without_overwrite(tiny, tmp_path, caps
     assert (copy / STUDY / "report/table6.csv").read_text() == before
 
 
+def test_a_resumed_study_may_add_transfer_matrices_and_keeps_its_cells(tiny, tmp_path):
+    copy = tmp_path / "out"
+    shutil.copytree(tiny, copy / STUDY)
+    cells = arrays_of(copy / STUDY)
+    assert run_tiny(copy, "--set", "output.resume=true", "--set", "study.transfer=[fgsm, boundary]") == 0
+    study = copy / STUDY
+    assert json.loads((study / "study.json").read_text())["definition"]["transfer"] == ["fgsm", "boundary"]
+    assert sorted(p.name for p in (study / "transfer").iterdir() if "boundary" in p.name) == [
+        "model_a-mnist-fp-boundary-on-model_a-mnist-w1a1g32", "model_a-mnist-w1a1g32-boundary-on-model_a-mnist-fp"]
+    assert (study / "report" / "transfer_boundary.md").is_file()
+    assert (study / "report" / "transfer_fgsm.csv").read_text() == (tiny / "report" / "transfer_fgsm.csv").read_text()
+    after = arrays_of(study)
+    assert after.keys() == cells.keys()
+    for key, array in cells.items():
+        np.testing.assert_array_equal(after[key], array, err_msg=key)
+
+
 @pytest.mark.parametrize("override, message", [
     ("study.params={jsma: {theta: 0.5}}", "study.params.jsma: not one of study.attacks"),
     ("study.params={fgsm: {eps: 2}}", "study.params.fgsm.eps: 2 is out of range"),
