@@ -15,7 +15,7 @@ accuracy and mean L0 of the successful samples. Resumable: trainings continue fr
 finished attacks are kept. Writes reports/ablations/<name>.md and .json.
 """
 import argparse
-from pathlib import Path
+from collections import namedtuple
 
 import numpy as np
 
@@ -95,13 +95,15 @@ def measure(model, label, folder, images, labels):
             "fgsm_mean_l0_successful": fgsm["aggregate"]["mean_l0_successful"]}
 
 
-#: name -> (model, data set, training config, retrained precisions, seeds, extra training keys, description, verdict)
+#: One ablation: which zoo models are retrained how, and the rule its verdict follows.
+Ablation = namedtuple("Ablation", "model dataset config precisions seeds extra description verdict")
 ABLATIONS = {
-    "model_a-seeds": ("model_a", "mnist", "configs/train_mnist_a.yaml", ("8,8,32", "12,12,32"), (1, 2), [],
-                      "model_a at 8 and 12 bits retrained with other seeds (zoo recipe, 30 epochs)", seeds_verdict),
-    "resnet20-epochs": ("resnet20", "cifar10", "configs/train_resnet20.yaml", ("FP", "16,16,32"), (0,),
-                        ["train.epochs=80"], "resnet20 at FP and 16 bits retrained for 80 epochs (zoo: 20)",
-                        epochs_verdict),
+    "model_a-seeds": Ablation("model_a", "mnist", "configs/train_mnist_a.yaml", ("8,8,32", "12,12,32"), (1, 2), [],
+                              "model_a at 8 and 12 bits retrained with other seeds (zoo recipe, 30 epochs)",
+                              seeds_verdict),
+    "resnet20-epochs": Ablation("resnet20", "cifar10", "configs/train_resnet20.yaml", ("FP", "16,16,32"), (0,),
+                                ["train.epochs=80"], "resnet20 at FP and 16 bits retrained for 80 epochs (zoo: 20)",
+                                epochs_verdict),
 }
 
 

@@ -296,10 +296,10 @@ def main():
               for r in table7] or ["| — | not measured yet |"]
     lines += ["", "## The paper's observations, judged by our numbers"] + observations(study, other)
     lines += transfers(args.dataset, study) + beyond(args.dataset, study)
-    for ablation, (_, dataset, *_, description, _) in ABLATIONS.items():
+    for ablation, definition in ABLATIONS.items():
         report = REPO_ROOT / "reports" / "ablations" / f"{ablation}.md"
-        if dataset == args.dataset:
-            lines += ["", f"## Ablation: {description}", ""]
+        if definition.dataset == args.dataset:
+            lines += ["", f"## Ablation: {definition.description}", ""]
             lines += (report.read_text().splitlines()[2:] if report.is_file() else
                       [f"Not finished yet: `python scripts/ablations.py {ablation}` (resumable; run by "
                        "`scripts/paper_studies.sh`)."])
