@@ -60,20 +60,19 @@ def study_cells(settings):
     return cells
 
 
-def transfers(settings, cells):
-    """``(settings applying a cell's sets to another precision, source cell)`` for each transfer attack."""
+def transfers(settings, cell):
+    """The evaluations applying ``cell``'s sets to every other precision, if its attack is a transfer attack."""
+    if cell.attack not in settings.study.transfer:
+        return []
     output = OutputSettings(study_folder(settings).resolve() / "transfer", resume=True)
     steps = []
-    for cell in cells:
-        if cell.attack in settings.study.transfer:
-            for target in settings.study.precisions:
-                if target != cell.precision:
-                    model = replace(cell.settings.model, precision=target, checkpoint=shipped_folder(
-                        cell.settings.model.name, cell.settings.data.dataset, target,
-                        cell.settings.model.activation_bound).resolve())
-                    step = replace(cell.settings, task="evaluate", model=model, output=output,
-                                   evaluate=EvaluateSettings(attack_folder(cell.settings)))
-                    steps.append((step, cell))
+    for target in settings.study.precisions:
+        if target != cell.precision:
+            model = replace(cell.settings.model, precision=target, checkpoint=shipped_folder(
+                cell.settings.model.name, cell.settings.data.dataset, target,
+                cell.settings.model.activation_bound).resolve())
+            steps.append(replace(cell.settings, task="evaluate", model=model, output=output,
+                                 evaluate=EvaluateSettings(attack_folder(cell.settings))))
     return steps
 
 
@@ -103,7 +102,7 @@ def check_study_folder(settings):
 
 
 def run_study(settings):
-    """Run every cell (skipping finished work), then the transfers, then write the report."""
+    """Run every cell (skipping finished work) and its transfers to the other precisions, then write the report."""
     record = RunRecord()
     check_study_folder(settings)
     cells = study_cells(settings)
@@ -121,9 +120,10 @@ def run_study(settings):
     with bar:
         for cell, result, seconds in run(cells, bar, models, settings.study.ray_address):
             bar.write(_cell_line(cell, result, seconds))
-    for step, cell in tqdm(transfers(settings, cells), desc="transfer", unit="evaluation", leave=False):
-        if not (evaluation_folder(step) / "metrics.json").is_file():
-            run_evaluate(step, models[step.model.precision], echo=lambda *_: None)
+            # Transfer as soon as the sets exist, so that a study stopped early already holds their matrices.
+            for step in transfers(settings, cell):
+                if not (evaluation_folder(step) / "metrics.json").is_file():
+                    run_evaluate(step, models[step.model.precision], echo=lambda *_: None)
     if settings.study.diagnose:
         _diagnose_precisions(settings, cells, models, folder / "diagnostics")
     report = write_report(folder)

@@ -207,19 +207,22 @@ def transfers(dataset, study):
             return sum(found) / len(found) if found else None
 
         precisions = ("FP",) + QUANTIZED
+        measured = sum(matrix.get((s, t)) is not None for s in precisions for t in precisions)
         rows.append(f"| [{attack}](../reports/{dataset}_study/transfer_{attack}.md) | "
                     f"{fmt(mean([(p, p) for p in precisions]))} | "
                     f"{fmt(mean([(s, t) for s in precisions for t in precisions if s != t]))} | "
                     f"{fmt(mean([('FP', t) for t in QUANTIZED]))} | {fmt(mean([(s, 'FP') for s in QUANTIZED]))} | "
-                    f"{fmt(mean([(s, t) for s in QUANTIZED for t in QUANTIZED if s != t]))} |")
+                    f"{fmt(mean([(s, t) for s in QUANTIZED for t in QUANTIZED if s != t]))} | "
+                    f"{measured} of {len(precisions) ** 2} |")
     if not rows:
         return []
     return ["", "## Beyond the paper: transfer between bitwidths", "",
             "Each attack's stored sets applied to every other precision (`study.transfer`; adversarial accuracy on the "
             "samples whose clean image the target classifies correctly, mean over the matrix's entries, each a mean over "
-            "3 runs of 1,000 samples). The full matrices and heat maps are in the study report.", "",
+            "3 runs of 1,000 samples; a matrix with entries still missing gives the means of those measured). The full "
+            "matrices and heat maps are in the study report.", "",
             "| attack | direct (diagonal) | transferred (off-diagonal) | FP → quantized | quantized → FP | "
-            "quantized → other quantized |", "|---|---|---|---|---|---|"] + rows
+            "quantized → other quantized | entries measured |", "|---|---|---|---|---|---|---|"] + rows
 
 
 def beyond(dataset, study):

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import shutil
+import importlib
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ TINY = ["--set", "task=study", "--set", "model.name=model_a", "--set", "attack.s
         "--set", "study.transfer=[fgsm]", "--set", "study.params={boundary: {max_iter: 3}}",
         "--set", "study.reference=paper", "--set", "study.images=3"]
 STUDY = "model_a-mnist-study"
+study_task = importlib.import_module("annt.study")  # the module; ``annt.study`` is the API function
 
 
 def run_tiny(output, *extra):
@@ -145,6 +147,21 @@ def test_a_resumed_study_may_add_transfer_matrices_and_keeps_its_cells(tiny, tmp
     assert after.keys() == cells.keys()
     for key, array in cells.items():
         np.testing.assert_array_equal(after[key], array, err_msg=key)
+
+
+def test_a_cells_transfers_run_as_soon_as_it_finishes(tmp_path, monkeypatch):
+    """A study stopped during its second attack already holds the first attack's transfer matrix."""
+    attack = study_task.run_attack
+
+    def stop_at_boundary(settings, *args, **kwargs):
+        if settings.attack.name == "boundary":
+            raise KeyboardInterrupt
+        return attack(settings, *args, **kwargs)
+
+    monkeypatch.setattr(study_task, "run_attack", stop_at_boundary)
+    assert run_tiny(tmp_path) == 130
+    done = sorted(path.parent.name for path in (tmp_path / STUDY / "transfer").glob("*/metrics.json"))
+    assert done == ["model_a-mnist-fp-fgsm-on-model_a-mnist-w1a1g32", "model_a-mnist-w1a1g32-fgsm-on-model_a-mnist-fp"]
 
 
 @pytest.mark.parametrize("override, message", [
