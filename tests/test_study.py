@@ -1,10 +1,10 @@
 """The study task: a tiny grid runs, resumes after kill -9 to identical results, runs the same on Ray,
 and its report says exactly what the cells hold; the report task; resuming within one attack run."""
 import csv
+import importlib
 import json
 import os
 import shutil
-import importlib
 import signal
 import subprocess
 import sys
@@ -17,7 +17,7 @@ import annt
 from annt.adversarial_sets import Parts
 from annt.cli import main
 
-from conftest import REPO, needs_mnist
+from conftest import needs_mnist
 
 pytestmark = needs_mnist
 
