@@ -108,10 +108,15 @@ def sha256_of(path):
 
 
 def write_atomic(path, write):
-    """Create ``path`` atomically: ``write(temporary_path)`` fills a sibling file, then it is renamed."""
+    """Create ``path`` atomically: ``write(temporary_path)`` fills a sibling file, then it is renamed.
+
+    The sibling is hidden (``.stem.XXXX.suffix``), so that one left half-written by a killed process never
+    matches a pattern for finished files such as ``part-*.npz``; it keeps the suffix because some writers
+    (``np.savez``) append theirs otherwise.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=path.suffix)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(handle)
     try:
         write(temporary)

@@ -243,6 +243,37 @@ def test_an_attack_interrupted_between_batches_resumes_to_the_same_set(tmp_path,
             np.testing.assert_array_equal(first[name], second[name], err_msg=name)
 
 
+KILLED_WHILE_SAVING = """
+import os, signal, sys
+import numpy as np
+from annt.adversarial_sets import Parts
+from annt.attacks import AttackCall
+
+parts = Parts(sys.argv[1], "fingerprint")
+parts.save(0, AttackCall(np.zeros((2, 3), np.float32), {}, {}))
+
+
+def write_half_then_die(file, **arrays):
+    with open(file, "wb") as handle:
+        handle.write(b"PK\\x03\\x04 half a zip")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+np.savez = write_half_then_die
+parts.save(2, AttackCall(np.ones((2, 3), np.float32), {}, {}))
+"""
+
+
+def test_a_part_half_written_when_killed_is_not_read_on_resume(tmp_path):
+    """kill -9 inside the write of a batch leaves a half file; resuming reads the finished batches only."""
+    process = subprocess.run([sys.executable, "-c", KILLED_WHILE_SAVING, str(tmp_path)], capture_output=True)
+    assert process.returncode == -signal.SIGKILL, process.stderr.decode()
+    assert len(list(tmp_path.iterdir())) == 2  # the finished part and the half-written one
+    finished = Parts(tmp_path, "fingerprint").finished()
+    assert list(finished) == [0]
+    np.testing.assert_array_equal(finished[0].images, np.zeros((2, 3), np.float32))
+
+
 @pytest.mark.slow
 def test_a_study_with_diagnose_writes_one_block_per_cell(tiny, tmp_path):
     shutil.copytree(tiny, tmp_path / STUDY)
