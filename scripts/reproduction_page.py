@@ -289,14 +289,16 @@ def main():
     lines += ["", "## Table 6: ours beside the paper's", "",
               "Adversarial accuracy (mean ± std over 3 runs), mean L2 and L∞ of the successful samples; Δ = ours − paper; "
               "wall time = seconds the cell's attacks took on the 2-core machine."] + table6(study)
-    table7 = read(REPO_ROOT / "reports" / f"{args.dataset}_table7" / "table7.csv")
+    table7_folder = REPO_ROOT / "reports" / f"{args.dataset}_table7"
+    table7 = read(table7_folder / "table7.csv")
+    table7_times = {r["precision"]: value(r, "wall_time_s") for r in read(table7_folder / "wall_times.csv")}
     lines += ["", "## Table 7: JSMA's mean L0 of the successful samples", "",
               f"`python -m annt --config configs/paper/{args.dataset}_table7.yaml --set output.resume=true` "
               "(2,000 samples × 3 runs); the paper's Table 7 values are not in SPEC and are not shown.", "",
-              "| precision | mean L0 (± std over runs) |", "|---|---|"]
+              "| precision | mean L0 (± std over runs) | wall time (s) |", "|---|---|---|"]
     lines += [f"| {r['precision']} | " + ("—" if r["status"] != "done" else
-              f"{float(r['mean_l0_successful_mean']):.1f} ± {float(r['mean_l0_successful_std']):.1f}") + " |"
-              for r in table7] or ["| — | not measured yet |"]
+              f"{float(r['mean_l0_successful_mean']):.1f} ± {float(r['mean_l0_successful_std']):.1f}")
+              + f" | {fmt(table7_times.get(r['precision']), 0)} |" for r in table7] or ["| — | not measured yet | — |"]
     lines += ["", "## The paper's observations, judged by our numbers"] + observations(study, other)
     lines += transfers(args.dataset, study) + beyond(args.dataset, study)
     for ablation, definition in ABLATIONS.items():
@@ -307,9 +309,11 @@ def main():
                       [f"Not finished yet: `python scripts/ablations.py {ablation}` (resumable; run by "
                        "`scripts/paper_studies.sh`)."])
     seconds = [t for t in study.times.values() if t is not None]
+    table7_seconds = [t for t in table7_times.values() if t is not None]
     lines += ["", "## Wall time", "", f"The finished cells' attacks took {sum(seconds) / 3600:.2f} h in all on the 2-core "
-              "machine (per cell in the tables above; each study's `wall_times.csv`). Other jobs shared the machine at "
-              "times, so these are upper bounds.", "", f"Page written by `{command}`."]
+              f"machine, and Table 7's {sum(table7_seconds) / 3600:.2f} h more (per cell in the tables above; each "
+              "study's `wall_times.csv`). Other jobs shared the machine at times, so these are upper bounds.", "",
+              f"Page written by `{command}`."]
     page = REPO_ROOT / "wiki" / f"Reproduction-{'MNIST' if args.dataset == 'mnist' else 'CIFAR10'}.md"
     text = "\n".join(lines) + "\n"
     if args.check:
