@@ -310,9 +310,12 @@ def main():
                        "`scripts/paper_studies.sh`)."])
     seconds = [t for t in study.times.values() if t is not None]
     table7_seconds = [t for t in table7_times.values() if t is not None]
+    boundary_1bit_seconds = [value(r, "wall_time_s") or 0.0 for r in
+                             read(REPO_ROOT / "reports" / f"{args.dataset}_boundary_1bit" / "wall_times.csv")]
     lines += ["", "## Wall time", "", f"The finished cells' attacks took {sum(seconds) / 3600:.2f} h in all on the 2-core "
-              f"machine, and Table 7's {sum(table7_seconds) / 3600:.2f} h more (per cell in the tables above; each "
-              "study's `wall_times.csv`). Other jobs shared the machine at times, so these are upper bounds.", "",
+              f"machine; Table 7 took {sum(table7_seconds) / 3600:.2f} h more and the 3,000-sample Boundary run on the "
+              f"1-bit model (observation 1.2) {sum(boundary_1bit_seconds) / 3600:.2f} h (per cell in the tables above; "
+              "each study's `wall_times.csv`). Other jobs shared the machine at times, so these are upper bounds.", "",
               f"Page written by `{command}`."]
     page = REPO_ROOT / "wiki" / f"Reproduction-{'MNIST' if args.dataset == 'mnist' else 'CIFAR10'}.md"
     text = "\n".join(lines) + "\n"
