@@ -12,10 +12,12 @@ bitwidth (0.137 at 1 bit to 0.367 at 16) appear after 80?
 Each model: clean accuracy, negative first-layer biases, the fraction of exactly-zero input-gradient
 entries on 1,000 test images, and FGSM at the paper's setting (1,000 samples x 3 runs): adversarial
 accuracy and mean L0 of the successful samples. Resumable: trainings continue from their last checkpoint,
-finished attacks are kept. Writes reports/ablations/<name>.md and .json.
+finished attacks are kept. Writes reports/ablations/<name>.md and .json after each retrained model, the
+unfinished ones shown as missing; `--measure-only` writes them from the models finished so far, training none.
 """
 import argparse
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 
@@ -68,11 +70,14 @@ def epochs_verdict(rows, paper):
             f"{paper_rise:+.3f}, zoo (20 epochs) {zoo_rise:+.3f}, 80 epochs {rise:+.3f}."]
 
 
-def trained(config, model, dataset, precision, seed, extra, runs):
-    """The run folder of ``model`` at ``precision`` trained with ``seed`` (trained, or resumed, if needed)."""
+def trained(config, model, dataset, precision, seed, extra, runs, train=True):
+    """The run folder of ``model`` at ``precision`` trained with ``seed`` (trained, or resumed, if needed; None
+    when it is unfinished and ``train`` is false)."""
     output = runs / f"seed-{seed}"
     folder = output / run_name(model, dataset, Precision.parse(precision))
     if not (folder / CARD).is_file():
+        if not train:
+            return None
         annt.run(annt.load_config(REPO_ROOT / config, [
             f"model.precision={precision}", f"seed={seed}", f"output.dir={output}", *extra,
             "output.resume=true" if (folder / "checkpoint").is_file() else "output.overwrite=true"]))
@@ -107,24 +112,12 @@ ABLATIONS = {
 }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("ablation", choices=ABLATIONS)
-    args = parser.parse_args()
-    model_name, dataset, config, precisions, seeds, extra, description, verdict = ABLATIONS[args.ablation]
-    record, runs = RunRecord(), REPO_ROOT / "runs" / f"ablation-{args.ablation}"
-    images, labels = annt.load_dataset(dataset, "test")
-    rows = [measure(annt.load_model(model_name, precision), f"zoo {precision}", runs / "fgsm" / "zoo", images, labels)
-            for precision in PRECISIONS]
-    for precision in precisions:
-        for seed in seeds:
-            model = annt.load_model(checkpoint=trained(config, model_name, dataset, precision, seed, extra, runs))
-            rows.append(measure(model, f"retrained (seed {seed}) {precision}", runs / "fgsm" / f"seed-{seed}",
-                                images, labels))
+def cell(value):
+    return "—" if value["mean"] is None else f"{value['mean']:.4g} ± {value['std']:.2g}"
 
-    def cell(value):
-        return "—" if value["mean"] is None else f"{value['mean']:.4g} ± {value['std']:.2g}"
 
+def write_report(folder, name, definition, rows, missing, record):
+    """``folder``/<name>.md and .json from the models measured so far (``missing`` lists the others); the text."""
     table = ["| model | epochs | clean acc. | negative conv0 biases | zero input-gradient entries | "
              "FGSM adv. accuracy | FGSM mean L0 |", "|---|---|---|---|---|---|---|"]
     table += [f"| {r['model']} | {r['epochs']} | {r['clean_accuracy']:.4f} | "
@@ -132,17 +125,45 @@ def main():
                  f"{r['negative_first_layer_biases']} of {r['first_layer_biases']}")
               + f" | {r['zero_gradient_fraction']:.3f} | {cell(r['fgsm_adversarial_accuracy'])} "
               f"| {cell(r['fgsm_mean_l0_successful'])} |" for r in rows]
-    output = REPO_ROOT / "reports" / "ablations" / args.ablation
-    conclusion = verdict(rows, paper_table6(dataset, model_name))
-    write_json(output.with_suffix(".json"), {"dataset": dataset, "model": model_name, "description": description,
-                                             "rows": rows, "verdict": conclusion,
-                                             "manifest": record.manifest({"ablation": args.ablation})})
-    write_text(output.with_suffix(".md"), "\n".join([
-        f"# Ablation: {description}", "",
+    table += [f"| {label} (not finished yet) | — | — | — | — | — | — |" for label in missing]
+    conclusion = (definition.verdict(rows, paper_table6(definition.dataset, definition.model)) if not missing else
+                  [f"**Verdict pending**: {', '.join(missing)} not finished yet; `python scripts/ablations.py {name}` "
+                   "resumes the training."])
+    output = Path(folder) / name
+    write_json(output.with_suffix(".json"), {"dataset": definition.dataset, "model": definition.model,
+                                             "description": definition.description, "rows": rows, "missing": missing,
+                                             "verdict": conclusion, "manifest": record.manifest({"ablation": name})})
+    text = "\n".join([
+        f"# Ablation: {definition.description}", "",
         "FGSM at the paper's eps for the data set, 1,000 samples x 3 runs (mean ± std over runs); zero input-gradient "
         "entries: fraction of the loss gradient's entries that are exactly 0 on the first 1,000 test images.", "",
-        *table, "", "\n\n".join(conclusion), "", f"Command: `{command_line()}`"]) + "\n")
-    print("\n".join(table + [""] + conclusion))
+        *table, "", "\n\n".join(conclusion), "", f"Command: `{command_line()}`"]) + "\n"
+    write_text(output.with_suffix(".md"), text)
+    return text
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("ablation", choices=ABLATIONS)
+    parser.add_argument("--measure-only", action="store_true",
+                        help="train nothing: report the models finished so far (e.g. while the training runs elsewhere)")
+    args = parser.parse_args()
+    definition = ABLATIONS[args.ablation]
+    record, runs = RunRecord(), REPO_ROOT / "runs" / f"ablation-{args.ablation}"
+    images, labels = annt.load_dataset(definition.dataset, "test")
+    rows = [measure(annt.load_model(definition.model, precision), f"zoo {precision}", runs / "fgsm" / "zoo",
+                    images, labels) for precision in PRECISIONS]
+    retrained = {f"retrained (seed {seed}) {precision}": (precision, seed)
+                 for precision in definition.precisions for seed in definition.seeds}
+    missing = list(retrained)
+    for label, (precision, seed) in retrained.items():
+        folder = trained(definition.config, definition.model, definition.dataset, precision, seed, definition.extra,
+                         runs, train=not args.measure_only)
+        if folder is not None:
+            rows.append(measure(annt.load_model(checkpoint=folder), label, runs / "fgsm" / f"seed-{seed}", images, labels))
+            missing.remove(label)
+        text = write_report(REPO_ROOT / "reports" / "ablations", args.ablation, definition, rows, missing, record)
+    print(text)
 
 
 if __name__ == "__main__":

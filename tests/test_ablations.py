@@ -1,4 +1,5 @@
-"""The verdicts scripts/ablations.py writes under its tables follow their stated rules."""
+"""The verdicts scripts/ablations.py writes under its tables follow their stated rules; a partial report says what
+is missing."""
 import importlib.util
 
 from conftest import REPO
@@ -41,3 +42,24 @@ def test_rise_with_bitwidth_is_judged_against_half_the_papers_rise():
     assert "does not appear" in verdict(0.10, 0.13)
     assert "does not appear" in verdict(0.10, 0.16, std=0.02)
     assert "80 epochs +0.130" in verdict(0.10, 0.23)
+
+
+def full_row(model, precision, fgsm):
+    return {**row(model, precision, fgsm), "epochs": 20, "clean_accuracy": 0.885, "first_layer_biases": None,
+            "negative_first_layer_biases": None, "fgsm_mean_l0_successful": {"mean": 3000.0, "std": 10.0}}
+
+
+def test_a_partial_report_shows_the_unfinished_models_and_no_verdict(tmp_path):
+    """While the 16-bit model still trains, the report holds what is measured and says what is missing."""
+    definition = ablations.ABLATIONS["resnet20-epochs"]
+    rows = [full_row("zoo FP", "FP", 0.08), full_row("zoo 16,16,32", "16,16,32", 0.127),
+            full_row("retrained (seed 0) FP", "FP", 0.10)]
+    text = ablations.write_report(tmp_path, "resnet20-epochs", definition, rows, ["retrained (seed 0) 16,16,32"],
+                                  ablations.RunRecord())
+    assert (tmp_path / "resnet20-epochs.md").read_text() == text
+    assert "| retrained (seed 0) FP | 20 | 0.8850 |" in text
+    assert "| retrained (seed 0) 16,16,32 (not finished yet) | — |" in text
+    assert "**Verdict pending**: retrained (seed 0) 16,16,32 not finished yet" in text and "rise appears" not in text
+    ablations.write_report(tmp_path, "resnet20-epochs", definition,
+                           rows + [full_row("retrained (seed 0) 16,16,32", "16,16,32", 0.23)], [], ablations.RunRecord())
+    assert "rise appears" in (tmp_path / "resnet20-epochs.md").read_text()
