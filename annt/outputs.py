@@ -110,7 +110,7 @@ def sha256_of(path):
 def write_atomic(path, write):
     """Create ``path`` atomically: ``write(temporary_path)`` fills a sibling file, then it is renamed.
 
-    The sibling is hidden (``.stem.XXXX.suffix``), so that one left half-written by a killed process never
+    The sibling is hidden (``.stem.<random>.suffix``), so that one left half-written by a killed process never
     matches a pattern for finished files such as ``part-*.npz``; it keeps the suffix because some writers
     (``np.savez``) append theirs otherwise.
     """

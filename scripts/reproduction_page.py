@@ -317,13 +317,14 @@ def main():
             lines += (report.read_text().splitlines()[2:] if report.is_file() else
                       [f"Not finished yet: `python scripts/ablations.py {ablation}` (resumable; run by "
                        "`scripts/paper_studies.sh`)."])
-    seconds = [t for t in study.times.values() if t is not None]
-    table7_seconds = [t for t in table7_times.values() if t is not None]
-    boundary_1bit_seconds = [value(r, "wall_time_s") or 0.0 for r in
-                             read(REPO_ROOT / "reports" / f"{args.dataset}_boundary_1bit" / "wall_times.csv")]
-    lines += ["", "## Wall time", "", f"The finished cells' attacks took {sum(seconds) / 3600:.2f} h in all on the 2-core "
-              f"machine; Table 7 took {sum(table7_seconds) / 3600:.2f} h more and the 3,000-sample Boundary run on the "
-              f"1-bit model (observation 1.2) {sum(boundary_1bit_seconds) / 3600:.2f} h (per cell in the tables above; "
+    def hours(seconds):
+        return sum(t for t in seconds if t is not None) / 3600
+
+    boundary_1bit = read(REPO_ROOT / "reports" / f"{args.dataset}_boundary_1bit" / "wall_times.csv")
+    lines += ["", "## Wall time", "", f"The finished cells' attacks took {hours(study.times.values()):.2f} h in all on the "
+              f"2-core machine; Table 7 took {hours(table7_times.values()):.2f} h more and the 3,000-sample Boundary run "
+              f"on the 1-bit model (observation 1.2) {hours(value(r, 'wall_time_s') for r in boundary_1bit):.2f} h "
+              "(per cell in the tables above; "
               "each study's `wall_times.csv`). Other jobs shared the machine at times, so these are upper bounds.", "",
               f"Page written by `{command}`."]
     page = REPO_ROOT / "wiki" / f"Reproduction-{'MNIST' if args.dataset == 'mnist' else 'CIFAR10'}.md"
