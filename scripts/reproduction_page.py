@@ -174,7 +174,7 @@ def unrecognisable(study):
     one_bit = {r["precision"]: r for r in read(folder / "recognisability.csv")}.get("1,1,32")
     fp = {(r["attack"], r["precision"]): r for r in read(study.folder / "recognisability.csv")}.get(("boundary", "FP"))
     head = ("**1.2 On 1-bit networks Boundary sometimes returns unrecognisable images whose true class is still in the "
-            "top 2** (`configs/paper/<data set>_boundary_1bit.yaml`, 3,000 samples; unrecognisable = SSIM to the clean "
+            f"top 2** (`configs/paper/{folder.name}.yaml`, 3,000 samples; unrecognisable = SSIM to the clean "
             "image below the calibrated threshold, [wiki/Diagnostics.md](Diagnostics.md); rule: holds when at least 1 % "
             "of the successful images are unrecognisable with the true class in the top 2, partly when some are "
             "unrecognisable but fewer keep it)")
@@ -198,7 +198,8 @@ def unrecognisable(study):
             text += (f". Over all successful images, recognisable or not, {counted['true_class_second']} of "
                      f"{counted['successful']} keep the true class second (`scripts/boundary_top2.py`): Boundary walks "
                      "along the decision boundary, so a second-ranked true class alone says little")
-    return ["", head + text + ". Images: `top2_images.png` in the 1-bit study's report folder."]
+    return ["", head + text + f". Images: [top2_images.png](../reports/{folder.name}/top2_images.png), "
+            f"[the report](../reports/{folder.name}/)."]
 
 
 def transfers(dataset, study):
@@ -281,10 +282,10 @@ def rechecks(dataset, study):
     entries = json.loads(path.read_text())
     identical = [e for e in entries if not e["differing"]]
     lines = ["", "## Re-running a cell", "",
-             f"`python scripts/recheck_cells.py {dataset}` re-ran {len(entries)} cells from nothing, each as a one-cell "
-             "study in a fresh folder (the command is in [rechecks.md](../reports/" + f"{dataset}_study/rechecks.md)), "
-             "and compared its table6.csv row with the committed one field by field, floats as written: "
-             f"{len(identical)} of {len(entries)} are identical.", "",
+             f"`python scripts/recheck_cells.py {dataset}` re-ran cells from nothing, each as a one-cell study in a fresh "
+             "folder (the command is in [rechecks.md](../reports/" + f"{dataset}_study/rechecks.md)), and compared its "
+             f"table6.csv row with the committed one field by field, floats as written. Identical: {len(identical)} of "
+             f"{len(entries)} cells.", "",
              "| cell | identical fields | differing | wall time (s) |", "|---|---|---|---|"]
     lines += [f"| {e['attack']} on {e['precision']} | {e['fields'] - len(e['differing'])} of {e['fields']} | "
               + (", ".join(e["differing"]) or "none") + f" | {e['manifest']['wall_time_s']:.0f} |" for e in entries]
