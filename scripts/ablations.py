@@ -13,9 +13,20 @@ Each model: clean accuracy, negative first-layer biases, the fraction of exactly
 entries on 1,000 test images, and FGSM at the paper's setting (1,000 samples x 3 runs): adversarial
 accuracy and mean L0 of the successful samples. Resumable: trainings continue from their last checkpoint,
 finished attacks are kept. Writes reports/ablations/<name>.md and .json after each retrained model, the
-unfinished ones shown as missing; `--measure-only` writes them from the models finished so far, training none.
+unfinished ones shown with the epochs they have trained; `--measure-only` writes them from the models finished
+so far, training none.
+
+A training longer than a session outlives its machine through the repository: reports/ablations/models/ keeps
+each retrained model (finished: its model.npz and card; unfinished: its latest checkpoint and epoch history),
+and a run folder missing from runs/ is restored from there, so a clean clone resumes where the last one kept.
+    python scripts/ablations.py resnet20-epochs --train-only FP &        # the models in parallel, e.g. one
+    python scripts/ablations.py resnet20-epochs --train-only 16,16,32 &  # thread each (TF_NUM_INTRAOP_THREADS=1)
+    python scripts/ablations.py resnet20-epochs --keep                   # before the session ends; commit it
 """
 import argparse
+import json
+import shutil
+import tempfile
 from collections import namedtuple
 from pathlib import Path
 
@@ -27,9 +38,13 @@ from annt.manifest import REPO_ROOT, RunRecord, command_line
 from annt.outputs import run_name, write_json, write_text
 from annt.quantization import Precision
 from annt.reports import paper_table6
-from annt.zoo import CARD
+from annt.zoo import CARD, WEIGHTS
 
 PRECISIONS = ("FP", "1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
+#: Where the retrained models are kept in the repository (see the module's docstring).
+KEPT = REPO_ROOT / "reports" / "ablations" / "models"
+#: Tensorpack's epoch history in a run folder; its resume reads the starting epoch from it.
+HISTORY = "stats.json"
 
 
 #: More than this fraction of exactly-zero input-gradient entries is the "dead first layer" of the zoo's 8- and
@@ -70,17 +85,78 @@ def epochs_verdict(rows, paper):
             f"{paper_rise:+.3f}, zoo (20 epochs) {zoo_rise:+.3f}, 80 epochs {rise:+.3f}."]
 
 
-def trained(config, model, dataset, precision, seed, extra, runs, train=True):
-    """The run folder of ``model`` at ``precision`` trained with ``seed`` (trained, or resumed, if needed; None
-    when it is unfinished and ``train`` is false)."""
-    output = runs / f"seed-{seed}"
-    folder = output / run_name(model, dataset, Precision.parse(precision))
+def run_folder(runs, model, dataset, precision, seed):
+    """Where ``model`` at ``precision`` retrained with ``seed`` trains under ``runs``."""
+    return runs / f"seed-{seed}" / run_name(model, dataset, Precision.parse(precision))
+
+
+def kept_folder(name, folder):
+    """The folder that keeps run ``folder`` of ablation ``name`` in the repository."""
+    return KEPT / name / folder.parent.name / folder.name
+
+
+def trained_epochs(folder):
+    """Epochs finished in run ``folder`` by its history (0 without one)."""
+    history = folder / HISTORY
+    return json.loads(history.read_text())[-1]["epoch_num"] if history.is_file() else 0
+
+
+def restore(folder, kept):
+    """Fill a missing run ``folder`` from what ``kept`` holds; an existing one is never touched."""
+    if not folder.exists() and kept.is_dir():
+        shutil.copytree(kept, folder)
+
+
+def keep(folder, kept):
+    """Replace ``kept`` by run ``folder``'s model: the weights and card when finished, else its latest checkpoint
+    that the epoch history reaches (a checkpoint is written before the history, so the newest may be ahead of it).
+    Returns the epochs kept, or None when nothing is saved yet."""
+    files = {path.name: path for path in (folder / WEIGHTS, folder / CARD, folder / "log.log") if path.is_file()}
+    written = {}
+    if (folder / CARD).is_file():
+        epochs = json.loads((folder / CARD).read_text())["epochs"]
+    else:
+        history = json.loads((folder / HISTORY).read_text()) if (folder / HISTORY).is_file() else []
+        saved = {int(index.stem.split("-")[1]) for index in folder.glob("model-*.index")}
+        reached = [i for i, epoch in enumerate(history) if epoch["global_step"] in saved]
+        if not reached:
+            return None
+        history = history[:reached[-1] + 1]
+        step, epochs = history[-1]["global_step"], history[-1]["epoch_num"]
+        files.pop(WEIGHTS, None)
+        files.update({path.name: path for path in folder.glob(f"model-{step}.*")})
+        written = {HISTORY: json.dumps(history), "checkpoint": f'model_checkpoint_path: "model-{step}"\n'
+                                                               f'all_model_checkpoint_paths: "model-{step}"\n'}
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=kept.parent, prefix=f".{kept.name}."))
+    for name, path in files.items():
+        shutil.copy2(path, staging / name)
+    for name, text in written.items():
+        (staging / name).write_text(text)
+    staging.chmod(0o755)
+    if kept.exists():
+        replaced = Path(tempfile.mkdtemp(dir=kept.parent, prefix=f".{kept.name}.old."))
+        kept.rename(replaced / kept.name)
+        staging.rename(kept)
+        shutil.rmtree(replaced)
+    else:
+        staging.rename(kept)
+    return epochs
+
+
+def trained(name, definition, precision, seed, runs, train=True):
+    """The finished run folder of the ablation's model at ``precision`` retrained with ``seed``: restored from the
+    repository, trained or resumed if needed, and kept when it finishes; None when unfinished and ``train`` is
+    false."""
+    folder = run_folder(runs, definition.model, definition.dataset, precision, seed)
+    restore(folder, kept_folder(name, folder))
     if not (folder / CARD).is_file():
         if not train:
             return None
-        annt.run(annt.load_config(REPO_ROOT / config, [
-            f"model.precision={precision}", f"seed={seed}", f"output.dir={output}", *extra,
+        annt.run(annt.load_config(REPO_ROOT / definition.config, [
+            f"model.precision={precision}", f"seed={seed}", f"output.dir={folder.parent}", *definition.extra,
             "output.resume=true" if (folder / "checkpoint").is_file() else "output.overwrite=true"]))
+        keep(folder, kept_folder(name, folder))
     return folder
 
 
@@ -117,7 +193,8 @@ def cell(value):
 
 
 def write_report(folder, name, definition, rows, missing, record):
-    """``folder``/<name>.md and .json from the models measured so far (``missing`` lists the others); the text."""
+    """``folder``/<name>.md and .json from the models measured so far (``missing``: the others, each with the epochs it
+    has trained); the text."""
     table = ["| model | epochs | clean acc. | negative conv0 biases | zero input-gradient entries | "
              "FGSM adv. accuracy | FGSM mean L0 |", "|---|---|---|---|---|---|---|"]
     table += [f"| {r['model']} | {r['epochs']} | {r['clean_accuracy']:.4f} | "
@@ -125,10 +202,11 @@ def write_report(folder, name, definition, rows, missing, record):
                  f"{r['negative_first_layer_biases']} of {r['first_layer_biases']}")
               + f" | {r['zero_gradient_fraction']:.3f} | {cell(r['fgsm_adversarial_accuracy'])} "
               f"| {cell(r['fgsm_mean_l0_successful'])} |" for r in rows]
-    table += [f"| {label} (not finished yet) | — | — | — | — | — | — |" for label in missing]
+    table += [f"| {label} (training, not finished yet) | {epochs} so far | — | — | — | — | — |"
+              for label, epochs in missing.items()]
     conclusion = (definition.verdict(rows, paper_table6(definition.dataset, definition.model)) if not missing else
                   [f"**Verdict pending**: {', '.join(missing)} not finished yet; `python scripts/ablations.py {name}` "
-                   "resumes the training."])
+                   "resumes the training (from the state kept in reports/ablations/models/ on a clean clone)."])
     output = Path(folder) / name
     write_json(output.with_suffix(".json"), {"dataset": definition.dataset, "model": definition.model,
                                              "description": definition.description, "rows": rows, "missing": missing,
@@ -145,23 +223,44 @@ def write_report(folder, name, definition, rows, missing, record):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ablation", choices=ABLATIONS)
-    parser.add_argument("--measure-only", action="store_true",
-                        help="train nothing: report the models finished so far (e.g. while the training runs elsewhere)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--measure-only", action="store_true",
+                      help="train nothing: report the models finished so far (e.g. while the training runs elsewhere)")
+    mode.add_argument("--train-only", metavar="PRECISION",
+                      help="train (or resume) the retrained models at this precision only, measuring nothing")
+    mode.add_argument("--keep", action="store_true",
+                      help="copy each retrained model's state in runs/ to reports/ablations/models/, to commit it")
     args = parser.parse_args()
     definition = ABLATIONS[args.ablation]
+    if args.train_only is not None and args.train_only not in definition.precisions:
+        parser.error(f"--train-only: {args.ablation} retrains {', '.join(definition.precisions)}, "
+                     f"not {args.train_only!r}")
     record, runs = RunRecord(), REPO_ROOT / "runs" / f"ablation-{args.ablation}"
+    retrained = {f"retrained (seed {seed}) {precision}": (precision, seed)
+                 for precision in definition.precisions for seed in definition.seeds}
+    if args.keep:
+        for label, (precision, seed) in retrained.items():
+            folder = run_folder(runs, definition.model, definition.dataset, precision, seed)
+            epochs = keep(folder, kept_folder(args.ablation, folder)) if folder.is_dir() else None
+            print(f"{label}: " + ("nothing to keep" if epochs is None else f"kept at {epochs} epochs"))
+        return
+    if args.train_only is not None:
+        for seed in definition.seeds:
+            trained(args.ablation, definition, args.train_only, seed, runs)
+        return
     images, labels = annt.load_dataset(definition.dataset, "test")
     rows = [measure(annt.load_model(definition.model, precision), f"zoo {precision}", runs / "fgsm" / "zoo",
                     images, labels) for precision in PRECISIONS]
-    retrained = {f"retrained (seed {seed}) {precision}": (precision, seed)
-                 for precision in definition.precisions for seed in definition.seeds}
-    missing = list(retrained)
+    folders = {label: run_folder(runs, definition.model, definition.dataset, precision, seed)
+               for label, (precision, seed) in retrained.items()}
+    for folder in folders.values():
+        restore(folder, kept_folder(args.ablation, folder))
+    missing = {label: trained_epochs(folder) for label, folder in folders.items()}
     for label, (precision, seed) in retrained.items():
-        folder = trained(definition.config, definition.model, definition.dataset, precision, seed, definition.extra,
-                         runs, train=not args.measure_only)
+        folder = trained(args.ablation, definition, precision, seed, runs, train=not args.measure_only)
         if folder is not None:
             rows.append(measure(annt.load_model(checkpoint=folder), label, runs / "fgsm" / f"seed-{seed}", images, labels))
-            missing.remove(label)
+            del missing[label]
         text = write_report(REPO_ROOT / "reports" / "ablations", args.ablation, definition, rows, missing, record)
     print(text)
 

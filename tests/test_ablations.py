@@ -1,9 +1,13 @@
 """The verdicts scripts/ablations.py writes under its tables follow their stated rules; a partial report says what
-is missing."""
+is missing; a retrained model is kept in the repository in a state it can resume from, and restored from there."""
 import importlib.util
+import json
 
-from conftest import REPO
+import pytest
+from conftest import REPO, needs_mnist
 
+import annt
+from annt._backend import tf
 from annt.reports import paper_table6
 
 spec = importlib.util.spec_from_file_location("ablations", REPO / "scripts" / "ablations.py")
@@ -54,12 +58,92 @@ def test_a_partial_report_shows_the_unfinished_models_and_no_verdict(tmp_path):
     definition = ablations.ABLATIONS["resnet20-epochs"]
     rows = [full_row("zoo FP", "FP", 0.08), full_row("zoo 16,16,32", "16,16,32", 0.127),
             full_row("retrained (seed 0) FP", "FP", 0.10)]
-    text = ablations.write_report(tmp_path, "resnet20-epochs", definition, rows, ["retrained (seed 0) 16,16,32"],
+    text = ablations.write_report(tmp_path, "resnet20-epochs", definition, rows, {"retrained (seed 0) 16,16,32": 12},
                                   ablations.RunRecord())
     assert (tmp_path / "resnet20-epochs.md").read_text() == text
     assert "| retrained (seed 0) FP | 20 | 0.8850 |" in text
-    assert "| retrained (seed 0) 16,16,32 (not finished yet) | — |" in text
+    assert "| retrained (seed 0) 16,16,32 (training, not finished yet) | 12 so far | — |" in text
     assert "**Verdict pending**: retrained (seed 0) 16,16,32 not finished yet" in text and "rise appears" not in text
     ablations.write_report(tmp_path, "resnet20-epochs", definition,
-                           rows + [full_row("retrained (seed 0) 16,16,32", "16,16,32", 0.23)], [], ablations.RunRecord())
+                           rows + [full_row("retrained (seed 0) 16,16,32", "16,16,32", 0.23)], {}, ablations.RunRecord())
     assert "rise appears" in (tmp_path / "resnet20-epochs.md").read_text()
+
+
+def training_folder(folder, epochs, saved_steps, card=False):
+    """A run folder as Tensorpack leaves it: epoch history, the last checkpoints, a log (and a finished model)."""
+    folder.mkdir(parents=True)
+    (folder / "stats.json").write_text(json.dumps([{"epoch_num": e, "global_step": 390 * e} for e in epochs]))
+    for step in saved_steps:
+        (folder / f"model-{step}.index").write_text(f"index {step}")
+        (folder / f"model-{step}.data-00000-of-00001").write_text(f"data {step}")
+    (folder / "checkpoint").write_text(f'model_checkpoint_path: "model-{saved_steps[-1]}"\n')
+    (folder / "log.log").write_text("log")
+    (folder / "events.out.tfevents.1").write_text("events")
+    if card:
+        (folder / "model.npz").write_text("weights")
+        (folder / "model_card.json").write_text(json.dumps({"epochs": epochs[-1]}))
+    return folder
+
+
+def test_an_unfinished_training_is_kept_at_the_newest_checkpoint_its_history_reaches(tmp_path):
+    """Tensorpack saves epoch 3's checkpoint before it writes epoch 3 into the history: keep epoch 2, consistently."""
+    run = training_folder(tmp_path / "runs" / "seed-0" / "resnet20-cifar10-fp", [1, 2], [780, 1170])
+    kept = tmp_path / "kept" / "seed-0" / "resnet20-cifar10-fp"
+    assert ablations.keep(run, kept) == 2
+    assert sorted(path.name for path in kept.iterdir()) == [
+        "checkpoint", "log.log", "model-780.data-00000-of-00001", "model-780.index", "stats.json"]
+    assert tf.train.latest_checkpoint(str(kept)) == str(kept / "model-780")
+    assert ablations.trained_epochs(kept) == 2
+
+    (run / "stats.json").write_text(json.dumps([{"epoch_num": e, "global_step": 390 * e} for e in (1, 2, 3)]))
+    assert ablations.keep(run, kept) == 3
+    assert (kept / "model-1170.index").read_text() == "index 1170" and not (kept / "model-780.index").exists()
+    assert [path.name for path in kept.parent.iterdir()] == ["resnet20-cifar10-fp"]  # no staging folder left
+
+
+def test_a_finished_model_is_kept_as_weights_and_card_and_restored_only_where_missing(tmp_path):
+    run = training_folder(tmp_path / "runs" / "seed-0" / "resnet20-cifar10-fp", [1, 2], [390, 780], card=True)
+    kept = tmp_path / "kept"
+    assert ablations.keep(run, kept) == 2
+    assert sorted(path.name for path in kept.iterdir()) == ["log.log", "model.npz", "model_card.json"]
+
+    fresh = tmp_path / "clone" / "seed-0" / "resnet20-cifar10-fp"
+    ablations.restore(fresh, kept)
+    assert (fresh / "model.npz").read_text() == "weights"
+    (kept / "model.npz").write_text("other weights")
+    ablations.restore(fresh, kept)
+    assert (fresh / "model.npz").read_text() == "weights"  # an existing run folder is never touched
+
+
+def test_nothing_is_kept_before_the_first_epoch_is_saved(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    assert ablations.keep(run, tmp_path / "kept") is None and not (tmp_path / "kept").exists()
+
+
+def test_train_only_names_the_precisions_the_ablation_retrains(monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["ablations.py", "resnet20-epochs", "--train-only", "8,8,32"])
+    with pytest.raises(SystemExit) as stop:
+        ablations.main()
+    assert stop.value.code == 2
+    assert "--train-only: resnet20-epochs retrains FP, 16,16,32, not '8,8,32'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@needs_mnist
+def test_a_clean_clone_resumes_a_kept_training_at_its_next_epoch(tmp_path):
+    """Kept mid-training (after epoch 1 of 2, before the card), restored into an empty runs/ as on another machine."""
+    run = annt.train("model_a", "1,1,32", epochs=1, train_samples=2048, output_dir=str(tmp_path / "machine-1"))
+    (run / "model_card.json").unlink()
+    (run / "model.npz").unlink()
+    kept = tmp_path / "kept" / run.name
+    assert ablations.keep(run, kept) == 1
+
+    fresh = tmp_path / "machine-2" / run.name
+    ablations.restore(fresh, kept)
+    resumed = annt.train("model_a", "1,1,32", epochs=2, train_samples=2048, output_dir=str(fresh.parent), resume=True)
+    log = (resumed / "log.log").read_text()
+    assert "Start Epoch 2" in log and "Start Epoch 1 " not in log
+    assert json.loads((resumed / "model_card.json").read_text())["epochs"] == 2
+    assert ablations.keep(resumed, kept) == 2
+    assert sorted(path.name for path in kept.iterdir()) == ["log.log", "model.npz", "model_card.json"]
