@@ -36,7 +36,10 @@ def test_shipped_model_reproduces_its_card(card_path):
         pytest.skip("set ANNT_DATA_DIR to a folder with CIFAR-10")
     model = annt.load_model(card["model"], card["precision"])
     images, labels = annt.load_dataset(card["dataset"], "test", download=False)
-    assert model.accuracy(images, labels) == pytest.approx(card["test_accuracy"], abs=1e-6)
+    # The card was measured on the machine that trained the model; another CPU's kernels sum in another order
+    # and may flip an image whose two top logits tie (seen: 1 of 10,000 for the 8-bit resnet20 on an AVX2-only CPU).
+    near_ties = 3 / len(labels)
+    assert model.accuracy(images, labels) == pytest.approx(card["test_accuracy"], abs=near_ties)
 
 
 
