@@ -109,9 +109,10 @@ def restore(folder, kept):
 
 def keep(folder, kept):
     """Replace ``kept`` by run ``folder``'s model: the weights and card when finished, else its latest checkpoint
-    that the epoch history reaches (a checkpoint is written before the history, so the newest may be ahead of it).
-    Returns the epochs kept, or None when nothing is saved yet."""
-    files = {path.name: path for path in (folder / WEIGHTS, folder / CARD, folder / "log.log") if path.is_file()}
+    that the epoch history reaches (a checkpoint is written before the history, so the newest may be ahead of it);
+    the training logs either way. Returns the epochs kept, or None when nothing is saved yet."""
+    logs = folder.glob("log.log*")  # Tensorpack renames the log of each earlier session's run to log.log.<time>
+    files = {path.name: path for path in (folder / WEIGHTS, folder / CARD, *logs) if path.is_file()}
     written = {}
     if (folder / CARD).is_file():
         epochs = json.loads((folder / CARD).read_text())["epochs"]
