@@ -19,6 +19,8 @@ so far, training none.
 A training longer than a session outlives its machine through the repository: reports/ablations/models/ keeps
 each retrained model (finished: its model.npz and card; unfinished: its latest checkpoint and epoch history),
 and a run folder missing from runs/ is restored from there, so a clean clone resumes where the last one kept.
+A resumed training starts its data order afresh (the dataflow is seeded anew), so it is not bit-identical to an
+uninterrupted one; the kept model is the one the report measures, and re-measuring it reproduces the report.
     python scripts/ablations.py resnet20-epochs --train-only FP &        # the models in parallel, e.g. one
     python scripts/ablations.py resnet20-epochs --train-only 16,16,32 &  # thread each (TF_NUM_INTRAOP_THREADS=1)
     python scripts/ablations.py resnet20-epochs --keep                   # before the session ends; commit it
