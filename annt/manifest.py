@@ -1,4 +1,5 @@
-"""Provenance of every output: resolved config, seed, package versions, git commit, wall time."""
+"""Provenance of every output: resolved config, seed, package versions, machine, git commit, wall time."""
+import os
 import platform
 import shlex
 import subprocess
@@ -23,6 +24,26 @@ def package_versions():
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+#: The vector instruction sets that decide which kernels TensorFlow and oneDNN run, and so their summation order.
+VECTOR_INSTRUCTIONS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def machine(cpuinfo="/proc/cpuinfo"):
+    """The processor the numbers were computed on: another CPU's kernels sum in another order, which can flip a
+    near-tie prediction (``instructions`` is None where ``cpuinfo`` cannot be read)."""
+    fields = {}
+    try:
+        for line in Path(cpuinfo).read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = fields.get("flags")
+    return {"processor": fields.get("model name") or platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "instructions": None if flags is None else [name for name in VECTOR_INSTRUCTIONS if name in flags.split()]}
 
 
 def git_commit():
@@ -54,12 +75,13 @@ class RunRecord:
 
     def manifest(self, config, **extra):
         """The record written beside every output: config (:class:`~annt.settings.Settings` or a mapping),
-        seed, versions, commit, command, wall time."""
+        seed, versions, machine, commit, command, wall time."""
         config = config.as_config() if isinstance(config, Settings) else dict(config)
         return {
             "config": config,
             "seed": config.get("seed"),
             "versions": package_versions(),
+            "machine": machine(),
             "git_commit": self.git_commit,
             "command": command_line(),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -12,7 +12,8 @@ Each cell runs as a one-cell study of configs/paper/<data set>_study.yaml in a f
 
 Its row of the report's table6.csv is compared field by field, as written (floats in full), with the committed
 reports/<data set>_study/table6.csv. The outcome goes to reports/<data set>_study/rechecks.json and .md; a cell
-checked again replaces its entry.
+checked again on the same processor replaces its entry, on another one it adds one (another CPU's kernels sum in
+another order, which can flip a near-tie image).
 """
 import argparse
 import csv
@@ -63,17 +64,31 @@ def recheck(config, committed, attack, precision, scratch_parent, overrides=()):
             "rerun": fresh, "manifest": record.manifest(settings)}
 
 
+def machine_label(entry):
+    """The processor an entry was re-run on, in a few words ("not recorded" for entries older than the record)."""
+    described = entry["manifest"].get("machine")
+    if described is None:
+        return "not recorded"
+    instructions = described["instructions"]
+    return (f"{described['processor']}, {described['cores']} cores, "
+            + ("instructions unknown" if instructions is None else
+               "AVX-512" if "avx512f" in instructions else "AVX2, no AVX-512" if "avx2" in instructions
+               else "no AVX2"))
+
+
 def write_rechecks(folder, dataset, entries):
     """``folder``/rechecks.json and rechecks.md from ``entries`` (one per cell)."""
     write_json(folder / "rechecks.json", entries)
     lines = ["# Re-running cells of this study", "",
              "Each cell re-run from nothing as a one-cell study (its command below, `DIR` a fresh folder) and its "
              "table6.csv row compared field by field, as written, with this report's.", "",
-             "| cell | identical fields | differing | wall time (s) | commit | command |", "|---|---|---|---|---|---|"]
+             "| cell | machine | identical fields | differing | wall time (s) | commit | command |",
+             "|---|---|---|---|---|---|---|"]
     for entry in entries:
         differing = ", ".join(f"{key}: {change['committed']} → {change['rerun']}"
                               for key, change in entry["differing"].items()) or "none"
-        lines.append(f"| {entry['attack']} on {entry['precision']} | {entry['fields'] - len(entry['differing'])} of "
+        lines.append(f"| {entry['attack']} on {entry['precision']} | {machine_label(entry)} | "
+                     f"{entry['fields'] - len(entry['differing'])} of "
                      f"{entry['fields']} | {differing} | {entry['manifest']['wall_time_s']:.0f} | "
                      f"{(entry['manifest']['git_commit'] or '?')[:7]} | `{entry['command']}` |")
     lines += ["", f"Command: `python scripts/recheck_cells.py {dataset}` (the default cells; `--cell ATTACK PRECISION` "
@@ -95,12 +110,14 @@ def main():
         parser.error(f"no committed cell {', '.join(unknown)}; the cells are the attack and precision columns of "
                      f"{folder / 'table6.csv'}")
     known = folder / "rechecks.json"
-    entries = {(e["attack"], e["precision"]): e for e in (json.loads(known.read_text()) if known.is_file() else [])}
+    entries = {(e["attack"], e["precision"], machine_label(e)): e
+               for e in (json.loads(known.read_text()) if known.is_file() else [])}
     for attack, precision in cells:
-        entries[attack, precision] = recheck(REPO_ROOT / "configs" / "paper" / f"{args.dataset}_study.yaml", committed,
-                                             attack, precision, REPO_ROOT / "runs")
+        entry = recheck(REPO_ROOT / "configs" / "paper" / f"{args.dataset}_study.yaml", committed, attack, precision,
+                        REPO_ROOT / "runs")
+        entries[attack, precision, machine_label(entry)] = entry
         write_rechecks(folder, args.dataset, list(entries.values()))
-        print(f"{attack} on {precision}: {len(entries[attack, precision]['differing'])} differing fields")
+        print(f"{attack} on {precision} ({machine_label(entry)}): {len(entry['differing'])} differing fields")
 
 
 if __name__ == "__main__":

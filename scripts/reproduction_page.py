@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ablations import ABLATIONS
+from recheck_cells import machine_label
 from annt.diagnostics import transfer_check
 from annt.manifest import REPO_ROOT
 from annt.outputs import write_text
@@ -280,15 +281,21 @@ def rechecks(dataset, study):
     if not path.is_file():
         return []
     entries = json.loads(path.read_text())
-    identical = [e for e in entries if not e["differing"]]
+    machines = {}
+    for entry in entries:
+        machines.setdefault(machine_label(entry), []).append(entry)
+    identical = "; ".join(f"{sum(not e['differing'] for e in group)} of {len(group)} cells on {label}"
+                          for label, group in machines.items())
     lines = ["", "## Re-running a cell", "",
              f"`python scripts/recheck_cells.py {dataset}` re-ran cells from nothing, each as a one-cell study in a fresh "
              "folder (the command is in [rechecks.md](../reports/" + f"{dataset}_study/rechecks.md)), and compared its "
-             f"table6.csv row with the committed one field by field, floats as written. Identical: {len(identical)} of "
-             f"{len(entries)} cells.", "",
-             "| cell | identical fields | differing | wall time (s) |", "|---|---|---|---|"]
-    lines += [f"| {e['attack']} on {e['precision']} | {e['fields'] - len(e['differing'])} of {e['fields']} | "
-              + (", ".join(e["differing"]) or "none") + f" | {e['manifest']['wall_time_s']:.0f} |" for e in entries]
+             f"table6.csv row with the committed one field by field, floats as written. Identical: {identical} "
+             "(machine: the processor of the re-run; another CPU's kernels sum in another order, which can flip an "
+             "image near a decision boundary).", "",
+             "| cell | machine | identical fields | differing | wall time (s) |", "|---|---|---|---|---|"]
+    lines += [f"| {e['attack']} on {e['precision']} | {machine_label(e)} | {e['fields'] - len(e['differing'])} of "
+              f"{e['fields']} | " + (", ".join(e["differing"]) or "none") + f" | {e['manifest']['wall_time_s']:.0f} |"
+              for e in entries]
     return lines
 
 

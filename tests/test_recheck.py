@@ -33,5 +33,18 @@ def test_a_rerun_cell_matches_its_study_row_and_a_changed_number_is_named(tmp_pa
     assert entry["differing"]["adversarial_accuracy_mean"]["committed"] == "0.5"
 
     recheck_cells.write_rechecks(tmp_path, "mnist", [entry])
-    assert "| uap on 1,1,32 | " + f"{entry['fields'] - 1} of {entry['fields']} | adversarial_accuracy_mean: 0.5 → " \
-        in (tmp_path / "rechecks.md").read_text()
+    assert f"| uap on 1,1,32 | {recheck_cells.machine_label(entry)} | {entry['fields'] - 1} of {entry['fields']} | " \
+        "adversarial_accuracy_mean: 0.5 → " in (tmp_path / "rechecks.md").read_text()
+
+
+def test_the_machine_of_a_recheck_is_named_so_another_cpu_adds_an_entry():
+    def entry(machine):
+        return {"manifest": {} if machine is None else {"machine": machine}}
+
+    label = recheck_cells.machine_label
+    assert label(entry(None)) == "not recorded"
+    assert label(entry({"processor": "AMD EPYC", "cores": 2, "instructions": ["avx", "avx2", "fma"]})) == \
+        "AMD EPYC, 2 cores, AVX2, no AVX-512"
+    assert label(entry({"processor": "Xeon", "cores": 2, "instructions": ["avx2", "avx512f"]})) == \
+        "Xeon, 2 cores, AVX-512"
+    assert label(entry({"processor": "arm", "cores": 4, "instructions": None})) == "arm, 4 cores, instructions unknown"
