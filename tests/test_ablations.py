@@ -6,7 +6,6 @@ import json
 import pytest
 from conftest import REPO, needs_mnist
 
-import annt
 from annt._backend import tf
 from annt.reports import paper_table6
 
@@ -131,21 +130,24 @@ def test_train_only_names_the_precisions_the_ablation_retrains(monkeypatch, caps
 
 @pytest.mark.slow
 @needs_mnist
-def test_a_clean_clone_resumes_a_kept_training_at_its_next_epoch(tmp_path):
+def test_a_clean_clone_resumes_a_kept_training_at_its_next_epoch(tmp_path, monkeypatch):
     """Kept mid-training (after epoch 1 of 2, before the card), restored into an empty runs/ as on another machine."""
-    run = annt.train("model_a", "1,1,32", epochs=1, train_samples=2048, output_dir=str(tmp_path / "machine-1"))
-    (run / "model_card.json").unlink()
+    monkeypatch.setattr(ablations, "KEPT", tmp_path / "kept")
+    short = ablations.Ablation("model_a", "mnist", "configs/train_mnist_a.yaml", ("1,1,32",), (0,),
+                               ["train.epochs=1", "train.train_samples=2048"], "a short one", None)
+    run = ablations.trained("short", short, "1,1,32", 0, tmp_path / "machine-1")
+    kept = tmp_path / "kept" / "short" / "seed-0" / run.name
+    assert sorted(path.name for path in kept.iterdir()) == ["log.log", "model.npz", "model_card.json"]
+    (run / "model_card.json").unlink()  # as if the session had ended between epoch 1 and epoch 2
     (run / "model.npz").unlink()
-    kept = tmp_path / "kept" / run.name
     assert ablations.keep(run, kept) == 1
 
-    fresh = tmp_path / "machine-2" / run.name
-    ablations.restore(fresh, kept)
-    resumed = annt.train("model_a", "1,1,32", epochs=2, train_samples=2048, output_dir=str(fresh.parent), resume=True)
+    longer = short._replace(extra=["train.epochs=2", "train.train_samples=2048"])
+    resumed = ablations.trained("short", longer, "1,1,32", 0, tmp_path / "machine-2")
     log = (resumed / "log.log").read_text()
     assert "Start Epoch 2" in log and "Start Epoch 1 " not in log
     assert json.loads((resumed / "model_card.json").read_text())["epochs"] == 2
-    assert ablations.keep(resumed, kept) == 2
     kept_files = sorted(path.name for path in kept.iterdir())
     assert kept_files[0] == "log.log" and kept_files[1].startswith("log.log.")  # both machines' training logs
     assert kept_files[2:] == ["model.npz", "model_card.json"]
+    assert ablations.trained("short", longer, "1,1,32", 0, tmp_path / "machine-2", train=False) == resumed
