@@ -65,10 +65,10 @@ def recheck(config, committed, attack, precision, scratch_parent, overrides=()):
 
 
 def machine_label(entry):
-    """The processor an entry was re-run on, in a few words ("not recorded" for entries older than the record)."""
+    """The processor an entry was re-run on, in a few words ("machine not recorded" for entries older than the record)."""
     described = entry["manifest"].get("machine")
     if described is None:
-        return "not recorded"
+        return "machine not recorded"
     instructions = described["instructions"]
     return (f"{described['processor']}, {described['cores']} cores, "
             + ("instructions unknown" if instructions is None else

@@ -284,13 +284,13 @@ def rechecks(dataset, study):
     machines = {}
     for entry in entries:
         machines.setdefault(machine_label(entry), []).append(entry)
-    identical = "; ".join(f"{sum(not e['differing'] for e in group)} of {len(group)} cells on {label}"
+    identical = "; ".join(f"{label}: {sum(not e['differing'] for e in group)} of {len(group)} cells"
                           for label, group in machines.items())
     lines = ["", "## Re-running a cell", "",
              f"`python scripts/recheck_cells.py {dataset}` re-ran cells from nothing, each as a one-cell study in a fresh "
              "folder (the command is in [rechecks.md](../reports/" + f"{dataset}_study/rechecks.md)), and compared its "
-             f"table6.csv row with the committed one field by field, floats as written. Identical: {identical} "
-             "(machine: the processor of the re-run; another CPU's kernels sum in another order, which can flip an "
+             f"table6.csv row with the committed one field by field, floats as written. Identical, by the machine "
+             f"that re-ran them: {identical} (another CPU's kernels sum in another order, which can flip an "
              "image near a decision boundary).", "",
              "| cell | machine | identical fields | differing | wall time (s) |", "|---|---|---|---|---|"]
     lines += [f"| {e['attack']} on {e['precision']} | {machine_label(e)} | {e['fields'] - len(e['differing'])} of "

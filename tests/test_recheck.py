@@ -42,7 +42,7 @@ def test_the_machine_of_a_recheck_is_named_so_another_cpu_adds_an_entry():
         return {"manifest": {} if machine is None else {"machine": machine}}
 
     label = recheck_cells.machine_label
-    assert label(entry(None)) == "not recorded"
+    assert label(entry(None)) == "machine not recorded"
     assert label(entry({"processor": "AMD EPYC", "cores": 2, "instructions": ["avx", "avx2", "fma"]})) == \
         "AMD EPYC, 2 cores, AVX2, no AVX-512"
     assert label(entry({"processor": "Xeon", "cores": 2, "instructions": ["avx2", "avx512f"]})) == \
