@@ -24,12 +24,17 @@ uninterrupted one; the kept model is the one the report measures, and re-measuri
     python scripts/ablations.py resnet20-epochs --train-only FP &        # the models in parallel, e.g. one
     python scripts/ablations.py resnet20-epochs --train-only 16,16,32 &  # thread each (TF_NUM_INTRAOP_THREADS=1)
     python scripts/ablations.py resnet20-epochs --keep                   # before the session ends; commit it
+`--keep` also rewrites the report's unfinished rows (epochs so far, validation accuracy) from the kept state,
+its measured rows untouched, and the data set's reproduction page with it.
 """
 import argparse
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections import namedtuple
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +49,8 @@ from annt.zoo import CARD, WEIGHTS
 
 PRECISIONS = ("FP", "1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
 #: Where the retrained models are kept in the repository (see the module's docstring).
-KEPT = REPO_ROOT / "reports" / "ablations" / "models"
+REPORTS = REPO_ROOT / "reports" / "ablations"
+KEPT = REPORTS / "models"
 #: Tensorpack's epoch history in a run folder; its resume reads the starting epoch from it.
 HISTORY = "stats.json"
 
@@ -97,10 +103,12 @@ def kept_folder(name, folder):
     return KEPT / name / folder.parent.name / folder.name
 
 
-def trained_epochs(folder):
-    """Epochs finished in run ``folder`` by its history (0 without one)."""
-    history = folder / HISTORY
-    return json.loads(history.read_text())[-1]["epoch_num"] if history.is_file() else 0
+def progress(folder):
+    """How far run ``folder`` has trained by its history: the epochs finished and Tensorpack's validation accuracy
+    after the last of them (None before the first)."""
+    history = json.loads((folder / HISTORY).read_text()) if (folder / HISTORY).is_file() else []
+    last = history[-1] if history else {}
+    return {"epochs": last.get("epoch_num", 0), "validation_accuracy": last.get("validation_accuracy")}
 
 
 def restore(folder, kept):
@@ -195,9 +203,10 @@ def cell(value):
     return "—" if value["mean"] is None else f"{value['mean']:.4g} ± {value['std']:.2g}"
 
 
-def write_report(folder, name, definition, rows, missing, record):
-    """``folder``/<name>.md and .json from the models measured so far (``missing``: the others, each with the epochs it
-    has trained); the text."""
+def write_report(folder, name, definition, rows, missing, manifest, updated=None):
+    """``folder``/<name>.md and .json from the models measured so far (``missing``: the others, each with its
+    :func:`progress`) and the ``manifest`` of the run that measured them; ``updated``: the command and time that
+    last refreshed ``missing`` alone, if not that run. Returns the text."""
     table = ["| model | epochs | clean acc. | negative conv0 biases | zero input-gradient entries | "
              "FGSM adv. accuracy | FGSM mean L0 |", "|---|---|---|---|---|---|---|"]
     table += [f"| {r['model']} | {r['epochs']} | {r['clean_accuracy']:.4f} | "
@@ -205,22 +214,44 @@ def write_report(folder, name, definition, rows, missing, record):
                  f"{r['negative_first_layer_biases']} of {r['first_layer_biases']}")
               + f" | {r['zero_gradient_fraction']:.3f} | {cell(r['fgsm_adversarial_accuracy'])} "
               f"| {cell(r['fgsm_mean_l0_successful'])} |" for r in rows]
-    table += [f"| {label} (training, not finished yet) | {epochs} so far | — | — | — | — | — |"
-              for label, epochs in missing.items()]
+    table += [f"| {label} (training, not finished yet) | {state['epochs']} so far | "
+              + ("—" if state["validation_accuracy"] is None else f"{state['validation_accuracy']:.4f} (validation)")
+              + " | — | — | — | — |" for label, state in missing.items()]
     conclusion = (definition.verdict(rows, paper_table6(definition.dataset, definition.model)) if not missing else
                   [f"**Verdict pending**: {', '.join(missing)} not finished yet; `python scripts/ablations.py {name}` "
                    "resumes the training (from the state kept in reports/ablations/models/ on a clean clone)."])
     output = Path(folder) / name
     write_json(output.with_suffix(".json"), {"dataset": definition.dataset, "model": definition.model,
                                              "description": definition.description, "rows": rows, "missing": missing,
-                                             "verdict": conclusion, "manifest": record.manifest({"ablation": name})})
+                                             "verdict": conclusion, "manifest": manifest,
+                                             **({"progress_updated": updated} if updated else {})})
+    progress_note = ([] if not missing else [
+        "A model still training shows the epochs it has finished and, as its clean accuracy, Tensorpack's validation "
+        "accuracy after the last of them (the test set, mean of the batch accuracies)"
+        + (f"; updated from the checkpoints kept in reports/ablations/models/ by `{updated['command']}` at "
+           f"{updated['at']}." if updated else "."), ""])
     text = "\n".join([
         f"# Ablation: {definition.description}", "",
         "FGSM at the paper's eps for the data set, 1,000 samples x 3 runs (mean ± std over runs); zero input-gradient "
         "entries: fraction of the loss gradient's entries that are exactly 0 on the first 1,000 test images.", "",
-        *table, "", "\n\n".join(conclusion), "", f"Command: `{command_line()}`"]) + "\n"
+        *table, "", *progress_note, "\n\n".join(conclusion), "", f"Command: `{manifest['command']}`"]) + "\n"
     write_text(output.with_suffix(".md"), text)
     return text
+
+
+def refresh_progress(name, definition):
+    """Rewrite the unfinished rows of ablation ``name``'s report from the state kept in the repository, keeping its
+    measured rows and their provenance as they are; the text, or None without a report."""
+    report = REPORTS / f"{name}.json"
+    if not report.is_file():
+        return None
+    saved = json.loads(report.read_text())
+    kept = {f"retrained (seed {seed}) {precision}": kept_folder(name, run_folder(Path(), definition.model,
+                                                                              definition.dataset, precision, seed))
+            for precision in definition.precisions for seed in definition.seeds}
+    missing = {label: progress(kept[label]) for label in saved["missing"]}
+    updated = {"command": command_line(), "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return write_report(REPORTS, name, definition, saved["rows"], missing, saved["manifest"], updated)
 
 
 def main():
@@ -246,6 +277,10 @@ def main():
             folder = run_folder(runs, definition.model, definition.dataset, precision, seed)
             epochs = keep(folder, kept_folder(args.ablation, folder)) if folder.is_dir() else None
             print(f"{label}: " + ("nothing to keep" if epochs is None else f"kept at {epochs} epochs"))
+        if refresh_progress(args.ablation, definition) is not None:
+            subprocess.run([sys.executable, str(Path(__file__).with_name("reproduction_page.py")),
+                            "--dataset", definition.dataset], check=True)
+            print(f"{REPORTS / args.ablation}.md and its reproduction page show the kept progress")
         return
     if args.train_only is not None:
         for seed in definition.seeds:
@@ -258,13 +293,13 @@ def main():
                for label, (precision, seed) in retrained.items()}
     for folder in folders.values():
         restore(folder, kept_folder(args.ablation, folder))
-    missing = {label: trained_epochs(folder) for label, folder in folders.items()}
+    missing = {label: progress(folder) for label, folder in folders.items()}
     for label, (precision, seed) in retrained.items():
         folder = trained(args.ablation, definition, precision, seed, runs, train=not args.measure_only)
         if folder is not None:
             rows.append(measure(annt.load_model(checkpoint=folder), label, runs / "fgsm" / f"seed-{seed}", images, labels))
             del missing[label]
-        text = write_report(REPO_ROOT / "reports" / "ablations", args.ablation, definition, rows, missing, record)
+        text = write_report(REPORTS, args.ablation, definition, rows, missing, record.manifest({"ablation": args.ablation}))
     print(text)
 
 

@@ -57,15 +57,46 @@ def test_a_partial_report_shows_the_unfinished_models_and_no_verdict(tmp_path):
     definition = ablations.ABLATIONS["resnet20-epochs"]
     rows = [full_row("zoo FP", "FP", 0.08), full_row("zoo 16,16,32", "16,16,32", 0.127),
             full_row("retrained (seed 0) FP", "FP", 0.10)]
-    text = ablations.write_report(tmp_path, "resnet20-epochs", definition, rows, {"retrained (seed 0) 16,16,32": 12},
-                                  ablations.RunRecord())
+    manifest = ablations.RunRecord().manifest({"ablation": "resnet20-epochs"})
+    training = {"retrained (seed 0) 16,16,32": {"epochs": 12, "validation_accuracy": 0.81234}}
+    text = ablations.write_report(tmp_path, "resnet20-epochs", definition, rows, training, manifest)
     assert (tmp_path / "resnet20-epochs.md").read_text() == text
     assert "| retrained (seed 0) FP | 20 | 0.8850 |" in text
-    assert "| retrained (seed 0) 16,16,32 (training, not finished yet) | 12 so far | — |" in text
+    assert "| retrained (seed 0) 16,16,32 (training, not finished yet) | 12 so far | 0.8123 (validation) | — |" in text
     assert "**Verdict pending**: retrained (seed 0) 16,16,32 not finished yet" in text and "rise appears" not in text
+    assert text.endswith(f"Command: `{manifest['command']}`\n")
     ablations.write_report(tmp_path, "resnet20-epochs", definition,
-                           rows + [full_row("retrained (seed 0) 16,16,32", "16,16,32", 0.23)], {}, ablations.RunRecord())
-    assert "rise appears" in (tmp_path / "resnet20-epochs.md").read_text()
+                           rows + [full_row("retrained (seed 0) 16,16,32", "16,16,32", 0.23)], {}, manifest)
+    finished = (tmp_path / "resnet20-epochs.md").read_text()
+    assert "rise appears" in finished and "validation" not in finished
+
+
+def test_keep_refreshes_the_unfinished_rows_from_the_kept_state_and_nothing_measured(tmp_path, monkeypatch):
+    """A report measured at epoch 4 shows the epochs kept since; its measured rows and manifest stay as they were."""
+    monkeypatch.setattr(ablations, "REPORTS", tmp_path)
+    monkeypatch.setattr(ablations, "KEPT", tmp_path / "models")
+    definition = ablations.ABLATIONS["resnet20-epochs"]
+    assert ablations.refresh_progress("resnet20-epochs", definition) is None  # no report yet: nothing written
+    assert list(tmp_path.iterdir()) == []
+    rows = [full_row("zoo FP", "FP", 0.08), full_row("zoo 16,16,32", "16,16,32", 0.127)]
+    manifest = {"command": "python scripts/ablations.py resnet20-epochs --measure-only", "wall_time_s": 1839.2}
+    early = {"epochs": 4, "validation_accuracy": 0.7}
+    ablations.write_report(tmp_path, "resnet20-epochs", definition, rows,
+                           {"retrained (seed 0) FP": early, "retrained (seed 0) 16,16,32": early}, manifest)
+    kept = tmp_path / "models" / "resnet20-epochs" / "seed-0"
+    (kept / "resnet20-cifar10-fp").mkdir(parents=True)
+    (kept / "resnet20-cifar10-fp" / "stats.json").write_text(json.dumps(
+        [{"epoch_num": e, "global_step": 390 * e, "validation_accuracy": 0.5 + e / 100} for e in range(1, 46)]))
+
+    text = ablations.refresh_progress("resnet20-epochs", definition)
+    assert "| retrained (seed 0) FP (training, not finished yet) | 45 so far | 0.9500 (validation) |" in text
+    assert "| retrained (seed 0) 16,16,32 (training, not finished yet) | 0 so far | — |" in text  # nothing kept
+    assert "| zoo FP | 20 | 0.8850 |" in text and "Verdict pending" in text
+    assert text.endswith("Command: `python scripts/ablations.py resnet20-epochs --measure-only`\n")
+    saved = json.loads((tmp_path / "resnet20-epochs.json").read_text())
+    assert saved["rows"] == rows and saved["manifest"] == manifest
+    assert saved["missing"]["retrained (seed 0) FP"] == {"epochs": 45, "validation_accuracy": 0.95}
+    assert saved["progress_updated"]["command"] in text
 
 
 def training_folder(folder, epochs, saved_steps, card=False):
@@ -92,7 +123,7 @@ def test_an_unfinished_training_is_kept_at_the_newest_checkpoint_its_history_rea
     assert sorted(path.name for path in kept.iterdir()) == [
         "checkpoint", "log.log", "model-780.data-00000-of-00001", "model-780.index", "stats.json"]
     assert tf.train.latest_checkpoint(str(kept)) == str(kept / "model-780")
-    assert ablations.trained_epochs(kept) == 2
+    assert ablations.progress(kept) == {"epochs": 2, "validation_accuracy": None}
 
     (run / "stats.json").write_text(json.dumps([{"epoch_num": e, "global_step": 390 * e} for e in (1, 2, 3)]))
     assert ablations.keep(run, kept) == 3
