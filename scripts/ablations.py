@@ -106,6 +106,9 @@ def kept_folder(name, folder):
 def progress(folder):
     """How far run ``folder`` has trained by its history: the epochs finished and Tensorpack's validation accuracy
     after the last of them (None before the first)."""
+    if (folder / CARD).is_file():  # finished: the card has the epochs; a kept finished model has no history
+        return {"epochs": json.loads((folder / CARD).read_text())["epochs"], "validation_accuracy": None,
+                "finished": True}
     history = json.loads((folder / HISTORY).read_text()) if (folder / HISTORY).is_file() else []
     last = history[-1] if history else {}
     return {"epochs": last.get("epoch_num", 0), "validation_accuracy": last.get("validation_accuracy")}
@@ -214,7 +217,8 @@ def write_report(folder, name, definition, rows, missing, manifest, updated=None
                  f"{r['negative_first_layer_biases']} of {r['first_layer_biases']}")
               + f" | {r['zero_gradient_fraction']:.3f} | {cell(r['fgsm_adversarial_accuracy'])} "
               f"| {cell(r['fgsm_mean_l0_successful'])} |" for r in rows]
-    table += [f"| {label} (training, not finished yet) | {state['epochs']} so far | "
+    table += [f"| {label} ({'trained, not measured yet' if state.get('finished') else 'training, not finished yet'})"
+              f" | {state['epochs']} so far | "
               + ("—" if state["validation_accuracy"] is None else f"{state['validation_accuracy']:.4f} (validation)")
               + " | — | — | — | — |" for label, state in missing.items()]
     conclusion = (definition.verdict(rows, paper_table6(definition.dataset, definition.model)) if not missing else
