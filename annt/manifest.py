@@ -46,6 +46,17 @@ def machine(cpuinfo="/proc/cpuinfo"):
             "instructions": None if flags is None else [name for name in VECTOR_INSTRUCTIONS if name in flags.split()]}
 
 
+def machine_summary(described):
+    """A :func:`machine` record in a few words, for reports ("machine not recorded" for None: records older than it)."""
+    if described is None:
+        return "machine not recorded"
+    instructions = described["instructions"]
+    return (f"{described['processor']}, {described['cores']} cores, "
+            + ("instructions unknown" if instructions is None else
+               "AVX-512" if "avx512f" in instructions else "AVX2, no AVX-512" if "avx2" in instructions
+               else "no AVX2"))
+
+
 def git_commit():
     """The commit of the ANNT checkout (``+dirty`` when it has uncommitted changes), or None."""
     try:

@@ -41,7 +41,7 @@ import numpy as np
 
 import annt
 from annt.diagnostics import input_gradient_sparsity
-from annt.manifest import REPO_ROOT, RunRecord, command_line
+from annt.manifest import REPO_ROOT, RunRecord, command_line, machine_summary
 from annt.outputs import run_name, write_json, write_text
 from annt.quantization import Precision
 from annt.reports import paper_table6
@@ -237,7 +237,9 @@ def write_report(folder, name, definition, rows, missing, manifest, updated=None
     text = "\n".join([
         f"# Ablation: {definition.description}", "",
         "FGSM at the paper's eps for the data set, 1,000 samples x 3 runs (mean ± std over runs); zero input-gradient "
-        "entries: fraction of the loss gradient's entries that are exactly 0 on the first 1,000 test images.", "",
+        "entries: fraction of the loss gradient's entries that are exactly 0 on the first 1,000 test images. Measured on "
+        f"{machine_summary(manifest.get('machine'))}: on another CPU the kernels sum in another order, which can flip an "
+        "image near a decision boundary, so the zoo rows may differ from Table 6's in the last digits.", "",
         *table, "", *progress_note, "\n\n".join(conclusion), "", f"Command: `{manifest['command']}`"]) + "\n"
     write_text(output.with_suffix(".md"), text)
     return text

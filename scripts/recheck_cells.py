@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import annt
-from annt.manifest import REPO_ROOT, RunRecord
+from annt.manifest import REPO_ROOT, RunRecord, machine_summary
 from annt.outputs import write_json, write_text
 
 #: One cell per attack, at a precision whose cell is among the cheaper ones (reports/<data set>_study/wall_times.csv).
@@ -65,15 +65,8 @@ def recheck(config, committed, attack, precision, scratch_parent, overrides=()):
 
 
 def machine_label(entry):
-    """The processor an entry was re-run on, in a few words ("machine not recorded" for entries older than the record)."""
-    described = entry["manifest"].get("machine")
-    if described is None:
-        return "machine not recorded"
-    instructions = described["instructions"]
-    return (f"{described['processor']}, {described['cores']} cores, "
-            + ("instructions unknown" if instructions is None else
-               "AVX-512" if "avx512f" in instructions else "AVX2, no AVX-512" if "avx2" in instructions
-               else "no AVX2"))
+    """The processor an entry was re-run on, in a few words."""
+    return machine_summary(entry["manifest"].get("machine"))
 
 
 def write_rechecks(folder, dataset, entries):
