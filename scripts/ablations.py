@@ -98,8 +98,14 @@ def run_folder(runs, model, dataset, precision, seed):
     return runs / f"seed-{seed}" / run_name(model, dataset, Precision.parse(precision))
 
 
+def retrained_models(definition):
+    """The ablation's retrained models by their label in the report: (precision, seed) for each."""
+    return {f"retrained (seed {seed}) {precision}": (precision, seed)
+            for precision in definition.precisions for seed in definition.seeds}
+
+
 def kept_folder(name, folder):
-    """The folder that keeps run ``folder`` of ablation ``name`` in the repository."""
+    """The folder that keeps run ``folder`` of ablation ``name`` in the repository (the same layout as the runs')."""
     return KEPT / name / folder.parent.name / folder.name
 
 
@@ -247,15 +253,17 @@ def write_report(folder, name, definition, rows, missing, manifest, updated=None
 
 def refresh_progress(name, definition):
     """Rewrite the unfinished rows of ablation ``name``'s report from the state kept in the repository, keeping its
-    measured rows and their provenance as they are; the text, or None without a report."""
+    measured rows and their provenance as they are; the text, or None without a report or with every model measured
+    (a finished report is left as its measuring run wrote it)."""
     report = REPORTS / f"{name}.json"
     if not report.is_file():
         return None
     saved = json.loads(report.read_text())
-    kept = {f"retrained (seed {seed}) {precision}": kept_folder(name, run_folder(Path(), definition.model,
-                                                                              definition.dataset, precision, seed))
-            for precision in definition.precisions for seed in definition.seeds}
-    missing = {label: progress(kept[label]) for label in saved["missing"]}
+    if not saved.get("missing"):  # reports older than the progress rows have no "missing": all were measured
+        return None
+    retrained = retrained_models(definition)
+    missing = {label: progress(run_folder(KEPT / name, definition.model, definition.dataset, *retrained[label]))
+               for label in saved["missing"]}
     updated = {"command": command_line(), "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return write_report(REPORTS, name, definition, saved["rows"], missing, saved["manifest"], updated)
 
@@ -276,8 +284,7 @@ def main():
         parser.error(f"--train-only: {args.ablation} retrains {', '.join(definition.precisions)}, "
                      f"not {args.train_only!r}")
     record, runs = RunRecord(), REPO_ROOT / "runs" / f"ablation-{args.ablation}"
-    retrained = {f"retrained (seed {seed}) {precision}": (precision, seed)
-                 for precision in definition.precisions for seed in definition.seeds}
+    retrained = retrained_models(definition)
     if args.keep:
         for label, (precision, seed) in retrained.items():
             folder = run_folder(runs, definition.model, definition.dataset, precision, seed)

@@ -98,6 +98,11 @@ def test_keep_refreshes_the_unfinished_rows_from_the_kept_state_and_nothing_meas
     assert saved["rows"] == rows and saved["manifest"] == manifest
     assert saved["missing"]["retrained (seed 0) FP"] == {"epochs": 45, "validation_accuracy": 0.95}
     assert saved["progress_updated"]["command"] in text
+    measured = [full_row("retrained (seed 0) FP", "FP", 0.1), full_row("retrained (seed 0) 16,16,32", "16,16,32", 0.2)]
+    ablations.write_report(tmp_path, "resnet20-epochs", definition, rows + measured, {}, manifest)
+    finished = {path.name: path.read_bytes() for path in tmp_path.glob("resnet20-epochs.*")}
+    assert ablations.refresh_progress("resnet20-epochs", definition) is None  # all measured: left as it is
+    assert {path.name: path.read_bytes() for path in tmp_path.glob("resnet20-epochs.*")} == finished
 
 
 def training_folder(folder, epochs, saved_steps, card=False):
