@@ -244,8 +244,8 @@ def write_report(folder, name, definition, rows, missing, manifest, updated=None
         f"# Ablation: {definition.description}", "",
         "FGSM at the paper's eps for the data set, 1,000 samples x 3 runs (mean ± std over runs); zero input-gradient "
         "entries: fraction of the loss gradient's entries that are exactly 0 on the first 1,000 test images. Measured on "
-        f"{machine_summary(manifest.get('machine'))}: on another CPU the kernels sum in another order, which can flip an "
-        "image near a decision boundary, so the zoo rows may differ from Table 6's in the last digits.", "",
+        f"{machine_summary(manifest.get('machine'))} (the processor matters: another CPU's kernels sum in another order, "
+        "which can flip an image near a decision boundary).", "",
         *table, "", *progress_note, "\n\n".join(conclusion), "", f"Command: `{manifest['command']}`"]) + "\n"
     write_text(output.with_suffix(".md"), text)
     return text

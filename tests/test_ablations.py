@@ -65,7 +65,7 @@ def test_a_partial_report_shows_the_unfinished_models_and_no_verdict(tmp_path):
     assert "| retrained (seed 0) 16,16,32 (training, not finished yet) | 12 so far | 0.8123 (validation) | — |" in text
     assert "**Verdict pending**: retrained (seed 0) 16,16,32 not finished yet" in text and "rise appears" not in text
     assert text.endswith(f"Command: `{manifest['command']}`\n")
-    assert f"Measured on {ablations.machine_summary(manifest['machine'])}:" in text
+    assert f"Measured on {ablations.machine_summary(manifest['machine'])} (the processor matters" in text
     ablations.write_report(tmp_path, "resnet20-epochs", definition,
                            rows + [full_row("retrained (seed 0) 16,16,32", "16,16,32", 0.23)], {}, manifest)
     finished = (tmp_path / "resnet20-epochs.md").read_text()
