@@ -23,12 +23,23 @@ from .errors import AttackParameterError
 
 
 class TracedBoundaryAttack(BoundaryAttack):
-    """ART's Boundary attack, also keeping each image's L2 distance after every iteration (the paper's
-    Figure 3). Own code because ART keeps only the last image; the attack itself is ART's, unchanged."""
+    """ART's Boundary attack, untargeted, from the seeded starting points of :func:`boundary_starts`, also
+    keeping each image's L2 distance after every iteration (the paper's Figure 3). Own code because ART
+    keeps only the last image and draws starting points unseeded; the attack itself is ART's, unchanged."""
 
     def generate(self, x, y=None, **kwargs):
+        if kwargs.get("x_adv_init") is None:
+            raise ValueError("TracedBoundaryAttack starts from x_adv_init (annt.attacks.boundary_starts)")
         self.traces = []
         return super().generate(x, y, **kwargs)
+
+    def _init_sample(self, x, y, y_p, init_pred, adv_init, clip_min, clip_max):
+        """The seeded starting point, or None where :func:`boundary_starts` found none in ``init_size`` tries:
+        the attack fails for that image, as ART's own search does after ``init_size`` tries. ART would
+        otherwise search again from an unseeded generator, and one such image changed a whole run."""
+        if init_pred != y_p:
+            return adv_init.astype(np.float32), init_pred
+        return None
 
     def _perturb(self, x, *args, **kwargs):
         self.traces.append([])
@@ -323,7 +334,7 @@ def boundary_starts(trained, images, labels, tries, seed):
     uniform-noise images that ``trained`` does not classify as its label.
 
     Own code because ART draws these from an unseeded ``np.random.RandomState()``; for an image
-    where no try succeeds the image itself is passed, and ART's own (unseeded) search runs for it.
+    where no try succeeds the image itself is passed, and :class:`TracedBoundaryAttack` leaves it as it is.
     """
     rng = np.random.RandomState(seed)
     starts = np.array(images, np.float32, copy=True)

@@ -1,12 +1,13 @@
 """Attacks on real (shipped, small) MNIST models: they work, stay in bounds, and are reproducible."""
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
 
 import annt
 from annt.adversarial_sets import ARRAYS, AdversarialSet, select_samples
-from annt.attacks import ATTACKS, generate, resolve_params
+from annt.attacks import ATTACKS, boundary_starts, generate, resolve_params
 from annt.cli import main
 from annt.config import resolve
 from annt.errors import AnntError, ConfigError
@@ -72,6 +73,33 @@ def test_same_seed_gives_an_identical_set_and_another_seed_another_sample(tmp_pa
 def test_boundary_is_reproducible_too(tmp_path):
     first, again = (load_run(attack_once(tmp_path, 1, "boundary", samples=4)) for _ in range(2))
     assert first.adversarial.tobytes() == again.adversarial.tobytes()
+
+
+def test_boundary_never_draws_an_unseeded_start_and_leaves_an_image_without_one_as_it_is(fp_model, mnist_test):
+    # model_a FP calls about half of all uniform-noise images an 8: with one try, some 8s get no start, where
+    # ART's own search would draw again from an unseeded generator (a CIFAR-10 cell changed between re-runs).
+    images, labels = mnist_test
+    eights = np.flatnonzero((labels == 8) & (fp_model.predict(images) == 8))[:8]
+    starts = boundary_starts(fp_model, images[eights], labels[eights], 1, seed=3)
+    without = np.all(starts == images[eights], axis=(1, 2, 3))
+    assert 0 < without.sum() < len(eights)
+    params = resolve_params("boundary", "mnist", {"max_iter": 2, "init_size": 1})
+    real, unseeded = np.random.RandomState, []
+
+    def tracking(*args, **kwargs):
+        if not args and kwargs.get("seed") is None:
+            unseeded.append(1)
+        return real(*args, **kwargs)
+
+    with mock.patch.object(np.random, "RandomState", tracking):
+        first, extras = generate(fp_model, art_classifier(fp_model), "boundary", params, images[eights],
+                                 labels[eights], 3)
+    assert not unseeded
+    np.testing.assert_array_equal(first[without], images[eights][without])
+    assert np.isnan(extras["l2_by_iteration"][without]).all()
+    assert (fp_model.predict(first[~without]) != 8).all()
+    again, _ = generate(fp_model, art_classifier(fp_model), "boundary", params, images[eights], labels[eights], 3)
+    np.testing.assert_array_equal(first, again)
 
 
 def test_attack_output_holds_sets_manifests_csv_and_metrics(tmp_path, mnist_test):
