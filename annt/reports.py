@@ -120,7 +120,8 @@ def _table6_rows(results):
     return rows
 
 
-def _write_csv(path, rows):
+def write_csv(path, rows):
+    """``rows`` (dicts with the same keys) as a CSV file, None as empty, written atomically; returns ``path``."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
@@ -139,9 +140,9 @@ def _signed(value):
 
 def _table6(results, report):
     rows = _table6_rows(results)
-    _write_csv(report / "table6.csv", rows)
+    write_csv(report / "table6.csv", rows)
     # Apart from the numbers, which do not depend on where or how fast the study ran.
-    _write_csv(report / "wall_times.csv", [{"attack": row["attack"], "precision": row["precision"],
+    write_csv(report / "wall_times.csv", [{"attack": row["attack"], "precision": row["precision"],
                                             "runs_done": row["runs_done"],
                                             "wall_time_s": results.wall_time(row["attack"], row["precision"])}
                                            for row in rows])
@@ -211,7 +212,7 @@ def _recognisability(results, report):
             rows.append(row)
     if not rows:
         return None
-    _write_csv(report / "recognisability.csv", rows)
+    write_csv(report / "recognisability.csv", rows)
     lines = [[row["attack"], row["precision"], row["successful"], row["unrecognisable"],
               row["unrecognisable_true_class_top2"]] +
              [mean_std({"mean": row[f"{key}_mean"], "std": row[f"{key}_std"]}, row["runs"])
@@ -272,7 +273,7 @@ def _cell_transfer_check(results, attack, precision, reference, cell):
 def _table3(results, report):
     rows = [{"precision": p, "clean_test_accuracy": results.clean_accuracy.get(p),
              "model_card_test_accuracy": results.model_cards.get(p)} for p in results.precisions]
-    _write_csv(report / "table3.csv", rows)
+    write_csv(report / "table3.csv", rows)
     lines = [[row["precision"], number(row["clean_test_accuracy"]), number(row["model_card_test_accuracy"])]
              for row in rows]
     text = [f"# Table 3: clean test accuracy of {results.model} ({results.dataset} test set)", "",
@@ -288,7 +289,7 @@ def _table7(results, report):
         rows.append({"precision": precision, "status": "done" if cell else "missing",
                      "mean_l0_successful_mean": value["mean"], "mean_l0_successful_std": value["std"],
                      "samples": results.definition["samples"], "runs": results.definition["runs"]})
-    _write_csv(report / "table7.csv", rows)
+    write_csv(report / "table7.csv", rows)
     lines = [[row["precision"], "—" if row["status"] != "done" else mean_std(
         {"mean": row["mean_l0_successful_mean"], "std": row["mean_l0_successful_std"]}, row["runs"])]
         for row in rows]
@@ -299,32 +300,40 @@ def _table7(results, report):
 
 def _transfer(results, report, attack):
     precisions = results.precisions
-    matrix = {}
+    rows = []
     for source in precisions:
         for target in precisions:
             folder = results.cell_folder(attack, source) if source == target else \
                 results.transfer_folder(attack, source, target)
             path = folder / "metrics.json"
-            matrix[(source, target)] = json.loads(path.read_text()) if path.is_file() else None
-    rows = [{"source": s, "target": t, "adversarial_accuracy_mean": r["aggregate"]["adversarial_accuracy"]["mean"]
-             if r else None, "adversarial_accuracy_std": r["aggregate"]["adversarial_accuracy"]["std"] if r else None}
-            for (s, t), r in matrix.items()]
-    _write_csv(report / f"transfer_{attack}.csv", rows)
-    lines = [[source] + [number(matrix[(source, t)]["aggregate"]["adversarial_accuracy"]["mean"])
-                         if matrix[(source, t)] else "—" for t in precisions] for source in precisions]
+            value = json.loads(path.read_text())["aggregate"]["adversarial_accuracy"] if path.is_file() else {}
+            rows.append({"source": source, "target": target, "adversarial_accuracy_mean": value.get("mean"),
+                         "adversarial_accuracy_std": value.get("std")})
+    write_csv(report / f"transfer_{attack}.csv", rows)
+    return transfer_markdown(rows, precisions, attack, report)[0]
+
+
+def transfer_markdown(rows, precisions, attack, report):
+    """``transfer_<attack>.md`` and its heat map from the rows of ``transfer_<attack>.csv`` (numbers as floats,
+    None = not evaluated); returns the files written."""
+    matrix = {(row["source"], row["target"]): row["adversarial_accuracy_mean"] for row in rows}
+    lines = [[source] + [number(matrix.get((source, t))) if matrix.get((source, t)) is not None else "—"
+                         for t in precisions] for source in precisions]
     text = [f"# Transfer of {attack}: adversarial accuracy of each source precision's sets (rows) on each "
             "target precision (columns); the diagonal is the direct attack", "",
             _markdown(["source \\ target"] + precisions, lines)]
-    done = [folder for folder in (results.cell_folder(attack, p) for p in precisions)
-            if (folder / "metrics.json").is_file()]
-    done += [path.parent for path in (results.folder / "transfer").glob(f"*-{attack}-on-*/metrics.json")]
-    if done:
-        plt.close(viz.transfer_heatmap(done, save=report / f"transfer_{attack}.png"))
-    return write_text(report / f"transfer_{attack}.md", "\n".join(text) + "\n")
+    written = [write_text(report / f"transfer_{attack}.md", "\n".join(text) + "\n")]
+    evaluated = {pair: value for pair, value in matrix.items() if value is not None}
+    if evaluated:
+        plt.close(viz.transfer_matrix_heatmap(evaluated, save=report / f"transfer_{attack}.png"))
+        written.append(report / f"transfer_{attack}.png")
+    return written
 
 
-def _figures(results, report):
-    rows = [row for row in _table6_rows(results) if row["status"] == "done"]
+def bitwidth_figures(rows, report):
+    """Adversarial accuracy and mean L2 against bitwidth, one line per attack, from Table 6 rows (those of
+    table6.csv, numbers as floats; unfinished cells left out); returns the figures written."""
+    rows = [row for row in rows if row["status"] == "done"]
     written = []
     for metric, title, ylim in (("adversarial_accuracy", "adversarial accuracy", (0, 1)),
                                 ("mean_l2_successful", "mean L2 of successful samples", None)):
@@ -334,9 +343,14 @@ def _figures(results, report):
                 lines.setdefault(row["attack"], []).append((row["precision"], row[f"{metric}_mean"],
                                                             row[f"{metric}_std"]))
         if lines:
-            path = report / f"{metric}_vs_bitwidth.png"
+            path = Path(report) / f"{metric}_vs_bitwidth.png"
             plt.close(viz.metric_vs_bitwidth(lines, title, save=path, ylim=ylim))
             written.append(path)
+    return written
+
+
+def _figures(results, report):
+    written = bitwidth_figures(_table6_rows(results), report)
     for attack in results.attacks:
         sets = {p: results.sets(attack, p)[0] for p in results.precisions if results.cell(attack, p)}
         if sets:
@@ -351,7 +365,7 @@ def _figures(results, report):
         means = {p: np.nanmean(table, axis=0) for p, table in curves.items()}
         rows = [{"iteration": i, **{p: float(mean[i]) if i < len(mean) else None for p, mean in means.items()}}
                 for i in range(max(len(mean) for mean in means.values()))]
-        written += [path, _write_csv(report / "boundary_l2_by_iteration.csv", rows)]
+        written += [path, write_csv(report / "boundary_l2_by_iteration.csv", rows)]
     return written
 
 

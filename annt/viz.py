@@ -253,6 +253,12 @@ def transfer_heatmap(folders, save=None):
     for results in _results(folders):
         source, target = results["source"]["precision"], results["target"]["precision"]
         cells[(source, target)] = results["aggregate"]["adversarial_accuracy"]["mean"]
+    return transfer_matrix_heatmap(cells, save)
+
+
+def transfer_matrix_heatmap(cells, save=None):
+    """The heat map of :func:`transfer_heatmap` from ``{(source, target): adversarial accuracy}`` (precisions
+    as strings), e.g. the rows of a study report's ``transfer_<attack>.csv``."""
     precisions = sorted({p for pair in cells for p in pair}, key=_bits)
     matrix = np.full((len(precisions), len(precisions)), np.nan)
     for (source, target), value in cells.items():
