@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ablations import ABLATIONS
 from recheck_cells import machine_label
+from splice_study_report import NOTES
 from annt.diagnostics import transfer_check
 from annt.manifest import REPO_ROOT
 from annt.outputs import write_text
@@ -275,6 +276,26 @@ def beyond(dataset, study):
     return lines
 
 
+def boundary_reruns(study):
+    """Which Boundary cells are re-run after the fix of 9f38541 (spliced into the report, listed in its README) and
+    which are still those made before it."""
+    index = study.folder / "README.md"
+    notes = index.read_text().partition(NOTES)[2].splitlines() if index.is_file() else []
+    rerun = [line.split(" on ", 1)[1].split(":")[0] for line in notes if line.startswith("- boundary on ")]
+    before = [p for (attack, p), row in study.rows.items() if attack == "boundary" and row["status"] == "done"
+              and p not in rerun]
+    lines = ["", "## Boundary cells re-run after a fix", "",
+             "Until commit 9f38541, a sample for which none of Boundary's `init_size` seeded noise images was "
+             "misclassified was searched again from ART's unseeded generator; that changed its start and every later "
+             "draw of the run, so such a cell came out different on every run (wiki/Attacks.md). Now the attack fails "
+             "for such a sample, as ART's own search does after `init_size` tries. The Boundary cells are re-run and "
+             f"spliced into the report (`scripts/splice_study_report.py`; commands in reports/README.md). Re-run: "
+             f"{', '.join(rerun) or 'none yet'}. Made before the fix: {', '.join(before) or 'none'}"
+             + (" (a cell with no sample lacking a start is unchanged by the fix; the others may not reproduce)."
+                if before else ".")]
+    return lines
+
+
 def rechecks(dataset, study):
     """The cells re-run from nothing by scripts/recheck_cells.py, and whether they reproduced the committed row."""
     path = study.folder / "rechecks.json"
@@ -335,7 +356,8 @@ def main():
               + f" | {fmt(table7_times.get(r['precision']), 1)} |" for r in table7] or ["| — | not measured yet | — |"]
     table7_l0 = {r["precision"]: value(r, "mean_l0_successful_mean") for r in table7 if r["status"] == "done"}
     lines += ["", "## The paper's observations, judged by our numbers"] + observations(study, other, table7_l0)
-    lines += rechecks(args.dataset, study) + transfers(args.dataset, study) + beyond(args.dataset, study)
+    lines += boundary_reruns(study) + rechecks(args.dataset, study) + transfers(args.dataset, study) + beyond(
+        args.dataset, study)
     for ablation, definition in ABLATIONS.items():
         report = REPO_ROOT / "reports" / "ablations" / f"{ablation}.md"
         if definition.dataset == args.dataset:
