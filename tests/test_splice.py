@@ -1,13 +1,18 @@
 """scripts/splice_study_report.py puts one attack's re-run cells into a committed study report: the finished cells'
 rows, lines and transfer rows come from the new study, every other cell's stay as they were, and a study of
-another grid is refused without touching the report."""
+another grid is refused without touching the report. scripts/boundary_starts.py counts the Boundary samples
+the fix of 9f38541 changes."""
 import importlib.util
 import re
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO, needs_mnist
 
+import annt
+from annt.adversarial_sets import AdversarialSet
 from annt.cli import main
 
 pytestmark = [needs_mnist, pytest.mark.slow]
@@ -109,3 +114,21 @@ def test_a_study_of_another_grid_is_refused_and_the_report_untouched(studies, tm
     error = capsys.readouterr().err
     assert "is not the grid of" in error and "seed" in error
     assert {path.name: path.read_bytes() for path in report.iterdir()} == before
+
+
+boundary_starts_spec = importlib.util.spec_from_file_location("boundary_starts", REPO / "scripts" / "boundary_starts.py")
+boundary_starts = importlib.util.module_from_spec(boundary_starts_spec)
+boundary_starts_spec.loader.exec_module(boundary_starts)
+
+
+def test_the_samples_counted_without_a_start_are_those_the_attack_leaves_as_they_are(tmp_path):
+    # One try per sample: model_a FP calls about half of all noise images an 8, so some samples get no start.
+    overrides = ["attack.samples=30", "attack.runs=1", "study.attacks=[boundary]", "study.transfer=[]",
+                 "study.diagnose=false", "study.params={boundary: {init_size: 1, max_iter: 1}}", 'study.precisions=[FP]',
+                 f"output.dir={tmp_path}"]
+    settings = annt.load_config(REPO / "configs/paper/mnist_study.yaml", overrides)
+    counted = boundary_starts.count_without_start(settings, "FP")
+    result = annt.run(settings)
+    adversarial_set = AdversarialSet.load(next(Path(result["folder"]).glob("cells/*/run-1")))
+    unchanged = np.isnan(adversarial_set.extras["l2_by_iteration"]).all(axis=1)
+    assert counted == [int(unchanged.sum())] and 0 < counted[0] < 30
