@@ -56,8 +56,9 @@ def main(argv=None):
         known[precision] = count_without_start(settings, precision)
         print(f"{precision}: samples without a starting point per run {known[precision]}", flush=True)
     ordered = {p: known[p] for p in precisions if p in known}
-    write_json(path, {"command": f"python scripts/boundary_starts.py {args.dataset}", "samples": settings.attack.samples,
-                      "runs": settings.attack.runs, "init_size": settings.study.params["boundary"]["init_size"],
+    write_json(path, {"command": f"python scripts/boundary_starts.py {args.dataset}",
+                      "samples": settings.attack.samples, "runs": settings.attack.runs,
+                      "init_size": settings.study.params["boundary"]["init_size"],
                       "precisions": ordered, "manifest": record.manifest(settings)})
     lines = [f"# Boundary samples without a seeded starting point: {settings.model.name} on {args.dataset}", "",
              f"Per run of the study's grid ({settings.attack.samples} samples × {settings.attack.runs} runs, "

@@ -284,15 +284,21 @@ def boundary_reruns(study):
     rerun = [line.split(" on ", 1)[1].split(":")[0] for line in notes if line.startswith("- boundary on ")]
     before = [p for (attack, p), row in study.rows.items() if attack == "boundary" and row["status"] == "done"
               and p not in rerun]
+    starts = study.folder / "boundary_starts.json"
+    without = json.loads(starts.read_text())["precisions"] if starts.is_file() else {}
+    unchanged = [p for p in before if p in without and not sum(without[p])]
+    changed = [p for p in before if p in without and sum(without[p])]
+    unknown = [p for p in before if p not in without]
     lines = ["", "## Boundary cells re-run after a fix", "",
              "Until commit 9f38541, a sample for which none of Boundary's `init_size` seeded noise images was "
              "misclassified was searched again from ART's unseeded generator; that changed its start and every later "
              "draw of the run, so such a cell came out different on every run (wiki/Attacks.md). Now the attack fails "
              "for such a sample, as ART's own search does after `init_size` tries. The Boundary cells are re-run and "
              f"spliced into the report (`scripts/splice_study_report.py`; commands in reports/README.md). Re-run: "
-             f"{', '.join(rerun) or 'none yet'}. Made before the fix: {', '.join(before) or 'none'}"
-             + (" (a cell with no sample lacking a start is unchanged by the fix; the others may not reproduce)."
-                if before else ".")]
+             f"{', '.join(rerun) or 'none yet'}. Made before the fix and unchanged by it (no sample without a start, "
+             f"[boundary_starts.md](../reports/{study.folder.name}/boundary_starts.md)): {', '.join(unchanged) or 'none'}. "
+             f"Made before the fix and changed by it (to be re-run; they may not reproduce): {', '.join(changed) or 'none'}"
+             + (f". Made before the fix, not counted yet: {', '.join(unknown)}." if unknown else ".")]
     return lines
 
 
