@@ -295,10 +295,15 @@ def boundary_reruns(study):
              "draw of the run, so such a cell came out different on every run (wiki/Attacks.md). Now the attack fails "
              "for such a sample, as ART's own search does after `init_size` tries. The Boundary cells are re-run and "
              f"spliced into the report (`scripts/splice_study_report.py`; commands in reports/README.md). Re-run: "
-             f"{', '.join(rerun) or 'none yet'}. Made before the fix and unchanged by it (no sample without a start, "
-             f"[boundary_starts.md](../reports/{study.folder.name}/boundary_starts.md)): {', '.join(unchanged) or 'none'}. "
-             f"Made before the fix and changed by it (to be re-run; they may not reproduce): {', '.join(changed) or 'none'}"
-             + (f". Made before the fix, not counted yet: {', '.join(unknown)}." if unknown else ".")]
+             f"{', '.join(rerun) or 'none yet'}."
+             + (f" Made before the fix and unchanged by it (no sample without a start, [boundary_starts.md](../reports/"
+                f"{study.folder.name}/boundary_starts.md)): {', '.join(unchanged) or 'none'}. Made before the fix and "
+                f"changed by it (to be re-run; they may not reproduce): {', '.join(changed) or 'none'}." if without else "")
+             + (f" Made before the fix, not counted yet (`scripts/boundary_starts.py`): {', '.join(unknown)}."
+                if unknown else "")
+             + (" A Boundary re-check below made before the fix compares two runs made before it."
+                if (study.folder / "rechecks.json").is_file()
+                and '"boundary"' in (study.folder / "rechecks.json").read_text() else "")]
     return lines
 
 
