@@ -127,12 +127,15 @@ def splice(report, study, attack):
         changed.append(write_text(report / "recognisability.md", spliced_lines(
             (report / "recognisability.md").read_text(), (new / "recognisability.md").read_text(),
             recognisability_line)))
-    if (new / "diagnostics.md").is_file() and (report / "diagnostics.md").is_file():
+    undiagnosed = []
+    if (report / "diagnostics.md").is_file():
         def diagnostics_section(section):
             match = re.match(rf"## {attack} on ([^ :]+):", section)
             return match and cell(match.group(1))
+        new_text = (new / "diagnostics.md").read_text() if (new / "diagnostics.md").is_file() else ""
+        undiagnosed = [p for p in done if f"## {attack} on {p}:" not in new_text]
         changed.append(write_text(report / "diagnostics.md", spliced_sections(
-            (report / "diagnostics.md").read_text(), (new / "diagnostics.md").read_text(), diagnostics_section)))
+            (report / "diagnostics.md").read_text(), new_text, diagnostics_section)))
     precisions = recorded["definition"]["precisions"]
     if (new / f"transfer_{attack}.csv").is_file():
         new_rows = {(row["source"], row["target"]): row for row in read_rows(new / f"transfer_{attack}.csv")}
@@ -155,7 +158,7 @@ def splice(report, study, attack):
         changed.append(Path(shutil.copyfile(new / f"images_{attack}.png", report / f"images_{attack}.png")))
     changed += bitwidth_figures([as_numbers(row) for row in read_rows(report / "table6.csv")], report)
     changed.append(write_text(report / "README.md", with_notes((report / "README.md").read_text(), attack, done,
-                                                               all_done, study)))
+                                                               all_done, study, undiagnosed)))
     return done, changed
 
 
@@ -163,15 +166,18 @@ def splice(report, study, attack):
 NOTES = "## Cells re-run after this report was written"
 
 
-def with_notes(index, attack, done, all_done, study):
+def with_notes(index, attack, done, all_done, study, undiagnosed=()):
     """The report's README with an entry per spliced cell saying where it comes from (replacing an older one), and
-    one saying whether the attack's image grid is older than its cells."""
+    one saying whether the attack's image grid is older than its cells; a cell the new study did not diagnose (the
+    ``undiagnosed`` precisions) keeps its diagnostics.md block from before, which its entry says."""
     body, _, listed = index.partition(NOTES)
     notes = {line[2:].split(":")[0]: line for line in listed.splitlines() if line.startswith("- ")}
     for precision in done:
         notes[f"{attack} on {precision}"] = (
             f"- {attack} on {precision}: re-run in the study `{study}` (its report: `python -m annt --set task=report "
-            f"--set report.folder={study}`), spliced in by `{command_line()}`.")
+            f"--set report.folder={study}`), spliced in by `{command_line()}`"
+            + ("; its block in diagnostics.md is from before (diagnose not re-run)." if precision in undiagnosed
+               else "."))
     grid = f"images_{attack}.png"
     notes.pop(grid, None)
     if not all_done and any(name.startswith(f"{attack} on ") for name in notes):
