@@ -37,6 +37,23 @@ def count_without_start(settings, precision):
     return counts
 
 
+def write_counts(folder, dataset, settings, counts, record):
+    """``boundary_starts.json`` and ``.md`` in ``folder`` (a study report), written after each precision."""
+    init_size = settings.study.params["boundary"]["init_size"]
+    write_json(folder / "boundary_starts.json", {
+        "command": f"python scripts/boundary_starts.py {dataset}", "samples": settings.attack.samples,
+        "runs": settings.attack.runs, "init_size": init_size, "precisions": counts, "manifest": record.manifest(settings)})
+    lines = [f"# Boundary samples without a seeded starting point: {settings.model.name} on {dataset}", "",
+             f"Per run of the study's grid ({settings.attack.samples} samples × {settings.attack.runs} runs, "
+             f"`init_size` {init_size}): the samples none of whose uniform-noise tries the model misclassifies. Where "
+             "there are none, the fix of commit 9f38541 leaves the Boundary cell as it was; where there are some, the "
+             "cell is re-run (wiki/Attacks.md).", "",
+             "| precision | without a start, per run | changed by the fix |", "|---|---|---|"]
+    lines += [f"| {p} | {', '.join(map(str, runs))} | {'yes' if sum(runs) else 'no'} |" for p, runs in counts.items()]
+    lines += ["", f"Command: `python scripts/boundary_starts.py {dataset}`"]
+    write_text(folder / "boundary_starts.md", "\n".join(lines) + "\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=("mnist", "cifar10"))
@@ -55,21 +72,7 @@ def main(argv=None):
     for precision in args.precision or precisions:
         known[precision] = count_without_start(settings, precision)
         print(f"{precision}: samples without a starting point per run {known[precision]}", flush=True)
-    ordered = {p: known[p] for p in precisions if p in known}
-    write_json(path, {"command": f"python scripts/boundary_starts.py {args.dataset}",
-                      "samples": settings.attack.samples, "runs": settings.attack.runs,
-                      "init_size": settings.study.params["boundary"]["init_size"],
-                      "precisions": ordered, "manifest": record.manifest(settings)})
-    lines = [f"# Boundary samples without a seeded starting point: {settings.model.name} on {args.dataset}", "",
-             f"Per run of the study's grid ({settings.attack.samples} samples × {settings.attack.runs} runs, "
-             f"`init_size` {settings.study.params['boundary']['init_size']}): the samples none of whose uniform-noise "
-             "tries the model misclassifies. Where there are none, the fix of commit 9f38541 leaves the Boundary cell "
-             "as it was; where there are some, the cell is re-run (wiki/Attacks.md).", "",
-             "| precision | without a start, per run | changed by the fix |", "|---|---|---|"]
-    lines += [f"| {p} | {', '.join(map(str, counts))} | {'yes' if sum(counts) else 'no'} |"
-              for p, counts in ordered.items()]
-    lines += ["", f"Command: `python scripts/boundary_starts.py {args.dataset}`"]
-    write_text(folder / "boundary_starts.md", "\n".join(lines) + "\n")
+        write_counts(folder, args.dataset, settings, {p: known[p] for p in precisions if p in known}, record)
     return 0
 
 
