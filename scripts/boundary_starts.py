@@ -42,7 +42,8 @@ def write_counts(folder, dataset, settings, counts, record):
     init_size = settings.study.params["boundary"]["init_size"]
     write_json(folder / "boundary_starts.json", {
         "command": f"python scripts/boundary_starts.py {dataset}", "samples": settings.attack.samples,
-        "runs": settings.attack.runs, "init_size": init_size, "precisions": counts, "manifest": record.manifest(settings)})
+        "runs": settings.attack.runs, "init_size": init_size, "precisions": counts,
+        "manifest": record.manifest(settings)})
     lines = [f"# Boundary samples without a seeded starting point: {settings.model.name} on {dataset}", "",
              f"Per run of the study's grid ({settings.attack.samples} samples × {settings.attack.runs} runs, "
              f"`init_size` {init_size}): the samples none of whose uniform-noise tries the model misclassifies. Where "
