@@ -143,9 +143,9 @@ def _table6(results, report):
     write_csv(report / "table6.csv", rows)
     # Apart from the numbers, which do not depend on where or how fast the study ran.
     write_csv(report / "wall_times.csv", [{"attack": row["attack"], "precision": row["precision"],
-                                            "runs_done": row["runs_done"],
-                                            "wall_time_s": results.wall_time(row["attack"], row["precision"])}
-                                           for row in rows])
+                                           "runs_done": row["runs_done"],
+                                           "wall_time_s": results.wall_time(row["attack"], row["precision"])}
+                                          for row in rows])
     definition = results.definition
     text = [f"# Table 6: {results.model} on {results.dataset}",
             "", f"Adversarial accuracy (mean ± std over runs), mean L2 and mean L∞ of the successful samples, "
