@@ -132,3 +132,17 @@ def test_the_samples_counted_without_a_start_are_those_the_attack_leaves_as_they
     adversarial_set = AdversarialSet.load(next(Path(result["folder"]).glob("cells/*/run-1")))
     unchanged = np.isnan(adversarial_set.extras["l2_by_iteration"]).all(axis=1)
     assert counted == [int(unchanged.sum())] and 0 < counted[0] < 30
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["configs/paper/nowhere.yaml", "--report", "reports/mnist_study"], "is neither mnist nor cifar10 nor a config"),
+    (["configs/paper/mnist_boundary_1bit.yaml"], "--report is needed with a config file"),
+    (["mnist", "--report", "reports/nowhere"], "is not a folder"),
+    (["mnist", "--precision", "3,3,32"], "--precision 3,3,32 is not in mnist_study.yaml"),
+])
+def test_boundary_starts_refuses_bad_input_with_status_2_before_any_work(argv, message, capsys, monkeypatch):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(boundary_starts, "count_without_start", lambda *_: pytest.fail("counted on bad input"))
+    with pytest.raises(SystemExit) as stop:
+        boundary_starts.main(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
