@@ -245,17 +245,23 @@ def _diagnostics(results, report):
             if diagnosis is None or cell is None:
                 continue
             transfer = _cell_transfer_check(results, attack, precision, diagnosis["reference"], cell)
-            checks = [check for name, check in diagnosis["checks"].items() if name != transfer.name]
-            flagged = transfer.flagged or any(check["flagged"] for check in checks)
-            lines = [[check["verdict"], check["name"], check["finding"]] for check in checks]
-            lines.insert(1, [transfer.verdict, transfer.name, transfer.finding])
-            text += ["", f"## {attack} on {precision}: {'FLAGGED' if flagged else 'no sign of masking'}", "",
-                     f"Beside {diagnosis['reference']}, {diagnosis['samples']} samples.", "",
-                     _markdown(["verdict", "check", "finding"], lines)]
+            text += diagnostics_section(attack, precision, diagnosis, transfer)
     path = report / "robustness_curves.png"
     curves = {p: d["robustness_curves"]["model"] for p, d in diagnoses.items() if d}
     plt.close(viz.robustness_curves(curves, save=path))
     return [write_text(report / "diagnostics.md", "\n".join(text) + "\n"), path]
+
+
+def diagnostics_section(attack, precision, diagnosis, transfer):
+    """One cell's block of ``diagnostics.md``: the checks of its precision's ``diagnosis`` (as in diagnostics.json)
+    with the cell's own ``transfer`` check (a :class:`~annt.diagnostics.Check`) second."""
+    checks = [check for name, check in diagnosis["checks"].items() if name != transfer.name]
+    flagged = transfer.flagged or any(check["flagged"] for check in checks)
+    lines = [[check["verdict"], check["name"], check["finding"]] for check in checks]
+    lines.insert(1, [transfer.verdict, transfer.name, transfer.finding])
+    return ["", f"## {attack} on {precision}: {'FLAGGED' if flagged else 'no sign of masking'}", "",
+            f"Beside {diagnosis['reference']}, {diagnosis['samples']} samples.", "",
+            _markdown(["verdict", "check", "finding"], lines)]
 
 
 def _cell_transfer_check(results, attack, precision, reference, cell):

@@ -50,7 +50,8 @@ def write_counts(folder, command, settings, counts, record):
         "command": command, "samples": settings.attack.samples,
         "runs": settings.attack.runs, "init_size": init_size, "precisions": counts,
         "manifest": record.manifest(settings)})
-    lines = [f"# Boundary samples without a seeded starting point: {settings.model.name} on {settings.data.dataset}", "",
+    model = f"{settings.model.name} on {settings.data.dataset}"
+    lines = [f"# Boundary samples without a seeded starting point: {model}", "",
              f"Per run of the study's grid ({settings.attack.samples} samples × {settings.attack.runs} runs, "
              f"`init_size` {init_size}): the samples none of whose uniform-noise tries the model misclassifies. Where "
              "there are none, the fix of commit 9f38541 leaves the Boundary cell as it was; where there are some, the "

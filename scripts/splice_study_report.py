@@ -170,18 +170,33 @@ def with_notes(index, attack, done, all_done, study, undiagnosed=()):
     """The report's README with an entry per spliced cell saying where it comes from (replacing an older one), and
     one saying whether the attack's image grid is older than its cells; a cell the new study did not diagnose (the
     ``undiagnosed`` precisions) keeps its diagnostics.md block from before, which its entry says."""
-    body, _, listed = index.partition(NOTES)
-    notes = {line[2:].split(":")[0]: line for line in listed.splitlines() if line.startswith("- ")}
+    body, notes = readme_notes(index)
     for precision in done:
+        rediagnosed = f"diagnostics of {precision}" in notes
         notes[f"{attack} on {precision}"] = (
             f"- {attack} on {precision}: re-run in the study `{study}` (its report: `python -m annt --set task=report "
             f"--set report.folder={study}`), spliced in by `{command_line()}`"
-            + ("; its block in diagnostics.md is from before (diagnose not re-run)." if precision in undiagnosed
-               else "."))
+            + (f"; its block in diagnostics.md is {DIAGNOSED if rediagnosed else 'from before (diagnose not re-run)'}."
+               if precision in undiagnosed else "."))
     grid = f"images_{attack}.png"
     notes.pop(grid, None)
     if not all_done and any(name.startswith(f"{attack} on ") for name in notes):
         notes[grid] = f"- {grid}: made before {attack}'s cells were re-run (replaced once a study re-runs them all)."
+    return with_readme_notes(index, body, notes)
+
+
+#: What a spliced cell's README entry says of its diagnostics.md block once scripts/rediagnose_report.py re-made it.
+DIAGNOSED = "re-diagnosed (see the diagnostics entry)"
+
+
+def readme_notes(index):
+    """A report README's text before its list of re-made parts, and that list (``{what: its line}``)."""
+    body, _, listed = index.partition(NOTES)
+    return body, {line[2:].split(":")[0]: line for line in listed.splitlines() if line.startswith("- ")}
+
+
+def with_readme_notes(index, body, notes):
+    """The README ``index`` with ``notes`` as its list of re-made parts."""
     if not notes:
         return index
     return body.rstrip("\n") + f"\n\n{NOTES}\n\n" + "\n".join(notes.values()) + "\n"
