@@ -250,17 +250,24 @@ def check_experiment_folders(settings):
         check_free(transfer_folder(attacks[source], target), settings.output)
 
 
-def diagnose_model(settings, trained, reference, attack=None, progress=None):
-    """:func:`annt.diagnostics.diagnose` of ``trained`` beside ``reference`` on ``diagnose.samples`` (else
-    ``attack.samples``) test images both classify correctly; ``attack`` (AttackSettings) is compared made on the
-    model and transferred from the reference."""
+def diagnosis_samples(settings, trained, reference):
+    """The test images (and labels) a diagnosis of ``trained`` beside ``reference`` runs on: ``diagnose.samples``
+    (else ``attack.samples``) of those both classify correctly, drawn from the config's seed."""
     images, labels = test_split(settings.data)
     both = np.where(reference.predict(images, settings.test.batch_size) == labels,
                     trained.predict(images, settings.test.batch_size), -1)
     indices = select_samples(labels, both, settings.diagnose.samples or settings.attack.samples, settings.seed,
                              settings.attack.selection)
+    return images[indices], labels[indices]
+
+
+def diagnose_model(settings, trained, reference, attack=None, progress=None):
+    """:func:`annt.diagnostics.diagnose` of ``trained`` beside ``reference`` on ``diagnose.samples`` (else
+    ``attack.samples``) test images both classify correctly; ``attack`` (AttackSettings) is compared made on the
+    model and transferred from the reference."""
+    images, labels = diagnosis_samples(settings, trained, reference)
     params = {**settings.diagnose.params, **({attack.name: attack.params} if attack else {})}
-    return diagnose(trained, reference, images[indices], labels[indices], params,
+    return diagnose(trained, reference, images, labels, params,
                     settings.diagnose.eps or EPS_GRID[settings.data.dataset], attack and attack.name, settings.seed,
                     settings.test.batch_size, progress)
 

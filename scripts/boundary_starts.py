@@ -13,7 +13,6 @@ the study draws them (annt.adversarial_sets.select_samples, annt.attacks.boundar
 import argparse
 import json
 import sys
-
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +20,18 @@ import numpy as np
 import annt
 from annt.adversarial_sets import select_samples
 from annt.attacks import boundary_starts
+from annt.experiments import diagnosis_samples
 from annt.manifest import REPO_ROOT, RunRecord
 from annt.outputs import write_json, write_text
 
 #: The paper's study grids, named by data set: configs/paper/<it>_study.yaml, counted into reports/<it>_study/.
 PAPER_STUDIES = ("mnist", "cifar10")
+
+
+def without_start(model, images, labels, tries, seed):
+    """How many of ``images`` get no starting point from :func:`annt.attacks.boundary_starts`."""
+    starts = boundary_starts(model, images, labels, tries, seed)
+    return int(np.all(starts == images, axis=tuple(range(1, images.ndim))).sum())
 
 
 def count_without_start(settings, precision):
@@ -38,28 +44,46 @@ def count_without_start(settings, precision):
     for run in range(1, settings.attack.runs + 1):
         seed = settings.seed + run - 1
         indices = select_samples(labels, predictions, settings.attack.samples, seed, settings.attack.selection)
-        starts = boundary_starts(model, images[indices], labels[indices], tries, seed)
-        counts.append(int(np.all(starts == images[indices], axis=tuple(range(1, images.ndim))).sum()))
+        counts.append(without_start(model, images[indices], labels[indices], tries, seed))
     return counts
 
 
+def count_diagnosis_without_start(settings, precision):
+    """How many samples of ``precision``'s diagnosis (study.diagnose: its Boundary check) get no starting point."""
+    model = annt.load_model(settings.model.name, str(precision))
+    reference = annt.load_model(settings.model.name, str(settings.diagnose.reference))
+    images, labels = diagnosis_samples(settings, model, reference)
+    return [without_start(model, images, labels, settings.diagnose.params["boundary"]["init_size"], settings.seed)]
+
+
 def write_counts(folder, command, settings, counts, record):
-    """``boundary_starts.json`` and ``.md`` in ``folder`` (a study report), written after each precision."""
+    """``boundary_starts.json`` and ``.md`` in ``folder`` (a study report), written after each precision:
+    ``counts`` holds the cells' (``"precisions"``) and, when counted, the diagnoses' (``"diagnosis"``)."""
     init_size = settings.study.params["boundary"]["init_size"]
     write_json(folder / "boundary_starts.json", {
-        "command": command, "samples": settings.attack.samples,
-        "runs": settings.attack.runs, "init_size": init_size, "precisions": counts,
-        "manifest": record.manifest(settings)})
+        "command": command, "samples": settings.attack.samples, "runs": settings.attack.runs,
+        "init_size": init_size, **counts, "manifest": record.manifest(settings)})
     model = f"{settings.model.name} on {settings.data.dataset}"
     lines = [f"# Boundary samples without a seeded starting point: {model}", "",
              f"Per run of the study's grid ({settings.attack.samples} samples × {settings.attack.runs} runs, "
              f"`init_size` {init_size}): the samples none of whose uniform-noise tries the model misclassifies. Where "
              "there are none, the fix of commit 9f38541 leaves the Boundary cell as it was; where there are some, the "
-             "cell is re-run (wiki/Attacks.md).", "",
-             "| precision | without a start, per run | changed by the fix |", "|---|---|---|"]
-    lines += [f"| {p} | {', '.join(map(str, runs))} | {'yes' if sum(runs) else 'no'} |" for p, runs in counts.items()]
-    lines += ["", f"Command: `{command}`"]
+             "cell is re-run (wiki/Attacks.md).", "", *table(counts.get("precisions", {}))]
+    if counts.get("diagnosis"):
+        lines += ["", f"The same for each precision's diagnosis (study.diagnose: its Boundary check, "
+                  f"{settings.diagnose.samples or settings.attack.samples} samples both it and "
+                  f"{settings.diagnose.reference} classify correctly, `init_size` "
+                  f"{settings.diagnose.params['boundary']['init_size']}); one changed by the fix is re-made with "
+                  "`scripts/rediagnose_report.py`.", "", *table(counts["diagnosis"])]
+    lines += ["", f"Command: `{command}`" + (f"; the diagnoses: `{command} --diagnosis`" if counts.get("diagnosis")
+                                              else "")]
     write_text(folder / "boundary_starts.md", "\n".join(lines) + "\n")
+
+
+def table(counts):
+    lines = ["| precision | without a start, per run | changed by the fix |", "|---|---|---|"]
+    return lines + [f"| {p} | {', '.join(map(str, runs))} | {'yes' if sum(runs) else 'no'} |"
+                    for p, runs in counts.items()]
 
 
 def main(argv=None):
@@ -68,6 +92,8 @@ def main(argv=None):
                                       "or the path of another study config (with --report)")
     parser.add_argument("--report", type=Path, help="the report folder to write the counts into (needed with a config)")
     parser.add_argument("--precision", action="append", help="only these precisions (repeatable); default: all")
+    parser.add_argument("--diagnosis", action="store_true",
+                        help="count the samples of each precision's diagnosis (study.diagnose) instead of its cell's")
     args = parser.parse_args(argv)
     command = " ".join(["python scripts/boundary_starts.py", args.study]
                        + ([f"--report {args.report}"] if args.report else []))
@@ -83,20 +109,25 @@ def main(argv=None):
     if not folder.is_dir():
         parser.error(f"--report {folder} is not a folder")
     try:
-        settings = annt.load_config(config, ["study.attacks=[boundary]", "study.transfer=[]", "study.diagnose=false"])
+        settings = annt.load_config(config, ["study.attacks=[boundary]", "study.transfer=[]"])
     except annt.ConfigError as error:
         parser.error(str(error))
+    if args.diagnosis and not settings.study.diagnose:
+        parser.error(f"--diagnosis: {config.name} diagnoses no precision (study.diagnose is false)")
     path = folder / "boundary_starts.json"
-    known = json.loads(path.read_text())["precisions"] if path.is_file() else {}
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    counts = {key: known.get(key, {}) for key in ("precisions", "diagnosis")}
     precisions = [str(p) for p in settings.study.precisions]
     unknown = sorted(set(args.precision or ()) - set(precisions))
     if unknown:
         parser.error(f"--precision {', '.join(unknown)} is not in {config.name}; allowed: {', '.join(precisions)}")
+    key, count = ("diagnosis", count_diagnosis_without_start) if args.diagnosis else ("precisions", count_without_start)
     record = RunRecord()
     for precision in args.precision or precisions:
-        known[precision] = count_without_start(settings, precision)
-        print(f"{precision}: samples without a starting point per run {known[precision]}", flush=True)
-        write_counts(folder, command, settings, {p: known[p] for p in precisions if p in known}, record)
+        counts[key][precision] = count(settings, precision)
+        print(f"{precision}: samples without a starting point per run {counts[key][precision]}", flush=True)
+        write_counts(folder, command, settings, {k: {p: c[p] for p in precisions if p in c} for k, c in counts.items()
+                                                 if c}, record)
     return 0
 
 

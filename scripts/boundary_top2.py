@@ -8,7 +8,6 @@ Reads every Boundary cell of the study folder (its sets and its model, named in 
 L2 against the others') and ``top2_images.png`` (clean over adversarial, the first of them) into ``--output``.
 """
 import argparse
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt

@@ -8,7 +8,6 @@ Uses 1,000 test images of each data set (seed 0). Writes the thresholds to
 ``calibration.md`` (each kind of example: its answer, similarities, share flagged) and one figure per data set
 (a few examples of each kind with their similarity).
 """
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np

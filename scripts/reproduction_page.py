@@ -14,7 +14,6 @@ import argparse
 import csv
 import json
 import sys
-from pathlib import Path
 
 from ablations import ABLATIONS
 from recheck_cells import machine_label
@@ -276,35 +275,68 @@ def beyond(dataset, study):
     return lines
 
 
-def boundary_reruns(study):
-    """Which Boundary cells are re-run after the fix of 9f38541 (spliced into the report, listed in its README) and
-    which are still those made before it."""
-    index = study.folder / "README.md"
+def fix_status(folder):
+    """The Boundary cells of a committed report against the fix of 9f38541: ``{"re-run": [...], "unchanged": [...],
+    "changed": [...], "not counted": [...]}`` (spliced in, listed in its README / made before it with no sample
+    without a start / with some, to re-run / not counted by scripts/boundary_starts.py), and the counts file."""
+    index = folder / "README.md"
     notes = index.read_text().partition(NOTES)[2].splitlines() if index.is_file() else []
     rerun = [line.split(" on ", 1)[1].split(":")[0] for line in notes if line.startswith("- boundary on ")]
-    before = [p for (attack, p), row in study.rows.items() if attack == "boundary" and row["status"] == "done"
-              and p not in rerun]
-    starts = study.folder / "boundary_starts.json"
-    without = json.loads(starts.read_text())["precisions"] if starts.is_file() else {}
-    unchanged = [p for p in before if p in without and not sum(without[p])]
-    changed = [p for p in before if p in without and sum(without[p])]
-    unknown = [p for p in before if p not in without]
-    lines = ["", "## Boundary cells re-run after a fix", "",
-             "Until commit 9f38541, a sample for which none of Boundary's `init_size` seeded noise images was "
-             "misclassified was searched again from ART's unseeded generator; that changed its start and every later "
-             "draw of the run, so such a cell came out different on every run (wiki/Attacks.md). Now the attack fails "
-             "for such a sample, as ART's own search does after `init_size` tries. The Boundary cells are re-run and "
-             f"spliced into the report (`scripts/splice_study_report.py`; commands in reports/README.md). Re-run: "
-             f"{', '.join(rerun) or 'none yet'}."
-             + (f" Made before the fix and unchanged by it (no sample without a start, [boundary_starts.md](../reports/"
-                f"{study.folder.name}/boundary_starts.md)): {', '.join(unchanged) or 'none'}. Made before the fix and "
-                f"changed by it (to be re-run; they may not reproduce): {', '.join(changed) or 'none'}." if without else "")
-             + (f" Made before the fix, not counted yet (`scripts/boundary_starts.py`): {', '.join(unknown)}."
-                if unknown else "")
-             + (" A Boundary re-check below made before the fix compares two runs made before it."
-                if (study.folder / "rechecks.json").is_file()
-                and '"boundary"' in (study.folder / "rechecks.json").read_text() else "")]
-    return lines
+    before = [r["precision"] for r in read(folder / "table6.csv") if r["attack"] == "boundary" and r["status"] == "done"
+              and r["precision"] not in rerun]
+    starts = folder / "boundary_starts.json"
+    counts = json.loads(starts.read_text()) if starts.is_file() else {}
+    without = counts.get("precisions", {})
+    return {"re-run": rerun, "unchanged": [p for p in before if p in without and not sum(without[p])],
+            "changed": [p for p in before if p in without and sum(without[p])],
+            "not counted": [p for p in before if p not in without]}, counts
+
+
+def boundary_reruns(study):
+    """Which Boundary cells are re-run after the fix of 9f38541 (spliced into the report, listed in its README) and
+    which are still those made before it; the same for the side studies of observations 1.1 and 1.2 and the
+    diagnoses."""
+    status, counts = fix_status(study.folder)
+    text = ("Until commit 9f38541, a sample for which none of Boundary's `init_size` seeded noise images was "
+            "misclassified was searched again from ART's unseeded generator; that changed its start and every later "
+            "draw of the run, so such a cell came out different on every run (wiki/Attacks.md). Now the attack fails "
+            "for such a sample, as ART's own search does after `init_size` tries. The Boundary cells are re-run and "
+            "spliced into the report (`scripts/splice_study_report.py`; commands in reports/README.md). "
+            + status_text(status, study.folder, counts))
+    if (study.folder / "rechecks.json").is_file() and '"boundary"' in (study.folder / "rechecks.json").read_text():
+        text += " A Boundary re-check below made before the fix compares two runs made before it."
+    diagnoses = counts.get("diagnosis", {})
+    if diagnoses:
+        index = (study.folder / "README.md").read_text()
+        changed = [p for p, runs in diagnoses.items() if sum(runs)]
+        remade = [p for p in changed if f"- diagnostics of {p}:" in index]
+        text += (f" The diagnoses' Boundary check (study.diagnose), counted the same way: changed by the fix at "
+                 f"{', '.join(changed) or 'no precision'}"
+                 + (f"; re-made (`scripts/rediagnose_report.py`): {', '.join(remade) or 'none yet'}"
+                    f"; to re-make: {', '.join(p for p in changed if p not in remade) or 'none'}" if changed else "")
+                 + "; the others are unchanged.")
+    for name, what in (("boundary_iterations", "observation 1.1's 1,000-iteration study"),
+                       ("boundary_1bit", "observation 1.2's 1-bit study")):
+        folder = study.folder.parent / study.folder.name.replace("_study", f"_{name}")
+        if folder.is_dir():
+            side, side_counts = fix_status(folder)
+            sentence = status_text(side, folder, side_counts)
+            text += f" In {what} (`reports/{folder.name}`): {sentence[0].lower()}{sentence[1:]}"
+    return ["", "## Boundary cells re-run after a fix", "", text]
+
+
+def status_text(status, folder, counts):
+    """One sentence of :func:`fix_status`'s lists."""
+    text = f"Re-run: {', '.join(status['re-run']) or 'none yet'}."
+    if counts.get("precisions"):
+        text += (" Made before the fix and unchanged by it (no sample without a start, [boundary_starts.md]"
+                 f"(../reports/{folder.name}/boundary_starts.md)): {', '.join(status['unchanged']) or 'none'}. Made "
+                 "before the fix and changed by it (to be re-run; they may not reproduce): "
+                 f"{', '.join(status['changed']) or 'none'}.")
+    if status["not counted"]:
+        text += (" Made before the fix, not counted yet (`scripts/boundary_starts.py`): "
+                 f"{', '.join(status['not counted'])}.")
+    return text
 
 
 def rechecks(dataset, study):

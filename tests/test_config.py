@@ -9,7 +9,6 @@ import annt
 import annt.viz
 from annt import config
 from annt.cli import main
-from annt.errors import ConfigError
 from annt.models import MODELS
 from annt.quantization import Precision
 from annt.zoo import zoo_path

@@ -139,6 +139,8 @@ def test_the_samples_counted_without_a_start_are_those_the_attack_leaves_as_they
     (["configs/paper/mnist_boundary_1bit.yaml"], "--report is needed with a config file"),
     (["mnist", "--report", "reports/nowhere"], "is not a folder"),
     (["mnist", "--precision", "3,3,32"], "--precision 3,3,32 is not in mnist_study.yaml"),
+    (["configs/paper/mnist_boundary_1bit.yaml", "--report", "reports/mnist_boundary_1bit", "--diagnosis"],
+     "--diagnosis: mnist_boundary_1bit.yaml diagnoses no precision"),
 ])
 def test_boundary_starts_refuses_bad_input_with_status_2_before_any_work(argv, message, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
