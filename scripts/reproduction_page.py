@@ -303,6 +303,7 @@ def boundary_reruns(study):
             "for such a sample, as ART's own search does after `init_size` tries. The Boundary cells are re-run and "
             "spliced into the report (`scripts/splice_study_report.py`; commands in reports/README.md). "
             + status_text(status, study.folder, counts))
+    text += only_unstarted_fail(study, status, counts)
     if (study.folder / "rechecks.json").is_file() and '"boundary"' in (study.folder / "rechecks.json").read_text():
         text += " A Boundary re-check below made before the fix compares two runs made before it."
     diagnoses = counts.get("diagnosis", {})
@@ -323,6 +324,24 @@ def boundary_reruns(study):
             sentence = status_text(side, folder, side_counts)
             text += f" In {what} (`reports/{folder.name}`): {sentence[0].lower()}{sentence[1:]}"
     return ["", "## Boundary cells re-run after a fix", "", text]
+
+
+def only_unstarted_fail(study, status, counts):
+    """Whether, in the cells made under the fix, Boundary fails on exactly the samples it gets no start for."""
+    consistent = status["re-run"] + status["unchanged"]
+    if not consistent or "precisions" not in counts:
+        return ""
+    total = counts["samples"] * counts["runs"]
+    failed = {p: round(value(study.rows[("boundary", p)], "adversarial_accuracy_mean") * total) for p in consistent}
+    unstarted = {p: sum(counts["precisions"][p]) for p in consistent}
+    same = [p for p in consistent if failed[p] == unstarted[p]]
+    return (f" In {len(same)} of the {len(consistent)} cells made under the fix, Boundary fails on exactly the "
+            "samples without a start: these always fail, and the failures (adversarial accuracy × "
+            f"{total:,} samples) are as many (failed/without a start: "
+            + ", ".join(f"{p} {failed[p]}/{unstarted[p]}" for p in consistent)
+            + ")." + (" At the paper's few iterations the attack succeeds on every sample it can start from, so its "
+                      "adversarial accuracy measures the `init_size` noise search, and its strength shows in its L2 "
+                      "alone." if len(same) == len(consistent) else ""))
 
 
 def status_text(status, folder, counts):
