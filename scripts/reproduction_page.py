@@ -13,6 +13,7 @@ every number on the page comes from those files. A cell not finished yet is show
 import argparse
 import csv
 import json
+import subprocess
 import sys
 
 from ablations import ABLATIONS
@@ -275,15 +276,30 @@ def beyond(dataset, study):
     return lines
 
 
+#: The commit that made Boundary's starting points reproducible (wiki/Attacks.md).
+BOUNDARY_FIX = "9f38541"
+
+
+def made_under_fix(folder):
+    """Whether a report was made whole by code that has the Boundary fix: its manifest.json (copied from the
+    study folder) names a commit descending from :data:`BOUNDARY_FIX`."""
+    path = folder / "manifest.json"
+    commit = (json.loads(path.read_text()).get("git_commit") or "").removesuffix("+dirty") if path.is_file() else ""
+    return bool(commit) and subprocess.run(["git", "-C", str(REPO_ROOT), "merge-base", "--is-ancestor", BOUNDARY_FIX,
+                                            commit], capture_output=True).returncode == 0
+
+
 def fix_status(folder):
     """The Boundary cells of a committed report against the fix of 9f38541: ``{"re-run": [...], "unchanged": [...],
-    "changed": [...], "not counted": [...]}`` (spliced in, listed in its README / made before it with no sample
+    "changed": [...], "not counted": [...]}`` (spliced in and listed in its README, or all when the whole report is
+    :func:`made_under_fix` / made before it with no sample
     without a start / with some, to re-run / not counted by scripts/boundary_starts.py), and the counts file."""
     index = folder / "README.md"
     notes = index.read_text().partition(NOTES)[2].splitlines() if index.is_file() else []
-    rerun = [line.split(" on ", 1)[1].split(":")[0] for line in notes if line.startswith("- boundary on ")]
-    before = [r["precision"] for r in read(folder / "table6.csv") if r["attack"] == "boundary" and r["status"] == "done"
-              and r["precision"] not in rerun]
+    done = [r["precision"] for r in read(folder / "table6.csv") if r["attack"] == "boundary" and r["status"] == "done"]
+    rerun = done if made_under_fix(folder) else [line.split(" on ", 1)[1].split(":")[0] for line in notes
+                                                 if line.startswith("- boundary on ")]
+    before = [p for p in done if p not in rerun]
     starts = folder / "boundary_starts.json"
     counts = json.loads(starts.read_text()) if starts.is_file() else {}
     without = counts.get("precisions", {})

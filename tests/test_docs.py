@@ -34,3 +34,20 @@ def test_recorded_commands_can_be_pasted_into_a_shell():
     line = command_line(argv)
     assert line.startswith("python -m annt ")
     assert shlex.split(line)[3:] == argv[1:]
+
+
+def test_a_report_counts_as_made_under_the_boundary_fix_by_its_manifests_commit(tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("reproduction_page", REPO / "scripts" / "reproduction_page.py")
+    sys.path.insert(0, str(REPO / "scripts"))
+    page = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(page)
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    before = subprocess.run(["git", "-C", str(REPO), "rev-parse", f"{page.BOUNDARY_FIX}~1"], capture_output=True,
+                            text=True).stdout.strip()
+    assert not page.made_under_fix(tmp_path)
+    for commit, made in ((head + "+dirty", True), (page.BOUNDARY_FIX, True), (before, False)):
+        (tmp_path / "manifest.json").write_text(json.dumps({"git_commit": commit}))
+        assert page.made_under_fix(tmp_path) is made, commit
