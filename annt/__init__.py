@@ -6,26 +6,50 @@ classifiers with Tensorpack and measure their adversarial robustness with ART.
 >>> model = annt.load_model("model_a", "1,1,32")                     # doctest: +SKIP
 >>> result = annt.attack("model_a", "1,1,32", "cw_l2", samples=50)   # doctest: +SKIP
 
-The layout follows the workflow: ``data`` -> ``models`` / ``quantization`` -> ``training`` ->
-``estimator`` / ``attacks`` -> ``evaluation`` / ``metrics`` / ``diagnostics`` / ``recognisability`` ->
-``experiments`` / ``study`` -> ``tables`` / ``reports`` / ``viz``;
+The layout follows the workflow: ``data`` -> ``models`` / ``precision`` / ``quantization`` -> ``training`` ->
+``estimator`` / ``attack_params`` / ``attacks`` -> ``evaluation`` / ``metrics`` / ``diagnostics`` /
+``recognisability`` -> ``experiments`` / ``studies`` -> ``tables`` / ``reports`` / ``viz``;
 ``outputs`` names every folder and writes files; ``config`` / ``settings`` / ``tasks`` / ``api`` / ``cli``
 are the edge.
+
+The names below are imported when first used, so that ``import annt`` (and ``python -m annt --help``) does not
+wait for TensorFlow; the first that needs it (e.g. ``annt.load_model``) imports it.
 """
-from . import _backend  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
-from .config import load as load_config
-from .data import load_dataset
-from .errors import (AdversarialSetError, AnntError, CheckpointError, ConfigError, DataError, OutputExistsError,
-                     ResumeError, SampleError, ZooError)
-from .predictor import TrainedModel, load_model
-from .quantization import Precision
-from .api import attack, diagnose, evaluate, experiment, run, study, train
-from .settings import Settings
-from .zoo import shipped_models
+import importlib
+import importlib.util
+import os
+import warnings
+
+# Tensorpack's layers need the legacy Keras (tf_keras); TensorFlow reads this only at its first import, which
+# may come from the user's own code after ``import annt``. ART announces optional PyTorch features at import.
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+warnings.filterwarnings("ignore", message="PyTorch not found")
 
 __version__ = "0.1.0"
 
-__all__ = ["AdversarialSetError", "AnntError", "CheckpointError", "ConfigError", "DataError", "OutputExistsError",
-           "ResumeError", "SampleError", "ZooError", "Precision", "Settings", "TrainedModel", "attack", "diagnose", "evaluate",
-           "experiment", "load_config", "load_dataset", "load_model", "run", "shipped_models", "study", "train",
-           "__version__"]
+#: Public name -> the module that defines it.
+_PUBLIC = {
+    "load_config": "config", "load_dataset": "data", "TrainedModel": "predictor", "load_model": "predictor",
+    "Precision": "precision", "Settings": "settings", "shipped_models": "zoo",
+    **{name: "api" for name in ("attack", "diagnose", "evaluate", "experiment", "run", "study", "train")},
+    **{name: "errors" for name in ("AdversarialSetError", "AnntError", "CheckpointError", "ConfigError", "DataError",
+                                   "OutputExistsError", "ResumeError", "SampleError", "ZooError")},
+}
+_RENAMED = {"load_config": "load"}
+
+
+def __getattr__(name):
+    if name not in _PUBLIC:
+        if importlib.util.find_spec(f"{__name__}.{name}") is None:  # a submodule, e.g. annt.viz, is imported
+            raise AttributeError(f"module 'annt' has no attribute {name!r}")
+        return importlib.import_module(f".{name}", __name__)
+    value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_PUBLIC])
+
+
+__all__ = sorted([*_PUBLIC, "__version__"])

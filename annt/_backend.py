@@ -1,8 +1,8 @@
 """TensorFlow in TF1 graph mode, imported once for the whole package, and the libraries' logs.
 
-Tensorpack's layers need the legacy Keras (``tf_keras``); TensorFlow reads
-``TF_USE_LEGACY_KERAS`` only at its first import, so it is set here, before.
-Every module of ``annt`` takes ``tf`` from this module.
+Tensorpack's layers need the legacy Keras (``tf_keras``): ``annt/__init__.py`` sets
+``TF_USE_LEGACY_KERAS`` before anything can import TensorFlow. Every module of ``annt`` takes ``tf``
+from this module, which is imported only when work starts (help and config checks never need it).
 
 TensorFlow, absl and Tensorpack log a screenful at start-up and for every model built; ANNT keeps
 them quiet unless ``ANNT_VERBOSE=1`` (or ``python -m annt --verbose``). Training keeps Tensorpack's
@@ -12,12 +12,8 @@ import logging
 import os
 import sys
 import tempfile
-import warnings
 from contextlib import contextmanager, nullcontext
 
-# ART announces optional PyTorch features at import; ANNT does not use them.
-warnings.filterwarnings("ignore", message="PyTorch not found")
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 VERBOSE = os.environ.get("ANNT_VERBOSE", "") not in ("", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if VERBOSE else "3")
 

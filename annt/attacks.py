@@ -1,8 +1,6 @@
-"""The attacks: the paper's five (SPEC §5) and PGD; which ART class, which parameters a config may set,
-and their values.
+"""The attacks: the paper's five (FGSM, JSMA, UAP, CW-L2, Boundary) and PGD, each run through its ART class.
 
-Every parameter is passed to ART explicitly; those a config leaves out take the paper's value
-for the data set (its Table 5) or else a fixed ANNT default, never ART's silent default.
+Their parameters and values live in :mod:`annt.attack_params`; every one is passed to ART explicitly.
 :func:`generate` runs one attack through ART, with a progress bar that counts samples.
 """
 import queue
@@ -19,7 +17,6 @@ from art.attacks.evasion import universal_perturbation
 from art.utils import random_targets
 from tqdm.auto import tqdm
 
-from .errors import AttackParameterError
 
 
 class TracedBoundaryAttack(BoundaryAttack):
@@ -79,7 +76,6 @@ class AttackSpec:
     """How ANNT calls one ART attack."""
 
     art_class: type
-    defaults: dict                 # every tunable parameter (ART names) with ANNT's default
     fixed: dict = field(default_factory=dict)  # passed to ART, not tunable (untargeted, no ART bars)
     true_labels: bool = True       # give ART the true labels as y (else y=None)
     #: Samples handed to ART per call: its own batches (None = the whole set at once: UAP's noise is one
@@ -96,100 +92,23 @@ class AttackSpec:
 CONCURRENT_CALLS = 2
 
 
+#: How ANNT calls each attack of :data:`annt.attack_params.ATTACK_NAMES` (same names, same order).
 ATTACKS = {
-    "fgsm": AttackSpec(FastGradientMethod, {"eps": 0.25, "batch_size": 256},
-                       fixed={"norm": np.inf, "targeted": False}, concurrent=True),
+    "fgsm": AttackSpec(FastGradientMethod, fixed={"norm": np.inf, "targeted": False}, concurrent=True),
     # ART's JSMA is always targeted: generate() draws the targets as ART does for y=None (one random
     # wrong class per true class), once per set.
-    "jsma": AttackSpec(SaliencyMapMethod, {"theta": 1.0, "gamma": 0.1, "batch_size": 64},
-                       fixed={"verbose": False}, true_labels=False, classifier_options={"cache_rows": True},
-                       concurrent=True),
-    # ART's default eps=10 (bound of the universal noise) is unbounded on [0, 1] images.
-    "uap": AttackSpec(UniversalPerturbation, {"attacker_params": {"eps": 0.1}, "eps": 0.6, "max_iter": 20,
-                                              "delta": 0.2, "batch_size": 64},
-                      fixed={"attacker": "fgsm", "norm": np.inf, "verbose": True}, true_labels=False, chunk=None),
-    "cw_l2": AttackSpec(CarliniL2Method, {"confidence": 5.0, "max_iter": 25, "binary_search_steps": 20,
-                                          "initial_const": 0.01, "learning_rate": 0.01, "batch_size": 100},
-                        fixed={"targeted": False, "verbose": False},
+    "jsma": AttackSpec(SaliencyMapMethod, fixed={"verbose": False}, true_labels=False,
+                       classifier_options={"cache_rows": True}, concurrent=True),
+    "uap": AttackSpec(UniversalPerturbation, fixed={"attacker": "fgsm", "norm": np.inf, "verbose": True},
+                      true_labels=False, chunk=None),
+    "cw_l2": AttackSpec(CarliniL2Method, fixed={"targeted": False, "verbose": False},
                         classifier_options={"cache_rows": True, "runner_up_gradients": True}, concurrent=True),
     # ART's BoundaryAttack is targeted by default. It works sample by sample, drawing from NumPy's global
     # generator, so its calls run one after the other (10 samples each: the bar moves, calls cost little).
-    "boundary": AttackSpec(TracedBoundaryAttack, {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25,
-                                            "sample_size": 20, "init_size": 100, "batch_size": 64},
-                           fixed={"targeted": False, "verbose": False}, chunk=10),
-    # Not in the paper: the iterative attack that tells robustness from gradient masking (Madry et al. 2018),
-    # at FGSM's eps by default. Its random starts draw from NumPy, so its calls run one after the other.
-    "pgd": AttackSpec(ProjectedGradientDescent, {"eps": 0.25, "eps_step": 0.01, "max_iter": 40,
-                                                 "num_random_init": 1, "batch_size": 256},
-                      fixed={"norm": np.inf, "targeted": False, "verbose": False}),
+    "boundary": AttackSpec(TracedBoundaryAttack, fixed={"targeted": False, "verbose": False}, chunk=10),
+    # PGD's random starts draw from NumPy, so its calls run one after the other.
+    "pgd": AttackSpec(ProjectedGradientDescent, fixed={"norm": np.inf, "targeted": False, "verbose": False}),
 }
-
-#: The paper's hyperparameters (its Table 5) by data set; they override :data:`ATTACKS` defaults.
-PAPER_PARAMS = {
-    "mnist": {"fgsm": {"eps": 0.25}, "jsma": {"theta": 1.0, "gamma": 0.1},
-              "uap": {"attacker_params": {"eps": 0.1}, "eps": 0.6},
-              "cw_l2": {"confidence": 5.0, "max_iter": 25, "binary_search_steps": 20, "initial_const": 0.01},
-              "boundary": {"max_iter": 15}},
-    "cifar10": {"fgsm": {"eps": 0.05}, "jsma": {"theta": 0.3, "gamma": 0.05},
-                "uap": {"attacker_params": {"eps": 0.01}, "eps": 0.1},
-                "cw_l2": {"confidence": 5.0, "max_iter": 25, "binary_search_steps": 20, "initial_const": 0.01},
-                "boundary": {"max_iter": 12}},
-}
-
-#: ANNT's own values by data set for attacks the paper does not use (PGD at the paper's FGSM eps).
-DATASET_PARAMS = {"mnist": {}, "cifar10": {"pgd": {"eps": 0.05, "eps_step": 0.005}}}
-
-
-#: Meaningful values of parameters on images in [0, 1] (inclusive bounds; None = unbounded), by ART name.
-RANGES = {
-    "eps": (0.0, 1.0),            # FGSM step, UAP bound, UAP's inner FGSM step: L-inf on [0, 1] images
-    "theta": (-1.0, 1.0),         # JSMA change per pixel and step
-    "gamma": (0.0, 1.0),          # JSMA fraction of pixels it may change
-    "delta": (0.0, 1.0),          # UAP: 1 - target fooling rate; Boundary: orthogonal step
-    "epsilon": (0.0, 1.0),        # Boundary: step towards the original
-    "confidence": (0.0, None),
-    "learning_rate": (0.0, None),
-    "initial_const": (0.0, None),
-    "eps_step": (0.0, 1.0),       # PGD step, L-inf
-    "num_random_init": (0, None),  # PGD: 0 = start at the image itself
-}
-
-
-def resolve_params(name, dataset, given):
-    """All parameters of attack ``name``: ``given`` over the paper's values over ANNT defaults.
-
-    Raises AttackParameterError (with the parameter's dotted ``name``) for an unknown parameter,
-    a wrong type or a value outside its meaningful range.
-    """
-    spec = ATTACKS[name]
-    params = _merged(spec.defaults, {**DATASET_PARAMS[dataset].get(name, {}), **PAPER_PARAMS[dataset].get(name, {})})
-    return _merged(params, given or {}, name)
-
-
-def _merged(base, given, attack=None, prefix=""):
-    result = dict(base)
-    if not isinstance(given, dict):
-        raise AttackParameterError(f"expected a mapping of ART parameters, got {given!r}", prefix.rstrip(".") or None)
-    for key, value in given.items():
-        where = prefix + str(key)
-        if key not in base:
-            raise AttackParameterError(f"unknown parameter of {attack}; allowed: {', '.join(base)}", where)
-        if isinstance(base[key], dict):
-            result[key] = _merged(base[key], value, attack, where + ".")
-            continue
-        expected = type(base[key])
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                (expected is int and not isinstance(value, int)):
-            raise AttackParameterError(f"expected {'an integer' if expected is int else 'a number'}, got {value!r}",
-                                       where)
-        low, high = RANGES.get(key, (1 if expected is int else 0.0, None))
-        if value < low or (high is not None and value > high):
-            kind = "an integer" if expected is int else "a number"
-            allowed = f"{kind} >= {low:g}" if high is None else f"{kind} from {low:g} to {high:g}"
-            raise AttackParameterError(f"{value!r} is out of range; allowed: {allowed}"
-                                       + ("" if expected is int else " (images are in [0, 1])"), where)
-        result[key] = expected(value)
-    return result
 
 
 def generate(trained, classifier, name, params, images, labels, seed, progress=None, parts=None):

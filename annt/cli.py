@@ -5,8 +5,7 @@ import sys
 
 from . import __version__
 from . import config as config_module
-from ._backend import VERBOSE
-from .attacks import ATTACKS
+from .attack_params import ATTACK_NAMES
 from .errors import AnntError
 from .models import MODELS
 from .api import run
@@ -16,8 +15,8 @@ EPILOG = f"""\
 tasks:
 {chr(10).join(f'  {name:<12}{task.summary}' for name, task in TASKS.items())}
 
-attacks:     {', '.join(ATTACKS)}
-models:      {', '.join(f'{name} ({cls.dataset})' for name, cls in MODELS.items())}
+attacks:     {', '.join(ATTACK_NAMES)}
+models:      {', '.join(f'{name} ({architecture.dataset})' for name, architecture in MODELS.items())}
 precisions:  FP, or W,A,G bitwidths of weights, activations, gradients: 1..16 or 32 (e.g. 1,1,32)
 
 main keys (--set key.path=value; values are YAML):
@@ -50,18 +49,21 @@ def build_parser():
 
 
 def main(argv=None):
-    """Run the task a config asks for; returns the exit status (2 for bad input, with one message)."""
+    """Run the task a config asks for; returns the exit status (2 for bad input, with one message).
+
+    Nothing here imports TensorFlow: help, the version and config errors answer at once, and TensorFlow is
+    imported when the task starts its work.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
-    if args.verbose and not VERBOSE:
-        # TensorFlow reads its log level once, at import: start again with it set.
-        os.environ["ANNT_VERBOSE"] = "1"
-        os.execv(sys.executable, [sys.executable, "-m", "annt", *argv])
-    if args.config is None and not args.overrides:
-        build_parser().print_usage(sys.stderr)
-        print("annt: error: give --config FILE (and/or --set key.path=value); see annt --help", file=sys.stderr)
-        return 2
     try:
+        args = build_parser().parse_args(argv)
+        if args.verbose:
+            # TensorFlow reads its log level once, at import (annt._backend), which has not happened yet.
+            os.environ["ANNT_VERBOSE"] = "1"
+        if args.config is None and not args.overrides:
+            build_parser().print_usage(sys.stderr)
+            print("annt: error: give --config FILE (and/or --set key.path=value); see annt --help", file=sys.stderr)
+            return 2
         run(config_module.load(args.config, args.overrides))
     except AnntError as error:
         print(f"annt: error: {error}", file=sys.stderr)
@@ -71,7 +73,6 @@ def main(argv=None):
               "--set output.resume=true to continue", file=sys.stderr)
         return 130
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

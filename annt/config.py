@@ -13,14 +13,13 @@ from pathlib import Path
 
 import yaml
 
-from .attacks import ATTACKS, resolve_params
+from .attack_params import ATTACK_NAMES, DIAGNOSIS_PARAMS, resolve_params
 from .data import DATASETS
-from .diagnostics import ATTACK_PARAMS
 from .errors import (AdversarialSetError, AnntError, AttackParameterError, CheckpointError, ConfigError,
                      ModelCardError, OutputExistsError, ResumeError, SampleError, ZooError)
 from .models import MODELS
 from .outputs import STUDY_FILE
-from .quantization import ACTIVATION_BOUNDS, Precision
+from .precision import ACTIVATION_BOUNDS, Precision
 from .settings import (AttackSettings, DataSettings, DiagnoseSettings, EvaluateSettings, ExperimentSettings,
                        ModelSettings, OutputSettings, ReportSettings, Settings, StudySettings, TestSettings, TrainSettings)
 from .tasks import TASKS
@@ -47,7 +46,7 @@ class Option:
         elif self.kind == "precisions":
             text = "a list of precisions, e.g. [FP, '1,1,32']"
         elif self.kind == "attacks":
-            text = f"a list of attacks from {', '.join(ATTACKS)}"
+            text = f"a list of attacks from {', '.join(ATTACK_NAMES)}"
         elif self.kind == "budgets":
             text = "a list of numbers from 0 to 1, e.g. [0.1, 0.2, 0.3]"
         elif self.minimum is not None:
@@ -108,7 +107,7 @@ def _budget(value):
 
 
 def _attack_name(value):
-    if value not in ATTACKS:
+    if value not in ATTACK_NAMES:
         raise ValueError(f"unknown attack {value!r}")
     return value
 
@@ -152,7 +151,7 @@ SCHEMA = {
         "batch_size": Option("int", 256, "Batch size for inference.", minimum=1),
     },
     "attack": {
-        "name": Option("str", "fgsm", "task attack: the attack (SPEC §5).", choices=tuple(ATTACKS)),
+        "name": Option("str", "fgsm", "task attack: the attack (SPEC §5).", choices=ATTACK_NAMES),
         "params": Option("mapping", None, "ART parameters by their ART names; unset ones take the paper's "
                                           "value for the data set, else ANNT's default (wiki: Attacks).",
                          nullable=True),
@@ -301,26 +300,26 @@ def resolve(given):
     checkpoint, data_dir = _existing_path(model, "model.checkpoint"), _existing_path(data, "data.dir")
     with keyed():
         name, precision, bound = identify(model["name"], model["precision"], checkpoint, model["activation_bound"])
-    model_cls = MODELS[name]
-    if data["dataset"] is not None and data["dataset"] != model_cls.dataset:
-        raise ConfigError(f"data.dataset: {model_cls.name} is a {model_cls.dataset} model, "
-                          f"got {data['dataset']!r}; allowed: {model_cls.dataset}")
+    architecture = MODELS[name]
+    if data["dataset"] is not None and data["dataset"] != architecture.dataset:
+        raise ConfigError(f"data.dataset: {architecture.name} is a {architecture.dataset} model, "
+                          f"got {data['dataset']!r}; allowed: {architecture.dataset}")
     if output["resume"] and output["overwrite"]:
         raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
     attack = config["attack"]
     # Checked for every task, so a typo in an attack section never passes silently.
     with keyed():
-        params = resolve_params(attack["name"], model_cls.dataset, attack["params"])
+        params = resolve_params(attack["name"], architecture.dataset, attack["params"])
     settings = Settings(
         task=config["task"], seed=config["seed"],
-        data=DataSettings(model_cls.dataset, data_dir, data["download"]),
+        data=DataSettings(architecture.dataset, data_dir, data["download"]),
         model=ModelSettings(name, precision, checkpoint, bound),
         train=TrainSettings(**config["train"]), test=TestSettings(**config["test"]),
         attack=AttackSettings(**{**attack, "params": params}),
         evaluate=EvaluateSettings(_existing_path(config["evaluate"], "evaluate.adversarial")),
         experiment=ExperimentSettings(config["experiment"]["precisions"] or (), config["experiment"]["transfer"]),
-        study=_study_settings(config["study"], model_cls.dataset),
-        diagnose=_diagnose_settings(config["diagnose"], model_cls.dataset),
+        study=_study_settings(config["study"], architecture.dataset),
+        diagnose=_diagnose_settings(config["diagnose"], architecture.dataset),
         report=ReportSettings(_existing_path(config["report"], "report.folder")),
         output=OutputSettings(Path(output["dir"]).expanduser(), output["resume"], output["overwrite"]))
     _TASK_CHECKS.get(settings.task, lambda _: None)(settings)
@@ -351,11 +350,11 @@ def _diagnose_settings(diagnose, dataset):
     data set's defaults)."""
     given = diagnose["params"] or {}
     for name in given:
-        if name not in ATTACK_PARAMS:
+        if name not in DIAGNOSIS_PARAMS:
             raise ConfigError(f"diagnose.params.{name}: not an attack of the diagnosis; allowed: "
-                              f"{', '.join(ATTACK_PARAMS)}")
+                              f"{', '.join(DIAGNOSIS_PARAMS)}")
     params = {}
-    for name, ours in ATTACK_PARAMS.items():
+    for name, ours in DIAGNOSIS_PARAMS.items():
         mine = given.get(name)
         try:
             if mine is not None and not isinstance(mine, dict):
@@ -375,8 +374,12 @@ def _check_zoo_model(settings):
 
 
 def _check_training(settings):
-    batch_size = settings.train.batch_size or MODELS[settings.model.name].batch_size
-    if settings.train.train_samples is not None and settings.train.train_samples < batch_size:
+    train = settings.train
+    if train.train_samples is None:
+        return
+    # The recipe's batch size is the model class's (which imports TensorFlow): looked up only when needed.
+    batch_size = train.batch_size or MODELS[settings.model.name].model_class().batch_size
+    if train.train_samples < batch_size:
         raise ConfigError(f"train.train_samples: {settings.train.train_samples} images are fewer than one batch "
                           f"({batch_size}); allowed: >= train.batch_size")
 

@@ -18,7 +18,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from tensorpack.dataflow import BatchData, DataFromList, MapDataComponent
 
 from .errors import DataError
 from .manifest import REPO_ROOT
@@ -234,20 +233,31 @@ def random_crop_flip(image, rng, pad=4):
     return crop[:, ::-1] if rng.rand() < 0.5 else crop
 
 
+def _tensorpack_dataflow():
+    """Tensorpack's dataflows, imported when first used: Tensorpack imports TensorFlow, which reading the data
+    (and checking a config) does not need. ``annt._backend`` prepares TensorFlow first."""
+    from . import _backend  # noqa: F401
+    from tensorpack import dataflow
+    return dataflow
+
+
 def training_dataflow(images, labels, batch_size, augment, seed):
     """Shuffled, batched (and for CIFAR augmented) training data as a Tensorpack DataFlow.
 
     The shuffle order follows tensorpack's global seed (``fix_rng_seed``), which
     :func:`annt.training.train` sets from the config's seed.
     """
-    flow = DataFromList(list(zip(images, labels)), shuffle=True)
+    dataflow = _tensorpack_dataflow()
+    flow = dataflow.DataFromList(list(zip(images, labels)), shuffle=True)
     if augment:
         rng = np.random.RandomState(seed + 1)
-        flow = MapDataComponent(flow, lambda image: random_crop_flip(image, rng), index=0)
-    return BatchData(flow, batch_size, remainder=False)
+        flow = dataflow.MapDataComponent(flow, lambda image: random_crop_flip(image, rng), index=0)
+    return dataflow.BatchData(flow, batch_size, remainder=False)
 
 
 def evaluation_dataflow(images, labels, batch_size=256):
     """The whole split in order, in batches (the last one smaller)."""
-    return BatchData(DataFromList(list(zip(images, labels)), shuffle=False), batch_size, remainder=True)
+    dataflow = _tensorpack_dataflow()
+    return dataflow.BatchData(dataflow.DataFromList(list(zip(images, labels)), shuffle=False), batch_size,
+                              remainder=True)
 

@@ -31,9 +31,6 @@ WIDE_MARGIN = 0.20
 UNBOUNDED_SURVIVORS = 0.01
 #: PGD's step for budget ``eps`` is ``PGD_STEP * eps / max_iter`` (Madry et al. 2018).
 PGD_STEP = 2.5
-#: The attacks every diagnosis runs, with ANNT's values over the data set's defaults (annt.attacks): Boundary gets
-#: more iterations than the paper's 12-15, which leave it far from the boundary.
-ATTACK_PARAMS = {"fgsm": {}, "pgd": {}, "boundary": {"max_iter": 100}}
 #: Robustness-curve budgets (L-inf on [0, 1] images) by data set; 1.0 is unbounded.
 EPS_GRID = {"mnist": (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 1.0),
             "cifar10": (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255, 0.1, 0.25, 0.5, 1.0)}

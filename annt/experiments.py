@@ -6,6 +6,7 @@ several precisions of one architecture. Their tables are made in :mod:`annt.tabl
 """
 import hashlib
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -250,6 +251,21 @@ def check_experiment_folders(settings):
         check_free(transfer_folder(attacks[source], target), settings.output)
 
 
+def check_attack_folder(settings):
+    """Refuse, before any work, to touch the attack's existing output folder (unless resuming or overwriting)."""
+    check_free(attack_folder(settings), settings.output)
+
+
+def check_evaluation_folder(settings):
+    """As :func:`check_attack_folder`, for the evaluation's output folder."""
+    check_free(evaluation_folder(settings), settings.output)
+
+
+def check_diagnosis_folder(settings):
+    """As :func:`check_attack_folder`, for the diagnosis' output folder."""
+    check_free(diagnosis_folder(settings), settings.output)
+
+
 def diagnosis_samples(settings, trained, reference):
     """The test images (and labels) a diagnosis of ``trained`` beside ``reference`` runs on: ``diagnose.samples``
     (else ``attack.samples``) of those both classify correctly, drawn from the config's seed."""
@@ -312,3 +328,18 @@ def diagnosis_text(title, diagnosis):
     """The verdicts of a diagnosis, one line per check, under ``title``."""
     verdict = "FLAGGED: signs of gradient masking" if diagnosis.flagged else "no sign of gradient masking"
     return "\n".join([f"{title}, {diagnosis.samples} samples: {verdict}", *diagnosis.lines()])
+
+
+def run_test(settings):
+    """Clean test accuracy of a trained model (the shipped zoo's, or ``model.checkpoint``)."""
+    start = time.time()
+    trained = load_trained(settings.model)
+    images, labels = test_split(settings.data)
+    accuracy = trained.accuracy(images, labels, settings.test.batch_size)
+    result = {"model": trained.name, "precision": str(trained.precision), "dataset": trained.dataset,
+              "checkpoint": str(trained.checkpoint), "test_samples": int(len(labels)),
+              "test_accuracy": accuracy, "wall_time_s": round(time.time() - start, 2)}
+    recorded = (trained.card or {}).get("test_accuracy")
+    print(f"{trained.name} {trained.precision} on {trained.dataset} test set ({len(labels)} images): "
+          f"accuracy {accuracy:.4f}" + (f" (model card: {recorded:.4f})" if recorded is not None else ""))
+    return result

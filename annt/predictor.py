@@ -77,7 +77,7 @@ def load_model(model=None, precision=None, checkpoint=None, activation_bound=Non
 
     A run folder of your own: ``load_model(checkpoint="runs/model_a-mnist-w2a2g32")``.
 
-    ``activation_bound``: ``clip`` or ``cabs`` (see :data:`annt.quantization.ACTIVATION_BOUNDS`); a run
+    ``activation_bound``: ``clip`` or ``cabs`` (see :data:`annt.precision.ACTIVATION_BOUNDS`); a run
     folder's card says which its model was trained with.
 
     A checkpoint may be a run folder (its ``model_card.json`` names model and precision),

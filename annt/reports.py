@@ -23,7 +23,7 @@ from .manifest import command_line
 from .metrics import distortions, true_class_rank
 from .outputs import STUDY_FILE, run_name, write_text
 from .predictor import load_model
-from .quantization import Precision
+from .precision import Precision
 from .recognisability import similarity, threshold
 from .tables import mean_std, number
 
@@ -385,3 +385,10 @@ def _index(results, report, written):
             f"Written by `{command_line()}`; rewrite it from the saved cells alone with "
             f"`python -m annt --set task=report --set report.folder={results.folder}`."]
     write_text(report / "README.md", "\n".join(text) + "\n")
+
+
+def run_report(settings):
+    """Write the report of the study folder ``report.folder`` (tables and figures) from its saved cells."""
+    report = write_report(settings.report.folder)
+    print(f"report: {report}")
+    return report

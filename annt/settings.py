@@ -1,13 +1,13 @@
 """A task's settings as typed, frozen objects: what :func:`annt.config.resolve` builds once from a config.
 
 Everything below the config edge reads these (``settings.model.precision`` is a
-:class:`~annt.quantization.Precision`, paths are :class:`~pathlib.Path`), never the config mapping;
+:class:`~annt.precision.Precision`, paths are :class:`~pathlib.Path`), never the config mapping;
 :meth:`Settings.as_config` gives the mapping back for manifests, where it is recorded as resolved.
 """
 from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 
-from .quantization import Precision
+from .precision import Precision
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ModelSettings:
     name: str
     precision: Precision
     checkpoint: Path | None = None  # None: the shipped zoo model
-    activation_bound: str = "clip"  # annt.quantization.ACTIVATION_BOUNDS
+    activation_bound: str = "clip"  # annt.precision.ACTIVATION_BOUNDS
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,10 @@ def run_training(settings):
     write_json(folder / CARD, card)
     logger.info(f"test accuracy of {folder.name}: {test_accuracy:.4f}")
     return folder
+
+
+def run_train(settings):
+    """Train as the settings say and print its run folder."""
+    folder = run_training(settings)
+    print(f"run folder: {folder}")
+    return folder

@@ -14,7 +14,7 @@ import numpy as np
 from .adversarial_sets import AdversarialSet
 from .data import CLASS_NAMES, load_dataset
 from .metrics import NORMS
-from .quantization import Precision
+from .precision import Precision
 
 
 def load_set(path):

@@ -6,7 +6,7 @@ from pathlib import Path
 from .errors import ModelCardError, ZooError
 from .manifest import REPO_ROOT
 from .outputs import run_name
-from .quantization import Precision
+from .precision import Precision
 
 CARD = "model_card.json"
 WEIGHTS = "model.npz"

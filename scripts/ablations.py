@@ -43,7 +43,7 @@ import annt
 from annt.diagnostics import input_gradient_sparsity
 from annt.manifest import REPO_ROOT, RunRecord, command_line, machine_summary
 from annt.outputs import run_name, write_json, write_text
-from annt.quantization import Precision
+from annt.precision import Precision
 from annt.reports import paper_table6
 from annt.zoo import CARD, WEIGHTS
 

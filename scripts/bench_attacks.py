@@ -27,7 +27,8 @@ from tqdm.auto import tqdm
 
 import annt
 from annt.adversarial_sets import select_samples
-from annt.attacks import ATTACKS, boundary_starts, generate, resolve_params
+from annt.attack_params import resolve_params
+from annt.attacks import ATTACKS, boundary_starts, generate
 from annt.estimator import art_classifier
 from annt.manifest import REPO_ROOT, RunRecord
 from annt.outputs import write_atomic, write_json

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import annt
-from annt.attacks import resolve_params
+from annt.attack_params import resolve_params
 from annt.manifest import REPO_ROOT, RunRecord, command_line
 from annt.outputs import write_json, write_text
 from annt.recognisability import THRESHOLDS, calibrate, calibration_examples, similarity

@@ -4,7 +4,7 @@
 
 A study diagnoses every precision once (study.diagnose); its committed report (``reports/<data set>_study/``) has no
 study folder behind it, so after a fix that changes a diagnosis it is re-made here, exactly as the study makes it
-(the cell's settings from annt.study.study_cells, annt.experiments.diagnose_model, the config's seed). It replaces
+(the cell's settings from annt.studies.study_cells, annt.experiments.diagnose_model, the config's seed). It replaces
 the precision's ``diagnostics/<run>/`` (diagnostics.json, robustness_curve.png); in diagnostics.md, every
 ``<attack> on <precision>`` block gets the new checks and keeps its transfer check, which comes from the study's
 transfer matrices and not from the diagnosis; robustness_curves.png is redrawn. The report's README says so.
@@ -24,7 +24,7 @@ from annt.experiments import diagnose_model, load_reference, load_trained, write
 from annt.manifest import REPO_ROOT
 from annt.outputs import STUDY_FILE, run_name, write_text
 from annt.reports import diagnostics_section
-from annt.study import definition, study_cells
+from annt.studies import definition, study_cells
 from splice_study_report import DIAGNOSED, readme_notes, with_readme_notes
 
 PAPER_STUDIES = ("mnist", "cifar10")

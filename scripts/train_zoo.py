@@ -30,7 +30,7 @@ def main():
     args = parser.parse_args()
 
     from annt.outputs import run_name
-    from annt.quantization import Precision
+    from annt.precision import Precision
     from annt.zoo import CARD, WEIGHTS, zoo_dir
 
     for config, model, dataset, precision in GROUPS[args.group]:

@@ -7,7 +7,8 @@ import pytest
 
 import annt
 from annt.adversarial_sets import ARRAYS, AdversarialSet, select_samples
-from annt.attacks import ATTACKS, boundary_starts, generate, resolve_params
+from annt.attack_params import resolve_params
+from annt.attacks import ATTACKS, boundary_starts, generate
 from annt.cli import main
 from annt.config import resolve
 from annt.errors import AnntError, ConfigError

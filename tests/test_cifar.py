@@ -5,7 +5,8 @@ import pytest
 
 import annt
 from annt.adversarial_sets import select_samples
-from annt.attacks import ATTACKS, generate, resolve_params
+from annt.attack_params import resolve_params
+from annt.attacks import ATTACKS, generate
 from annt.estimator import art_classifier
 
 from conftest import needs_cifar10

@@ -10,7 +10,7 @@ import annt.viz
 from annt import config
 from annt.cli import main
 from annt.models import MODELS
-from annt.quantization import Precision
+from annt.precision import Precision
 from annt.zoo import zoo_path
 from annt.tasks import TASKS
 
@@ -87,7 +87,7 @@ def test_help_lists_tasks_attacks_models_and_where_the_reference_is(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for word in [*TASKS, *config.ATTACKS, *MODELS, "1,1,32", "wiki/Configuration.md", "--version", "--verbose"]:
+    for word in [*TASKS, *config.ATTACK_NAMES, *MODELS, "1,1,32", "wiki/Configuration.md", "--version", "--verbose"]:
         assert word in text, word
 
 
@@ -95,6 +95,17 @@ def test_version(capsys):
     with pytest.raises(SystemExit):
         main(["--version"])
     assert capsys.readouterr().out.strip() == f"annt {__import__('annt').__version__}"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["--set", "mdoel.name=x"],
+                                  ["--config", "configs/quickstart.yaml", "--set", "attack.params={eps: 2}"]])
+def test_help_version_and_config_errors_do_not_import_tensorflow(argv):
+    """They answer at once: TensorFlow (seconds to import) is imported only when a task starts its work."""
+    probe = ("import sys\nfrom annt.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "heavy = sorted(m for m in ('tensorflow', 'tensorpack', 'art', 'matplotlib') if m in sys.modules)\n"
+             "print('imported:', heavy)")
+    done = subprocess.run([sys.executable, "-c", probe, *argv], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().endswith("imported: []"), done.stdout + done.stderr
 
 
 def test_ctrl_c_gives_one_line_on_how_to_resume_and_status_130(capsys, monkeypatch):

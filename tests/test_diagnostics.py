@@ -6,7 +6,7 @@ import pytest
 
 import annt
 from annt.adversarial_sets import select_samples
-from annt.attacks import resolve_params
+from annt.attack_params import resolve_params
 from annt.cli import main
 from annt.diagnostics import (Check, diagnose, gradient_check, input_gradient_sparsity, iterative_check,
                               monotone_check, transfer_check, unbounded_check, boundary_check)

@@ -8,7 +8,8 @@ from tqdm import tqdm
 
 import annt
 from annt.adversarial_sets import select_samples
-from annt.attacks import ATTACKS, generate, resolve_params
+from annt.attack_params import resolve_params
+from annt.attacks import ATTACKS, generate
 from annt.estimator import art_classifier
 
 # Small budgets: ANNT and plain ART must agree on them exactly as on the paper's.

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from annt._backend import tf
-from annt.quantization import (DoReFa, Precision, quantize, quantize_activations, quantize_gradients,
-                               quantize_weights)
+from annt.precision import Precision
+from annt.quantization import DoReFa, quantize, quantize_activations, quantize_gradients, quantize_weights
 
 RNG = np.random.RandomState(0)
 WEIGHTS = (RNG.randn(3, 3, 8, 16) * 0.3).astype(np.float32)

@@ -26,7 +26,7 @@ TINY = ["--set", "task=study", "--set", "model.name=model_a", "--set", "attack.s
         "--set", "study.transfer=[fgsm]", "--set", "study.params={boundary: {max_iter: 3}}",
         "--set", "study.reference=paper", "--set", "study.images=3"]
 STUDY = "model_a-mnist-study"
-study_task = importlib.import_module("annt.study")  # the module; ``annt.study`` is the API function
+study_task = importlib.import_module("annt.studies")
 
 
 def run_tiny(output, *extra):

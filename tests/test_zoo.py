@@ -10,7 +10,7 @@ import pytest
 import annt
 from annt.outputs import sha256_of
 from annt.outputs import run_name
-from annt.quantization import Precision
+from annt.precision import Precision
 from annt.zoo import zoo_dir
 
 from conftest import CIFAR10, REPO

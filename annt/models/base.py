@@ -10,11 +10,13 @@ from tensorpack.tfutils import summary
 from tensorpack.tfutils.varreplace import remap_variables
 
 from .._backend import tf
-from ..quantization import DoReFa, Precision
+from . import MODELS
+from ..precision import Precision
+from ..quantization import DoReFa
 
 
 class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
-    """A 10-class image classifier buildable at any :class:`~annt.quantization.Precision`.
+    """A 10-class image classifier buildable at any :class:`~annt.precision.Precision`.
 
     The graph exposes the tensors ``input``, ``label``, ``logits``, ``output`` (softmax),
     ``cross_entropy_loss`` and ``accuracy``. Weights of every layer except
@@ -22,7 +24,6 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
     """
 
     name = None
-    dataset = None
     image_shape = None
     num_classes = 10
     #: Layers never quantized (weights nor input): the first and the last.
@@ -40,6 +41,11 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
         self.precision = Precision.parse(precision)
         self.activation_bound = activation_bound
         self.quantizer = DoReFa(self.precision, activation_bound)
+
+    @property
+    def dataset(self):
+        """The data set this architecture classifies, as the catalog (:data:`annt.models.MODELS`) says."""
+        return MODELS[self.name].dataset
 
     def inputs(self):
         """Float32 images in [0, 1] (NHWC) and int32 labels."""

@@ -18,7 +18,6 @@ class ResNet20(ClassifierModel):
     """Pre-activation CIFAR ResNet (He et al., 2016) with ``blocks`` blocks in each of 3 stages."""
 
     name = "resnet20"
-    dataset = "cifar10"
     image_shape = (32, 32, 3)
     blocks = 3
     full_precision_layers = ("conv0", "linear")
@@ -76,7 +75,6 @@ class CifarConvNet(ClassifierModel):
     """conv64 x2 -> pool -> conv128 x2 -> pool -> conv128 valid x2 -> FC1536 -> dropout -> FC512 -> FC10."""
 
     name = "cifar_convnet"
-    dataset = "cifar10"
     image_shape = (32, 32, 3)
     full_precision_layers = ("conv0", "fc2")
     augment = True

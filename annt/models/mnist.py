@@ -9,7 +9,6 @@ class ModelA(ClassifierModel):
     """conv3x3 -> maxpool -> conv -> conv -> maxpool -> conv -> FC512 -> dropout -> FC10 (16 filters)."""
 
     name = "model_a"
-    dataset = "mnist"
     image_shape = (28, 28, 1)
     filters = 16
     full_precision_layers = ("conv0", "fc1")
@@ -48,7 +47,6 @@ class LeNet5(ClassifierModel):
     """LeCun et al.'s LeNet-5 with tanh activations and average pooling."""
 
     name = "lenet5"
-    dataset = "mnist"
     image_shape = (28, 28, 1)
     full_precision_layers = ("conv0", "fc2")
     nonlinearity = staticmethod(tf.tanh)

@@ -1,0 +1,97 @@
+"""Which parameters each attack takes and their values: ANNT's defaults, the paper's (its Table 5) by data
+set, and the ranges that make sense on images in [0, 1].
+
+Free of ART and TensorFlow, so that a config is checked (``python -m annt``) without importing them;
+:mod:`annt.attacks` runs the attacks with the parameters :func:`resolve_params` gives.
+"""
+from .errors import AttackParameterError
+
+#: Every attack by name, with every parameter a config may set (ART names) at ANNT's default. ``batch_size``
+#: is ART's batch; ANNT passes every parameter explicitly, never relying on ART's silent defaults.
+DEFAULTS = {
+    "fgsm": {"eps": 0.25, "batch_size": 256},
+    "jsma": {"theta": 1.0, "gamma": 0.1, "batch_size": 64},
+    # ART's default eps=10 (bound of the universal noise) is unbounded on [0, 1] images.
+    "uap": {"attacker_params": {"eps": 0.1}, "eps": 0.6, "max_iter": 20, "delta": 0.2, "batch_size": 64},
+    "cw_l2": {"confidence": 5.0, "max_iter": 25, "binary_search_steps": 20, "initial_const": 0.01,
+              "learning_rate": 0.01, "batch_size": 100},
+    "boundary": {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25, "sample_size": 20,
+                 "init_size": 100, "batch_size": 64},
+    # Not in the paper: the iterative attack that tells robustness from gradient masking (Madry et al. 2018),
+    # at FGSM's eps by default.
+    "pgd": {"eps": 0.25, "eps_step": 0.01, "max_iter": 40, "num_random_init": 1, "batch_size": 256},
+}
+
+#: The attack names, in the order help and reports list them.
+ATTACK_NAMES = tuple(DEFAULTS)
+
+#: The paper's hyperparameters (its Table 5) by data set; they override :data:`ATTACKS` defaults.
+PAPER_PARAMS = {
+    "mnist": {"fgsm": {"eps": 0.25}, "jsma": {"theta": 1.0, "gamma": 0.1},
+              "uap": {"attacker_params": {"eps": 0.1}, "eps": 0.6},
+              "cw_l2": {"confidence": 5.0, "max_iter": 25, "binary_search_steps": 20, "initial_const": 0.01},
+              "boundary": {"max_iter": 15}},
+    "cifar10": {"fgsm": {"eps": 0.05}, "jsma": {"theta": 0.3, "gamma": 0.05},
+                "uap": {"attacker_params": {"eps": 0.01}, "eps": 0.1},
+                "cw_l2": {"confidence": 5.0, "max_iter": 25, "binary_search_steps": 20, "initial_const": 0.01},
+                "boundary": {"max_iter": 12}},
+}
+
+#: ANNT's own values by data set for attacks the paper does not use (PGD at the paper's FGSM eps).
+DATASET_PARAMS = {"mnist": {}, "cifar10": {"pgd": {"eps": 0.05, "eps_step": 0.005}}}
+
+
+#: Meaningful values of parameters on images in [0, 1] (inclusive bounds; None = unbounded), by ART name.
+RANGES = {
+    "eps": (0.0, 1.0),            # FGSM step, UAP bound, UAP's inner FGSM step: L-inf on [0, 1] images
+    "theta": (-1.0, 1.0),         # JSMA change per pixel and step
+    "gamma": (0.0, 1.0),          # JSMA fraction of pixels it may change
+    "delta": (0.0, 1.0),          # UAP: 1 - target fooling rate; Boundary: orthogonal step
+    "epsilon": (0.0, 1.0),        # Boundary: step towards the original
+    "confidence": (0.0, None),
+    "learning_rate": (0.0, None),
+    "initial_const": (0.0, None),
+    "eps_step": (0.0, 1.0),       # PGD step, L-inf
+    "num_random_init": (0, None),  # PGD: 0 = start at the image itself
+}
+
+
+def resolve_params(name, dataset, given):
+    """All parameters of attack ``name``: ``given`` over the paper's values over ANNT defaults.
+
+    Raises AttackParameterError (with the parameter's dotted ``name``) for an unknown parameter,
+    a wrong type or a value outside its meaningful range.
+    """
+    params = _merged(DEFAULTS[name], {**DATASET_PARAMS[dataset].get(name, {}), **PAPER_PARAMS[dataset].get(name, {})})
+    return _merged(params, given or {}, name)
+
+
+def _merged(base, given, attack=None, prefix=""):
+    result = dict(base)
+    if not isinstance(given, dict):
+        raise AttackParameterError(f"expected a mapping of ART parameters, got {given!r}", prefix.rstrip(".") or None)
+    for key, value in given.items():
+        where = prefix + str(key)
+        if key not in base:
+            raise AttackParameterError(f"unknown parameter of {attack}; allowed: {', '.join(base)}", where)
+        if isinstance(base[key], dict):
+            result[key] = _merged(base[key], value, attack, where + ".")
+            continue
+        expected = type(base[key])
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (expected is int and not isinstance(value, int)):
+            raise AttackParameterError(f"expected {'an integer' if expected is int else 'a number'}, got {value!r}",
+                                       where)
+        low, high = RANGES.get(key, (1 if expected is int else 0.0, None))
+        if value < low or (high is not None and value > high):
+            kind = "an integer" if expected is int else "a number"
+            allowed = f"{kind} >= {low:g}" if high is None else f"{kind} from {low:g} to {high:g}"
+            raise AttackParameterError(f"{value!r} is out of range; allowed: {allowed}"
+                                       + ("" if expected is int else " (images are in [0, 1])"), where)
+        result[key] = expected(value)
+    return result
+
+
+#: The attacks every diagnosis runs, with ANNT's values over the data set's defaults: Boundary gets more
+#: iterations than the paper's 12-15, which leave it far from the boundary.
+DIAGNOSIS_PARAMS = {"fgsm": {}, "pgd": {}, "boundary": {"max_iter": 100}}
