@@ -1,9 +1,13 @@
 """The Python door: ``annt.run(config)`` and one function per task, with the config's keys as arguments.
 
-Every call is validated exactly like a config file (same checks, same messages naming the key) and
-runs the same code as ``python -m annt``. Defaults are the config's (wiki/Configuration.md).
+Every call is validated exactly like a config file (same checks) and runs the same code as
+``python -m annt``; its error messages name the function's arguments instead of the config keys.
+Defaults are the config's (wiki/Configuration.md).
 """
+import re
+
 from . import config as config_module
+from .errors import ConfigError
 from .tasks import TASKS
 
 
@@ -50,7 +54,24 @@ def _run(task, model, precision, arguments):
             node = node.setdefault(section, {})
         value = arguments[keyword]
         node[key] = list(value) if isinstance(value, tuple) else str(value) if keyword == "adversarial" else value
-    return run(config)
+    try:
+        return run(config)
+    except ConfigError as error:
+        raise ConfigError(_in_arguments(str(error), task)) from None
+
+
+def _in_arguments(message, task):
+    """A config error's message in the words of the Python call: ``output.resume: true`` -> ``resume=True``."""
+    keywords = {path: keyword for keyword, path in KEYS[task].items()}
+    keywords.update({"model.name": "model", "model.precision": "precision"})
+    for path in sorted(keywords, key=len, reverse=True):
+        keyword, quoted = keywords[path], re.escape(path)
+        message = re.sub(rf"\bset {quoted}: (true|false)\b",
+                         lambda match: f"pass {keyword}={match.group(1).capitalize()}", message)
+        message = re.sub(rf"\b{quoted}: (true|false)\b",
+                         lambda match: f"{keyword}={match.group(1).capitalize()}", message)
+        message = re.sub(rf"(?<![\w.]){quoted}(?!\w)", keyword, message)
+    return message.replace("(task: train)", "(annt.train)")
 
 
 def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, learning_rate=None,

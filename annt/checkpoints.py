@@ -5,11 +5,11 @@ model's own variables as an ``.npz`` that loads with ``allow_pickle=False``.
 """
 from pathlib import Path
 
+from ._backend import tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 import numpy as np
 from tensorpack.tfutils import varmanip
 from tensorpack.tfutils.tower import PredictTowerContext
 
-from ._backend import tf
 from .errors import CheckpointError
 from .outputs import read_npz, unreadable_reason, write_atomic
 from .zoo import WEIGHTS

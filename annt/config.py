@@ -47,6 +47,8 @@ class Option:
             text = "a list of precisions, e.g. [FP, '1,1,32']"
         elif self.kind == "attacks":
             text = f"a list of attacks from {', '.join(ATTACK_NAMES)}"
+        elif self.kind == "transfer":
+            text = f"true (every attack), false, or a list of attacks from {', '.join(ATTACK_NAMES)}"
         elif self.kind == "budgets":
             text = "a list of numbers from 0 to 1, e.g. [0.1, 0.2, 0.3]"
         elif self.minimum is not None:
@@ -61,7 +63,7 @@ class Option:
         if value is None:
             if self.nullable:
                 return None
-            raise ConfigError(f"{key}: must not be empty; allowed: {self.describe_allowed()}")
+            raise ConfigError(f"{key}: not set; allowed: {self.describe_allowed()}")
         try:
             value = _CONVERTERS[self.kind](value)
         except (TypeError, ValueError) as exc:
@@ -95,6 +97,7 @@ _CONVERTERS = {
     "precision": Precision.parse,
     "precisions": lambda values: tuple(Precision.parse(v) for v in _strict(list, "a list of precisions")(values)),
     "attacks": lambda values: tuple(_attack_name(v) for v in _strict(list, "a list of attacks")(values)),
+    "transfer": lambda value: value if isinstance(value, bool) else _CONVERTERS["attacks"](value),
     "budgets": lambda values: tuple(_budget(v) for v in _strict(list, "a list of numbers")(values)),
 }
 
@@ -114,7 +117,8 @@ def _attack_name(value):
 
 #: Every key a config may hold, with its default and the values it allows.
 SCHEMA = {
-    "task": Option("str", "train", "What to run.", choices=tuple(TASKS)),
+    "task": Option("str", None, "What to run (required: a config never starts a task it does not name).",
+                   choices=tuple(TASKS)),
     "seed": Option("int", 0, "Seed of every random choice (shuffling, initialisation, sampling).",
                    minimum=0),
     "data": {
@@ -133,7 +137,7 @@ SCHEMA = {
         "checkpoint": Option("path", None, "Run folder, model.npz or checkpoint to load (tasks test, attack, "
                                            "evaluate); null = the shipped zoo model.", nullable=True),
         "activation_bound": Option("str", None, "How activations feeding quantized layers are bounded to [0, 1]: "
-                                                "clip (SPEC) or cabs, min(|x|, 1) (tensorpack's DoReFa example); null "
+                                                "clip (DoReFa-Net's paper) or cabs, min(|x|, 1) (tensorpack's DoReFa example); null "
                                                 "= the checkpoint's (model card), else clip.",
                                    choices=ACTIVATION_BOUNDS, nullable=True),
     },
@@ -151,7 +155,7 @@ SCHEMA = {
         "batch_size": Option("int", 256, "Batch size for inference.", minimum=1),
     },
     "attack": {
-        "name": Option("str", "fgsm", "task attack: the attack (SPEC §5).", choices=ATTACK_NAMES),
+        "name": Option("str", "fgsm", "task attack: the attack (wiki/Attacks.md).", choices=ATTACK_NAMES),
         "params": Option("mapping", None, "ART parameters by their ART names; unset ones take the paper's "
                                           "value for the data set, else ANNT's default (wiki: Attacks).",
                          nullable=True),
@@ -178,14 +182,14 @@ SCHEMA = {
                                            "(attack.samples x attack.runs each).", nullable=True),
         "params": Option("mapping", None, "task study: ART parameters per attack, e.g. {cw_l2: {max_iter: 10}}; "
                                           "unset ones take the paper's values, as attack.params.", nullable=True),
-        "transfer": Option("attacks", [], "task study: attacks whose sets are also applied to every other "
-                                          "precision (transfer matrices)."),
+        "transfer": Option("transfer", [], "task study: attacks whose sets are also applied to every other "
+                                           "precision (transfer matrices); true = every attack of study.attacks."),
         "executor": Option("str", "local", "task study: run the cells in this process (local) or as Ray tasks "
                                            "(ray; pip install ray).", choices=("local", "ray")),
         "ray_address": Option("str", None, "task study, executor ray: address of an existing Ray cluster; null "
                                            "starts a local Ray instance.", nullable=True),
         "reference": Option("str", None, "task study: published numbers to show beside ours in the report "
-                                         "(paper: SPEC §7, Table 6).", choices=("paper",), nullable=True),
+                                         "(paper: its Table 6).", choices=("paper",), nullable=True),
         "images": Option("int", 6, "task study: images per precision in the report's image grids.", minimum=1),
         "diagnose": Option("bool", False, "task study: also diagnose every precision for gradient masking (see the "
                                           "diagnose section), one block per cell in the report."),
@@ -304,6 +308,10 @@ def resolve(given):
     if data["dataset"] is not None and data["dataset"] != architecture.dataset:
         raise ConfigError(f"data.dataset: {architecture.name} is a {architecture.dataset} model, "
                           f"got {data['dataset']!r}; allowed: {architecture.dataset}")
+    if config["task"] in ("experiment", "study") and model["precision"] is not None:
+        raise ConfigError(f"model.precision: task {config['task']} attacks each precision of "
+                          f"{config['task']}.precisions, not model.precision; remove model.precision (or list "
+                          f"it in {config['task']}.precisions)")
     if output["resume"] and output["overwrite"]:
         raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
     attack = config["attack"]
@@ -332,7 +340,8 @@ def _study_settings(study, dataset):
     for name in given:
         if name not in attacks:
             raise ConfigError(f"study.params.{name}: not one of study.attacks; allowed: {', '.join(attacks) or 'none'}")
-    for name in study["transfer"]:
+    transfer = attacks if study["transfer"] is True else () if study["transfer"] is False else study["transfer"]
+    for name in transfer:
         if name not in attacks:
             raise ConfigError(f"study.transfer: {name!r} is not one of study.attacks; allowed: {', '.join(attacks)}")
     params = {}
@@ -341,7 +350,7 @@ def _study_settings(study, dataset):
             params[name] = resolve_params(name, dataset, given.get(name))
         except AttackParameterError as error:
             raise ConfigError(f"study.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
-    return StudySettings(study["precisions"] or (), attacks, params, study["transfer"], study["executor"],
+    return StudySettings(study["precisions"] or (), attacks, params, transfer, study["executor"],
                          study["ray_address"], study["reference"], study["images"], study["diagnose"])
 
 

@@ -22,11 +22,11 @@ import threading
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
 
+from ._backend import tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 import numpy as np
 from art.estimators.classification import TensorFlowClassifier
 from tensorflow.core.protobuf.config_pb2 import CallableOptions
 
-from ._backend import tf
 
 
 def art_classifier(trained, fast=True):

@@ -1,4 +1,4 @@
-"""Robustness metrics (SPEC §6): adversarial accuracy, evasion rate, L0/L1/L2/L∞ distortion.
+"""Robustness metrics: adversarial accuracy, evasion rate, L0/L1/L2/L∞ distortion.
 
 Pure NumPy on arrays, so every number can be checked by hand.
 """

@@ -1,10 +1,10 @@
 """Trained models ready to use: :func:`load_model` and the :class:`TrainedModel` it returns."""
 from pathlib import Path
 
+from ._backend import session_creator  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 import numpy as np
 from tensorpack import OfflinePredictor, PredictConfig, SmartInit
 
-from ._backend import session_creator
 from .checkpoints import check_variables, read_variables, resolve_checkpoint
 from .models import build_model
 from .zoo import card_for, identify, shipped_folder

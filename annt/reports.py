@@ -151,7 +151,7 @@ def _table6(results, report):
             "", f"Adversarial accuracy (mean ± std over runs), mean L2 and mean L∞ of the successful samples, "
                 f"{definition['samples']} samples × {definition['runs']} run(s) per cell; `—` = not finished."]
     if results.reference:
-        text.append("Paper: its Table 6 (SPEC §7); Δ = ours − paper.")
+        text.append("Paper: its Table 6; Δ = ours − paper.")
     for attack in results.attacks:
         header = ["precision"]
         for _, title in TABLE6_METRICS:

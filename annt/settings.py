@@ -66,7 +66,7 @@ class StudySettings:
     transfer: tuple = ()  # attack names
     executor: str = "local"
     ray_address: str | None = None
-    reference: str | None = None  # "paper": SPEC §7's Table 6 beside ours
+    reference: str | None = None  # "paper": the paper's Table 6 beside ours
     images: int = 6
     diagnose: bool = False  # also diagnose every precision (annt.diagnostics), one block per cell in the report
 

@@ -3,12 +3,12 @@
 A finished run folder holds Tensorpack's checkpoints and log, the compact ``model.npz``
 and ``model_card.json`` (test accuracy, resolved config, seed, versions, wall time).
 """
+from ._backend import session_creator, tensorpack_progress, tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 import numpy as np
 from tensorpack import (AutoResumeTrainConfig, InferenceRunner, MaxSaver, ModelSaver, ScalarStats,
                         ScheduledHyperParamSetter, SimpleTrainer, launch_train_with_config, logger)
 from tensorpack.utils.utils import fix_rng_seed
 
-from ._backend import session_creator, tensorpack_progress, tf
 from .checkpoints import export_compact
 from .data import evaluation_dataflow, load_dataset, training_dataflow
 from .errors import ResumeError

@@ -33,8 +33,10 @@ def shipped_folder(model_name, dataset, precision, activation_bound="clip"):
     """The zoo folder of a shipped model; ZooError naming the shipped precisions if absent."""
     folder = zoo_path(model_name, dataset, precision, activation_bound)
     if folder is None:
-        shipped = ", ".join(entry["precision"] for entry in shipped_models().values()
-                            if entry["model"] == model_name and entry.get("activation_bound", "clip") == activation_bound)
+        shipped = ", ".join(str(p) for p in sorted(
+            (Precision.parse(entry["precision"]) for entry in shipped_models().values()
+             if entry["model"] == model_name and entry.get("activation_bound", "clip") == activation_bound),
+            key=lambda p: (p.is_full, p.weights, p.activations, p.gradients)))
         bound = "" if activation_bound == "clip" else f" with activation bound {activation_bound}"
         raise ZooError(f"no shipped {model_name}{bound} at {precision}; shipped: {shipped or 'none'}. "
                        "Train one and load it from its run folder")

@@ -182,7 +182,7 @@ def markdown(results, projections, command, record):
     lines = ["# Attack performance: ANNT against plain ART", "",
              f"Measured by `scripts/bench_attacks.py` on {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} cores, no GPU; {record['finished_at']}, git {record['git_commit']}.",
-             "Each attack runs with the paper's parameters (SPEC §5) on the same seeded samples through ANNT "
+             "Each attack runs with the paper's parameters (its Table 5) on the same seeded samples through ANNT "
              "(`annt.attacks.generate`, `FastClassifier`), through plain ART's `TensorFlowClassifier` at the "
              "same batch size, and through plain ART at ART's own default batch size (CW and JSMA: 1, on the "
              f"first {DEFAULT_BATCH_SAMPLES} samples; the time per sample does not depend on the count there).",

@@ -427,7 +427,7 @@ def main():
     table7_times = {r["precision"]: value(r, "wall_time_s") for r in read(table7_folder / "wall_times.csv")}
     lines += ["", "## Table 7: JSMA's mean L0 of the successful samples", "",
               f"`python -m annt --config configs/paper/{args.dataset}_table7.yaml --set output.resume=true` "
-              "(2,000 samples × 3 runs); the paper's Table 7 values are not in SPEC and are not shown.", "",
+              "(2,000 samples × 3 runs); the paper's Table 7 values are not shipped with ANNT and are not shown.", "",
               "| precision | mean L0 (± std over runs) | wall time (s) |", "|---|---|---|"]
     lines += [f"| {r['precision']} | " + ("—" if r["status"] != "done" else
               f"{float(r['mean_l0_successful_mean']):.1f} ± {float(r['mean_l0_successful_std']):.1f}")

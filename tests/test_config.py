@@ -44,26 +44,35 @@ def in_tmp(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("text, message", [
     ("task: train\nmodle:\n  name: model_a\n", r"modle: unknown key; allowed here: task, seed, data"),
-    ("model:\n  nmae: model_a\n", r"model.nmae: unknown key; allowed here: name, precision, checkpoint"),
+    ("task: train\nmodel:\n  nmae: model_a\n", r"model.nmae: unknown key; allowed here: name, precision, checkpoint"),
     ("task: fly\n", r"task: 'fly' is not allowed; allowed: train, test"),
-    ("model:\n  name: vgg16\n", r"model.name: 'vgg16' is not allowed; allowed: model_a, model_b"),
-    ("model:\n  precision: 3,3\n", r"model.precision: .*allowed: 'FP', 'W,A,G'"),
-    ("model:\n  precision: 2,2,24\n", r"model.precision: .*1..16 or 32"),
-    ("train:\n  epochs: ten\n", r"train.epochs: expected an integer, got str 'ten'"),
-    ("train:\n  epochs: 0\n", r"train.epochs: 0 is too small; allowed: int >= 1"),
-    ("train:\n  epochs: true\n", r"train.epochs: expected an integer, got a boolean"),
-    ("seed: 1.5\n", r"seed: expected an integer"),
-    ("data:\n  download: yes please\n", r"data.download: expected true or false"),
-    ("data:\n  dataset: cifar10\n", r"data.dataset: model_a is a mnist model, got 'cifar10'; allowed: mnist"),
-    ("data:\n  dir: /no/such/folder\n", r"data.dir: no such file or folder '/no/such/folder'"),
-    ("model:\n  checkpoint: missing.npz\n", r"model.checkpoint: no such file or folder 'missing.npz'"),
-    ("output:\n  resume: true\n  overwrite: true\n", r"output.resume, output.overwrite: choose at most one"),
-    ("data: [1, 2]\n", r"data: expected a mapping, got list"),
+    ("task: train\nmodel:\n  name: vgg16\n", r"model.name: 'vgg16' is not allowed; allowed: model_a, model_b"),
+    ("task: train\nmodel:\n  precision: 3,3\n", r"model.precision: .*allowed: 'FP', 'W,A,G'"),
+    ("task: train\nmodel:\n  precision: 2,2,24\n", r"model.precision: .*1..16 or 32"),
+    ("task: train\ntrain:\n  epochs: ten\n", r"train.epochs: expected an integer, got str 'ten'"),
+    ("task: train\ntrain:\n  epochs: 0\n", r"train.epochs: 0 is too small; allowed: int >= 1"),
+    ("task: train\ntrain:\n  epochs: true\n", r"train.epochs: expected an integer, got a boolean"),
+    ("task: train\nseed: 1.5\n", r"seed: expected an integer"),
+    ("task: train\ndata:\n  download: yes please\n", r"data.download: expected true or false"),
+    ("task: train\ndata:\n  dataset: cifar10\n", r"data.dataset: model_a is a mnist model, got 'cifar10'; allowed: mnist"),
+    ("task: train\ndata:\n  dir: /no/such/folder\n", r"data.dir: no such file or folder '/no/such/folder'"),
+    ("task: train\nmodel:\n  checkpoint: missing.npz\n", r"model.checkpoint: no such file or folder 'missing.npz'"),
+    ("task: train\noutput:\n  resume: true\n  overwrite: true\n", r"output.resume, output.overwrite: choose at most one"),
+    ("task: train\ndata: [1, 2]\n", r"data: expected a mapping, got list"),
     ("model: [: bad\n", r"--config: .* is not valid YAML"),
     ("", r"--config: .*task.yaml is empty; it needs at least a task key"),
     ("# only a comment\n", r"--config: .*task.yaml is empty"),
     ("- task: attack\n", r"--config: .*task.yaml holds a list, not a mapping of keys"),
     ("attack\n", r"--config: .*task.yaml holds a str, not a mapping of keys"),
+    ("seed: 0\n", r"task: not set; allowed: train, test, attack"),
+    ("task: experiment\nmodel:\n  precision: 1,1,32\nexperiment:\n  precisions: [FP]\n",
+     r"model.precision: task experiment attacks each precision of experiment.precisions, not model.precision"),
+    ("task: study\nmodel:\n  precision: FP\nstudy:\n  precisions: [FP]\n  attacks: [fgsm]\n",
+     r"model.precision: task study attacks each precision of study.precisions"),
+    ("task: study\nstudy:\n  precisions: [FP]\n  attacks: [fgsm]\n  transfer: [cw_l2]\n",
+     r"study.transfer: 'cw_l2' is not one of study.attacks; allowed: fgsm"),
+    ("task: study\nstudy:\n  precisions: [FP]\n  attacks: [fgsm]\n  transfer: fgsm\n",
+     r"study.transfer: .*allowed: true \(every attack\), false, or a list of attacks"),
 ])
 def test_bad_config_gives_one_message_with_the_key_path_and_status_2(tmp_path, capsys, text, message):
     import re
@@ -128,13 +137,14 @@ def test_bad_overrides_are_validated_like_the_file(tmp_path, capsys, override, m
 
 
 def test_overrides_set_nested_keys_with_yaml_values():
-    resolved = config.load(None, ["model.precision=1,1,32", "train.epochs=3", "output.resume=true"])
+    resolved = config.load(None, ["task=train", "model.precision=1,1,32", "train.epochs=3", "output.resume=true"])
     assert resolved.model.precision == Precision(1, 1, 32)
     assert resolved.train.epochs == 3 and resolved.output.resume is True
 
 
 def test_defaults_fill_every_key_and_dataset_follows_the_model():
-    resolved = config.resolve({"model": {"name": "resnet20", "precision": {"weights": 2, "activations": 2}}})
+    resolved = config.resolve({"task": "train",
+                               "model": {"name": "resnet20", "precision": {"weights": 2, "activations": 2}}})
     assert resolved.data.dataset == "cifar10"
     assert resolved.model.precision == Precision(2, 2, 32)
     as_config = resolved.as_config()
@@ -142,6 +152,33 @@ def test_defaults_fill_every_key_and_dataset_follows_the_model():
     assert {key: set(value) if isinstance(value, dict) else None for key, value in as_config.items()} == \
         {key: set(value) if isinstance(value, dict) else None for key, value in config.SCHEMA.items()}
     assert config.resolve(as_config) == resolved
+
+
+def test_a_paper_config_refuses_a_model_of_the_other_data_set(tmp_path, capsys):
+    """Its attack parameters are the paper's for its data set (CIFAR-10's eps on MNIST: adversarial accuracy 1.0)."""
+    err = fails(tmp_path, capsys, (REPO / "configs" / "paper" / "cifar10_fgsm.yaml").read_text(), ["model.name=model_a"])
+    assert "data.dataset: model_a is a mnist model, got 'cifar10'" in err
+
+
+def test_a_paper_study_with_fewer_attacks_transfers_those():
+    resolved = config.load(REPO / "configs" / "paper" / "mnist_study.yaml", ["study.attacks=[fgsm, jsma]"])
+    assert resolved.study.attacks == resolved.study.transfer == ("fgsm", "jsma")
+
+
+def test_python_errors_name_the_functions_arguments(tmp_path):
+    (tmp_path / "runs" / "model_a-mnist-w2a2g32").mkdir(parents=True)
+    with pytest.raises(annt.ConfigError) as error:
+        annt.train("model_a", "2,2,32", epochs=3)
+    assert str(error.value) == ("output_dir: runs/model_a-mnist-w2a2g32 exists; pass resume=True to continue it or "
+                                "overwrite=True to delete it and start again")
+    with pytest.raises(annt.ConfigError, match=r"^params.eps: 3 is out of range"):
+        annt.attack("model_a", "FP", "fgsm", {"eps": 3})
+    with pytest.raises(annt.ConfigError, match=r"^precision: no shipped model_a at 3,3,32; shipped: 1,1,32, 2,2,32, "
+                                               r"4,4,32, 8,8,32, 12,12,32, 16,16,32, FP\. .*\(annt.train\), then set "
+                                               r"checkpoint"):
+        annt.attack("model_a", "3,3,32")
+    with pytest.raises(annt.ConfigError, match=r"^resume, overwrite: choose at most one"):
+        annt.train(resume=True, overwrite=True)
 
 
 def test_existing_run_folder_is_refused_and_kept(tmp_path, capsys):
@@ -155,7 +192,7 @@ def test_existing_run_folder_is_refused_and_kept(tmp_path, capsys):
 
 def test_resume_needs_a_checkpoint(tmp_path, capsys):
     (tmp_path / "runs" / "model_a-mnist-fp").mkdir(parents=True)
-    assert "has no checkpoint to resume from" in fails(tmp_path, capsys, "output:\n  resume: true\n")
+    assert "has no checkpoint to resume from" in fails(tmp_path, capsys, "task: train\noutput:\n  resume: true\n")
 
 
 def test_unshipped_precision_is_a_config_error(tmp_path, capsys):
@@ -210,9 +247,8 @@ def test_shipped_configs_are_valid(path):
     config.resolve(given)
 
 
-@pytest.mark.slow
 def test_python_dash_m_exits_with_status_2(tmp_path):
-    bad = write(tmp_path, "model:\n  name: vgg16\n")
+    bad = write(tmp_path, "task: attack\nmodel:\n  name: vgg16\n")
     done = subprocess.run([sys.executable, "-m", "annt", "--config", str(bad)], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 2

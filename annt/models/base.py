@@ -5,11 +5,11 @@ states its training recipe as class attributes; see ``mnist.py`` and ``cifar.py`
 """
 import abc
 
+from .._backend import tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 from tensorpack import ModelDesc
 from tensorpack.tfutils import summary
 from tensorpack.tfutils.varreplace import remap_variables
 
-from .._backend import tf
 from . import MODELS
 from ..precision import Precision
 from ..quantization import DoReFa

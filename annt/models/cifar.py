@@ -1,8 +1,8 @@
 """CIFAR-10 classifiers: pre-activation ResNets (the paper's "Resnet20") and a plain convnet."""
+from .._backend import tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 from tensorpack import (AvgPooling, BatchNorm, Conv2D, Dropout, FullyConnected, GlobalAvgPooling,
                         MaxPooling, argscope, regularize_cost)
 
-from .._backend import tf
 from .base import ClassifierModel
 
 # Per-channel statistics of the CIFAR-10 training set; images are normalised inside the graph.

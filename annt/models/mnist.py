@@ -1,7 +1,7 @@
 """MNIST classifiers: the paper's ``model_a`` (its "Mnist A"), ``model_b``, ``model_c`` and ``lenet5``."""
+from .._backend import tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 from tensorpack import AvgPooling, Conv2D, Dropout, FullyConnected, MaxPooling, argscope, regularize_cost
 
-from .._backend import tf
 from .base import ClassifierModel
 
 
