@@ -4,7 +4,9 @@ set, and the ranges that make sense on images in [0, 1].
 Free of ART and TensorFlow, so that a config is checked (``python -m annt``) without importing them;
 :mod:`annt.attacks` runs the attacks with the parameters :func:`resolve_params` gives.
 """
-from .errors import AttackParameterError
+import math
+
+from .errors import AttackParameterError, excerpt
 
 #: Every attack by name, with every parameter a config may set (ART names) at ANNT's default. ``batch_size``
 #: is ART's batch; ANNT passes every parameter explicitly, never relying on ART's silent defaults.
@@ -69,7 +71,7 @@ def resolve_params(name, dataset, given):
 def _merged(base, given, attack=None, prefix=""):
     result = dict(base)
     if not isinstance(given, dict):
-        raise AttackParameterError(f"expected a mapping of ART parameters, got {given!r}", prefix.rstrip(".") or None)
+        raise AttackParameterError(f"expected a mapping of ART parameters, got {excerpt(given)}", prefix.rstrip(".") or None)
     for key, value in given.items():
         where = prefix + str(key)
         if key not in base:
@@ -80,13 +82,13 @@ def _merged(base, given, attack=None, prefix=""):
         expected = type(base[key])
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (expected is int and not isinstance(value, int)):
-            raise AttackParameterError(f"expected {'an integer' if expected is int else 'a number'}, got {value!r}",
+            raise AttackParameterError(f"expected {'an integer' if expected is int else 'a number'}, got {excerpt(value)}",
                                        where)
         low, high = RANGES.get(key, (1 if expected is int else 0.0, None))
-        if value < low or (high is not None and value > high):
-            kind = "an integer" if expected is int else "a number"
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
+            kind = "an integer" if expected is int else "a number" if high is not None else "a finite number"
             allowed = f"{kind} >= {low:g}" if high is None else f"{kind} from {low:g} to {high:g}"
-            raise AttackParameterError(f"{value!r} is out of range; allowed: {allowed}"
+            raise AttackParameterError(f"{excerpt(value)} is out of range; allowed: {allowed}"
                                        + ("" if expected is int else " (images are in [0, 1])"), where)
         result[key] = expected(value)
     return result

@@ -7,6 +7,7 @@ path; :func:`keyed` turns the library's domain errors into such messages.
 """
 import copy
 import importlib.util
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import yaml
 from .attack_params import ATTACK_NAMES, DIAGNOSIS_PARAMS, resolve_params
 from .data import DATASETS
 from .errors import (AdversarialSetError, AnntError, AttackParameterError, CheckpointError, ConfigError,
-                     ModelCardError, OutputExistsError, ResumeError, SampleError, ZooError)
+                     ModelCardError, OutputExistsError, ResumeError, SampleError, ZooError, excerpt)
 from .models import MODELS
 from .outputs import STUDY_FILE
 from .precision import ACTIVATION_BOUNDS, Precision
@@ -35,6 +36,7 @@ class Option:
     doc: str
     choices: tuple = None
     minimum: float = None
+    maximum: float = None
     nullable: bool = False
 
     def describe_allowed(self):
@@ -51,6 +53,8 @@ class Option:
             text = f"true (every attack), false, or a list of attacks from {', '.join(ATTACK_NAMES)}"
         elif self.kind == "budgets":
             text = "a list of numbers from 0 to 1, e.g. [0.1, 0.2, 0.3]"
+        elif self.minimum is not None and self.maximum is not None:
+            text = f"{self.kind} from {self.minimum} to {self.maximum}"
         elif self.minimum is not None:
             text = f"{self.kind} >= {self.minimum}"
         else:
@@ -69,20 +73,24 @@ class Option:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{key}: {exc}; allowed: {self.describe_allowed()}") from None
         if self.choices and value not in self.choices:
-            raise ConfigError(f"{key}: {value!r} is not allowed; allowed: {self.describe_allowed()}")
+            raise ConfigError(f"{key}: {excerpt(value)} is not allowed; allowed: {self.describe_allowed()}")
         if self.minimum is not None and value < self.minimum:
-            raise ConfigError(f"{key}: {value!r} is too small; allowed: {self.describe_allowed()}")
+            raise ConfigError(f"{key}: {excerpt(value)} is too small; allowed: {self.describe_allowed()}")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"{key}: {excerpt(value)} is too large; allowed: {self.describe_allowed()}")
         return value
 
 
 def _strict(python_type, name):
     def convert(value):
         if isinstance(value, bool) and python_type is not bool:
-            raise TypeError(f"expected {name}, got a boolean {value!r}")
+            raise TypeError(f"expected {name}, got a boolean {excerpt(value)}")
         if python_type is float and isinstance(value, int):
             return float(value)
+        if python_type is float and isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value}")
         if not isinstance(value, python_type):
-            raise TypeError(f"expected {name}, got {type(value).__name__} {value!r}")
+            raise TypeError(f"expected {name}, got {type(value).__name__} {excerpt(value)}")
         return value
     return convert
 
@@ -105,22 +113,25 @@ _CONVERTERS = {
 def _budget(value):
     value = _strict(float, "a number")(value)
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{value!r} is not an L-inf budget on [0, 1] images")
+        raise ValueError(f"{excerpt(value)} is not an L-inf budget on [0, 1] images")
     return value
 
 
 def _attack_name(value):
     if value not in ATTACK_NAMES:
-        raise ValueError(f"unknown attack {value!r}")
+        raise ValueError(f"unknown attack {excerpt(value)}")
     return value
 
+
+#: The largest seed: NumPy's generators take seeds below 2**32, and training's augmentation uses seed + 1.
+MAX_SEED = 2 ** 32 - 2
 
 #: Every key a config may hold, with its default and the values it allows.
 SCHEMA = {
     "task": Option("str", None, "What to run (required: a config never starts a task it does not name).",
                    choices=tuple(TASKS)),
-    "seed": Option("int", 0, "Seed of every random choice (shuffling, initialisation, sampling).",
-                   minimum=0),
+    "seed": Option("int", 0, "Seed of every random choice (shuffling, initialisation, sampling); run k of an "
+                             "attack uses seed + k - 1.", minimum=0, maximum=MAX_SEED),
     "data": {
         "dataset": Option("str", None, "Data set; null = the model's own.", choices=DATASETS,
                           nullable=True),
@@ -234,21 +245,40 @@ def _merge_checked(schema, given, prefix=""):
     for key, opt in schema.items():
         path = prefix + key
         if isinstance(opt, dict):
-            resolved[key] = _merge_checked(opt, given.get(key) or {}, path + ".")
+            section = given.get(key)
+            resolved[key] = _merge_checked(opt, {} if section is None else section, path + ".")
         else:
             resolved[key] = opt.check(path, given.get(key, opt.default))
     return resolved
+
+
+class _SafeUniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, refusing a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {excerpt(key)}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _safe_load(text):
+    """``yaml.safe_load``, with duplicate keys refused."""
+    return yaml.load(text, Loader=_SafeUniqueKeyLoader)
 
 
 def parse_override(text):
     """``"key.path=value"`` -> ``(["key", "path"], value)``; the value is read as YAML."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"--set {text!r}: expected key.path=value")
+        raise ConfigError(f"--set {excerpt(text)}: expected key.path=value")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({_yaml_problem(exc)})") from None
+        raise ConfigError(f"--set {key}: value {excerpt(raw)} is not valid YAML ({_yaml_problem(exc)})") from None
     return key.strip().split("."), value
 
 
@@ -275,14 +305,15 @@ def _yaml_problem(error):
 
 
 def load_file(path):
-    """Read a YAML config file (``yaml.safe_load``): a mapping of keys; errors name the file."""
+    """Read a YAML config file (``yaml.safe_load``, duplicate keys refused): a mapping of keys; errors name the
+    file."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"--config: {str(path)!r} is a folder; give a YAML file (e.g. configs/quickstart.yaml)")
     if not path.is_file():
         raise ConfigError(f"--config: no such file {str(path)!r}")
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = _safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problem = _yaml_problem(exc) if isinstance(exc, yaml.YAMLError) else "not UTF-8 text"
         raise ConfigError(f"--config: {path} is not valid YAML ({problem})") from None
@@ -307,13 +338,16 @@ def resolve(given):
     architecture = MODELS[name]
     if data["dataset"] is not None and data["dataset"] != architecture.dataset:
         raise ConfigError(f"data.dataset: {architecture.name} is a {architecture.dataset} model, "
-                          f"got {data['dataset']!r}; allowed: {architecture.dataset}")
+                          f"got {excerpt(data['dataset'])}; allowed: {architecture.dataset}")
     if config["task"] in ("experiment", "study") and model["precision"] is not None:
         raise ConfigError(f"model.precision: task {config['task']} attacks each precision of "
                           f"{config['task']}.precisions, not model.precision; remove model.precision (or list "
                           f"it in {config['task']}.precisions)")
     if output["resume"] and output["overwrite"]:
         raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
+    if config["seed"] + config["attack"]["runs"] - 1 > MAX_SEED:
+        raise ConfigError(f"attack.runs: seed + runs - 1 (the last run's seed) must be at most {MAX_SEED}; allowed: "
+                          f"int from 1 to {MAX_SEED + 1 - config['seed']} with seed {config['seed']}")
     attack = config["attack"]
     # Checked for every task, so a typo in an attack section never passes silently.
     with keyed():
@@ -343,7 +377,7 @@ def _study_settings(study, dataset):
     transfer = attacks if study["transfer"] is True else () if study["transfer"] is False else study["transfer"]
     for name in transfer:
         if name not in attacks:
-            raise ConfigError(f"study.transfer: {name!r} is not one of study.attacks; allowed: {', '.join(attacks)}")
+            raise ConfigError(f"study.transfer: {excerpt(name)} is not one of study.attacks; allowed: {', '.join(attacks)}")
     params = {}
     for name in attacks:
         try:
@@ -367,7 +401,7 @@ def _diagnose_settings(diagnose, dataset):
         mine = given.get(name)
         try:
             if mine is not None and not isinstance(mine, dict):
-                raise AttackParameterError(f"expected a mapping of ART parameters, got {mine!r}")
+                raise AttackParameterError(f"expected a mapping of ART parameters, got {excerpt(mine)}")
             params[name] = resolve_params(name, dataset, {**ours, **(mine or {})})
         except AttackParameterError as error:
             raise ConfigError(f"diagnose.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
@@ -450,7 +484,7 @@ def _existing_path(section, key):
         return None
     path = Path(value).expanduser()
     if not path.exists():
-        raise ConfigError(f"{key}: no such file or folder {value!r}")
+        raise ConfigError(f"{key}: no such file or folder {excerpt(value)}")
     return path
 
 

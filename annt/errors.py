@@ -4,6 +4,17 @@ The library raises *domain* errors that say what is wrong with a file, a folder 
 own terms; only the config edge (:mod:`annt.config`) names the config key concerned, so a notebook
 calling :func:`annt.viz.load_set` reads about its file, not about ``evaluate.adversarial``.
 """
+import reprlib
+
+_EXCERPT = reprlib.Repr()
+_EXCERPT.maxlevel, _EXCERPT.maxstring, _EXCERPT.maxother = 2, 60, 60
+_EXCERPT.maxlist = _EXCERPT.maxdict = _EXCERPT.maxtuple = _EXCERPT.maxset = 3
+
+
+def excerpt(value):
+    """``repr(value)``, cut short: an error message quotes at most a few dozen characters of a value (a YAML
+    alias can expand to megabytes)."""
+    return _EXCERPT.repr(value)
 
 
 class AnntError(Exception):

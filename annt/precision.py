@@ -5,6 +5,8 @@ Free of TensorFlow, so that a config is checked (``python -m annt``) without imp
 """
 from dataclasses import dataclass
 
+from .errors import excerpt
+
 #: How an activation feeding a quantized layer is bounded to [0, 1] before it is quantized: ``clip``
 #: (the default, as DoReFa-Net's paper) or ``cabs``, ``min(|x|, 1)``, as tensorpack's DoReFa example does.
 ACTIVATION_BOUNDS = ("clip", "cabs")
@@ -27,7 +29,7 @@ class Precision:
             bits = getattr(self, field)
             if isinstance(bits, bool) or not isinstance(bits, int) or bits not in SUPPORTED_BITS:
                 raise ValueError(
-                    f"{field} bitwidth must be one of 1..16 or 32, got {bits!r}")
+                    f"{field} bitwidth must be one of 1..16 or 32, got {excerpt(bits)}")
 
     @classmethod
     def parse(cls, value):
@@ -50,7 +52,7 @@ class Precision:
                 return cls(*(int(p) for p in parts))
         raise ValueError(
             f"precision must be 'FP', 'W,A,G' with bitwidths in 1..16 or 32 "
-            f"(e.g. '2,2,32'), or a mapping; got {value!r}")
+            f"(e.g. '2,2,32'), or a mapping; got {excerpt(value)}")
 
     @property
     def is_full(self):

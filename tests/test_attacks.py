@@ -150,7 +150,7 @@ def test_transfer_counts_only_what_the_target_gets_right(tmp_path, mnist_test):
 
 def test_existing_attack_output_is_kept_unless_told(tmp_path):
     annt.attack("model_a", "FP", "fgsm", samples=5, output_dir=str(tmp_path))
-    with pytest.raises(ConfigError, match="exists; set output.resume"):
+    with pytest.raises(ConfigError, match="exists; pass resume=True"):
         annt.attack("model_a", "FP", "fgsm", samples=5, output_dir=str(tmp_path))
     resumed = annt.attack("model_a", "FP", "fgsm", samples=5, runs=2, output_dir=str(tmp_path), resume=True)
     assert len(resumed["per_run"]) == 2
@@ -186,7 +186,7 @@ def test_too_few_correct_images_is_a_clear_error():
      "attack.params.attacker_params.eps: 2 is out of range; allowed: a number from 0 to 1"),
     (["attack.name=jsma", "attack.params={gamma: 1.1}"], "attack.params.gamma: 1.1 is out of range"),
     (["attack.name=cw_l2", "attack.params={learning_rate: -0.1}"],
-     "attack.params.learning_rate: -0.1 is out of range; allowed: a number >= 0"),
+     "attack.params.learning_rate: -0.1 is out of range; allowed: a finite number >= 0"),
     (["attack.name=cw_l2", "attack.params={batch_size: 0}"],
      "attack.params.batch_size: 0 is out of range; allowed: an integer >= 1"),
 ])

@@ -65,6 +65,18 @@ def in_tmp(tmp_path, monkeypatch):
     ("- task: attack\n", r"--config: .*task.yaml holds a list, not a mapping of keys"),
     ("attack\n", r"--config: .*task.yaml holds a str, not a mapping of keys"),
     ("seed: 0\n", r"task: not set; allowed: train, test, attack"),
+    ("task: attack\nseed: 4294967295\n", r"seed: 4294967295 is too large; allowed: int from 0 to 4294967294"),
+    ("task: attack\nseed: 4294967294\nattack:\n  runs: 2\n", r"attack.runs: seed \+ runs - 1 .* must be at most"),
+    ("task: attack\nattack:\n  params:\n    eps: .nan\n", r"attack.params.eps: nan is out of range"),
+    ("task: train\ntrain:\n  learning_rate: .nan\n", r"train.learning_rate: expected a finite number, got nan"),
+    ("task: attack\nattack:\n  name: cw_l2\n  params:\n    confidence: .inf\n",
+     r"attack.params.confidence: inf is out of range; allowed: a finite number >= 0"),
+    ("task: attack\nattack: 0\n", r"attack: expected a mapping, got int"),
+    ("task: attack\noutput: false\n", r"output: expected a mapping, got bool"),
+    ("task: attack\ndata: []\n", r"data: expected a mapping, got list"),
+    ("task: attack\nattack:\n  name: fgsm\nattack:\n  name: jsma\n",
+     r"--config: .* is not valid YAML \(duplicate key 'attack' at line 4, column 1\)"),
+    ("task: attack\nmodel:\n  name: model_a\n  name: lenet5\n", r"duplicate key 'name' at line 4"),
     ("task: experiment\nmodel:\n  precision: 1,1,32\nexperiment:\n  precisions: [FP]\n",
      r"model.precision: task experiment attacks each precision of experiment.precisions, not model.precision"),
     ("task: study\nmodel:\n  precision: FP\nstudy:\n  precisions: [FP]\n  attacks: [fgsm]\n",
@@ -78,6 +90,14 @@ def test_bad_config_gives_one_message_with_the_key_path_and_status_2(tmp_path, c
     import re
     err = fails(tmp_path, capsys, text)
     assert re.search(message, err), err
+
+
+def test_an_alias_expanded_value_is_quoted_as_a_short_excerpt(tmp_path, capsys):
+    """A YAML alias bomb expands to ~10**9 strings: the message quotes a few of them and stays one short line."""
+    levels = ["  &a [" + ", ".join(['"' + "x" * 30 + '"'] * 9) + "],"]
+    levels += [f"  &{name} [" + ", ".join([f"*{previous}"] * 9) + "]," for previous, name in zip("abcdefgh", "bcdefghi")]
+    err = fails(tmp_path, capsys, "task: attack\nseed: [\n" + "\n".join(levels) + "\n  *i]\n")
+    assert err.startswith("annt: error: seed: expected an integer, got list [") and len(err) < 300
 
 
 def test_missing_config_file(tmp_path, capsys):

@@ -52,7 +52,7 @@ def test_compact_weights_hold_model_variables_only(short_run):
 
 def test_existing_run_is_not_touched_without_a_flag(short_run):
     before = (short_run / "model.npz").read_bytes()
-    with pytest.raises(ConfigError, match="exists; set output.resume"):
+    with pytest.raises(ConfigError, match="exists; pass resume=True"):
         annt.train("model_a", "2,2,32", epochs=4, train_samples=24000, output_dir=str(short_run.parent))
     assert (short_run / "model.npz").read_bytes() == before
 
