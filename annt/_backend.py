@@ -53,15 +53,30 @@ if not VERBOSE:
     registry.disable_layer_logging()
 
 
+def _training_progress_only(record):
+    """Keep Tensorpack's lines about epochs, checkpoints, the learning rate and the statistics; drop how it
+    builds the graph (the variable table, "Building tower ... on device /gpu:0" on a machine without a GPU)."""
+    if record.levelno > logging.INFO:
+        return True
+    if record.module == "base":
+        message = record.getMessage()
+        return "Epoch" in message or "Training has finished" in message
+    return record.module not in ("trainers", "regularize", "model_utils", "inference_runner", "summary")
+
+
 @contextmanager
 def tensorpack_progress():
-    """Tensorpack's INFO logs (epoch statistics, checkpoints) for the block, e.g. during training."""
+    """Tensorpack's INFO logs of training progress (epochs, statistics, checkpoints) for the block; with
+    ``ANNT_VERBOSE`` all of them."""
     level = TENSORPACK_LOG.level
     TENSORPACK_LOG.setLevel(logging.INFO)
+    if not VERBOSE:
+        TENSORPACK_LOG.addFilter(_training_progress_only)
     try:
         yield
     finally:
         TENSORPACK_LOG.setLevel(level)
+        TENSORPACK_LOG.removeFilter(_training_progress_only)
 
 
 def session_creator():

@@ -7,7 +7,8 @@ Defaults are the config's (wiki/Configuration.md).
 import re
 
 from . import config as config_module
-from .errors import ConfigError
+from .errors import ConfigError, Interrupted
+from .outputs import forget_claims, release_unfinished
 from .tasks import TASKS
 
 
@@ -16,10 +17,26 @@ def run(config):
     its task; errors of the library come back naming the config key concerned."""
     settings = config_module.resolve(config)
     task = TASKS[settings.task]
-    with config_module.keyed():
-        task.preflight(settings)
-        return task.run(settings)
+    try:
+        with config_module.keyed():
+            task.preflight(settings)
+            result = task.run(settings)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted(*release_unfinished())) from None
+    except BaseException:
+        release_unfinished()
+        raise
+    forget_claims()
+    return result
 
+
+def _interrupted(removed, kept):
+    """What an interruption left behind, and what to do next."""
+    if removed and not kept:
+        return (f"interrupted before anything was saved; removed the folders it had started, which held nothing to "
+                f"resume ({', '.join(map(str, removed))}): run the same command to start again")
+    return ("interrupted; what was finished is kept (runs, saved batches, checkpoints): run the same command with "
+            "output.resume: true to continue")
 
 _COMMON = {"seed": "seed", "data_dir": "data.dir", "download": "data.download", "output_dir": "output.dir",
            "resume": "output.resume", "overwrite": "output.overwrite"}

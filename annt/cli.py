@@ -68,9 +68,9 @@ def main(argv=None):
     except AnntError as error:
         print(f"annt: error: {error}", file=sys.stderr)
         return error.exit_status
-    except KeyboardInterrupt:
-        print("annt: interrupted; finished batches and runs are kept: run the same command with "
-              "--set output.resume=true to continue", file=sys.stderr)
+    except KeyboardInterrupt as interruption:
+        message = str(interruption) or "interrupted before any work started"
+        print(f"annt: {message.replace('output.resume: true', '--set output.resume=true')}", file=sys.stderr)
         return 130
     return 0
 

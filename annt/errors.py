@@ -70,3 +70,7 @@ class OutputExistsError(AnntError):
 
 class ResumeError(AnntError):
     """An output folder cannot be resumed: it holds no checkpoint, or results made another way."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a task; the message says what was kept and how to continue."""

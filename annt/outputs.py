@@ -89,13 +89,47 @@ def check_free(folder, output):
     return folder
 
 
-def claim(folder, output):
-    """``folder``, ready to write into: checked by :func:`check_free`, emptied only with ``overwrite``."""
+def _holds_a_file(folder):
+    return any(path.is_file() for path in Path(folder).rglob("*"))
+
+
+#: Folders this process created (with what makes each worth keeping), until :func:`release_unfinished` or
+#: :func:`forget_claims`.
+_CLAIMED = []
+
+
+def claim(folder, output, worth_keeping=_holds_a_file):
+    """``folder``, ready to write into: checked by :func:`check_free`, emptied only with ``overwrite``.
+
+    A folder made here is noted: if the task is interrupted before ``worth_keeping(folder)`` (default: it holds a
+    file), :func:`release_unfinished` removes it, so that running the same command again is not refused.
+    """
     folder = check_free(folder, output)
     if output.overwrite and folder.exists():
         shutil.rmtree(folder)
+    if not folder.exists():
+        _CLAIMED.append((folder, worth_keeping))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def release_unfinished():
+    """Remove the folders :func:`claim` made that hold nothing worth keeping (after an interruption or a
+    failure); returns ``(removed, kept)`` lists of folders."""
+    removed, kept = [], []
+    for folder, worth_keeping in reversed(_CLAIMED):
+        if folder.is_dir() and not worth_keeping(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        elif folder.is_dir():
+            kept.append(folder)
+    _CLAIMED.clear()
+    return removed, kept
+
+
+def forget_claims():
+    """A task finished: its folders are results, never removed by :func:`release_unfinished`."""
+    _CLAIMED.clear()
 
 
 def sha256_of(path):

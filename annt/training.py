@@ -45,7 +45,8 @@ def run_training(settings):
     if recipe.train_samples:
         train_images, train_labels = train_images[:recipe.train_samples], train_labels[:recipe.train_samples]
 
-    folder = claim(training_folder(settings), settings.output)
+    # Tensorpack writes its log at once; only a checkpoint makes the folder something to resume.
+    folder = claim(training_folder(settings), settings.output, lambda run: (run / "checkpoint").is_file())
     logger.set_logger_dir(str(folder), action="k")
     fix_rng_seed(seed)
     np.random.seed(seed)

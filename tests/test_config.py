@@ -137,13 +137,39 @@ def test_help_version_and_config_errors_do_not_import_tensorflow(argv):
     assert done.stdout.strip().endswith("imported: []"), done.stdout + done.stderr
 
 
-def test_ctrl_c_gives_one_line_on_how_to_resume_and_status_130(capsys, monkeypatch):
+def test_ctrl_c_gives_one_line_and_status_130(capsys, monkeypatch):
     def interrupted(config):
         raise KeyboardInterrupt
     monkeypatch.setattr("annt.cli.run", interrupted)
     assert main(["--set", "task=test"]) == 130
+    assert capsys.readouterr().err == "annt: interrupted before any work started\n"
+
+
+def test_an_attack_interrupted_before_its_first_batch_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    """Else running the same command again is refused ("exists"), and resuming it has nothing to resume."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("annt.experiments.generate", interrupted)
+    assert main(["--set", "task=attack", "--set", "attack.samples=5"]) == 130
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "output.resume=true" in err
+    assert err.startswith("annt: interrupted before anything was saved; removed the folders it had started") and \
+        err.endswith("run the same command to start again\n") and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_an_interrupted_attack_with_a_finished_run_keeps_it_and_says_resume(tmp_path, capsys, monkeypatch):
+    from annt import experiments
+    make_set, calls = experiments._make_set, []
+
+    def second_run_interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return make_set(*args, **kwargs)
+    monkeypatch.setattr(experiments, "_make_set", second_run_interrupted)
+    assert main(["--set", "task=attack", "--set", "attack.samples=5", "--set", "attack.runs=2"]) == 130
+    assert "run the same command with --set output.resume=true to continue" in capsys.readouterr().err
+    assert (tmp_path / "runs" / "model_a-mnist-fp-fgsm" / "run-1" / "adversarial.npz").is_file()
 
 
 @pytest.mark.parametrize("override, message", [

@@ -108,3 +108,15 @@ def test_the_activation_bound_is_trained_recorded_and_used_when_loading(tmp_path
         assert (again.accuracy(images, labels) == card["test_accuracy"]) is same
     assert main(["--set", "task=test", "--set", f"model.checkpoint={run}", "--set", "model.activation_bound=clip"]) == 2
     assert "model.activation_bound: 'clip' disagrees with the checkpoint's card ('cabs')" in capsys.readouterr().err
+
+
+def test_a_training_interrupted_before_its_first_checkpoint_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    """Its folder held only Tensorpack's log: nothing to resume, and it would refuse the same command again."""
+    def interrupted(train_config, trainer):
+        assert (tmp_path / "runs" / "model_a-mnist-fp" / "log.log").is_file()
+        raise KeyboardInterrupt
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("annt.training.launch_train_with_config", interrupted)
+    assert main(["--set", "task=train", "--set", "train.train_samples=256"]) == 130
+    assert "run the same command to start again" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "model_a-mnist-fp").exists()
