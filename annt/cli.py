@@ -68,6 +68,12 @@ def main(argv=None):
     except AnntError as error:
         print(f"annt: error: {error}", file=sys.stderr)
         return error.exit_status
+    except OSError as error:
+        # A file system that refuses a write (permission, full disk, read-only): one line naming the file; nothing
+        # half-written is kept (writes are atomic, and folders the task started with nothing in them are removed).
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"annt: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as interruption:
         message = str(interruption) or "interrupted before any work started"
         print(f"annt: {message.replace('output.resume: true', '--set output.resume=true')}", file=sys.stderr)

@@ -8,6 +8,7 @@ path; :func:`keyed` turns the library's domain errors into such messages.
 import copy
 import importlib.util
 import math
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,8 @@ def _attack_name(value):
     return value
 
 
+#: The longest file or folder name most file systems take, in bytes.
+NAME_MAX = 255
 #: The largest seed: NumPy's generators take seeds below 2**32, and training's augmentation uses seed + 1.
 MAX_SEED = 2 ** 32 - 2
 
@@ -363,7 +366,7 @@ def resolve(given):
         study=_study_settings(config["study"], architecture.dataset),
         diagnose=_diagnose_settings(config["diagnose"], architecture.dataset),
         report=ReportSettings(_existing_path(config["report"], "report.folder")),
-        output=OutputSettings(Path(output["dir"]).expanduser(), output["resume"], output["overwrite"]))
+        output=OutputSettings(_output_dir(output["dir"]), output["resume"], output["overwrite"]))
     _TASK_CHECKS.get(settings.task, lambda _: None)(settings)
     return settings
 
@@ -477,14 +480,46 @@ _TASK_CHECKS = {"train": _check_training, "test": _check_zoo_model, "attack": _c
                 "report": _check_report}
 
 
+def _path(value, key):
+    """``value`` as a path, ``~`` expanded; ConfigError for what no file system accepts."""
+    if "\0" in value:
+        raise ConfigError(f"{key}: {excerpt(value)} holds a NUL byte; allowed: a path")
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:
+        raise ConfigError(f"{key}: {excerpt(value)}: no such user's home folder; allowed: a path") from None
+    if any(len(part.encode()) > NAME_MAX for part in path.parts):
+        raise ConfigError(f"{key}: {excerpt(value)} has a name longer than {NAME_MAX} bytes; allowed: a path")
+    return path
+
+
 def _existing_path(section, key):
     """The path at ``key`` of ``section`` (expanded), or None; ConfigError if it does not exist."""
     value = section[key.rpartition(".")[2]]
     if value is None:
         return None
-    path = Path(value).expanduser()
+    path = _path(value, key)
     if not path.exists():
         raise ConfigError(f"{key}: no such file or folder {excerpt(value)}")
+    return path
+
+
+def _output_dir(value):
+    """``output.dir`` as a path: a folder, or one that can be made where it is (ANNT makes it when work starts)."""
+    path = _path(value, "output.dir")
+    if os.path.lexists(path) and not path.exists():
+        raise ConfigError(f"output.dir: {excerpt(value)} is a broken symbolic link (or a loop of them); allowed: a "
+                          "folder, or a path where one can be made")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"output.dir: {excerpt(value)} exists and is not a folder; allowed: a folder, or a path "
+                          "where one can be made")
+    existing = next(parent for parent in (path.absolute(), *path.absolute().parents) if parent.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"output.dir: {existing} is a file, so no folder can be made in it; allowed: a folder, or "
+                          "a path where one can be made")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"output.dir: {existing} is not writable (permission denied); allowed: a folder you may "
+                          "write in")
     return path
 
 

@@ -92,6 +92,35 @@ def test_bad_config_gives_one_message_with_the_key_path_and_status_2(tmp_path, c
     assert re.search(message, err), err
 
 
+@pytest.mark.parametrize("make, value, message", [
+    (lambda tmp: (tmp / "afile").write_text("x"), "afile", "output.dir: 'afile' exists and is not a folder"),
+    (lambda tmp: None, "/dev/null", "output.dir: '/dev/null' exists and is not a folder"),
+    (lambda tmp: (tmp / "afile").write_text("x"), "afile/runs", "is a file, so no folder can be made in it"),
+    (lambda tmp: ((tmp / "loop1").symlink_to(tmp / "loop2"), (tmp / "loop2").symlink_to(tmp / "loop1")), "loop1",
+     "output.dir: 'loop1' is a broken symbolic link"),
+    (lambda tmp: None, "~no_such_user_annt/runs", "output.dir: '~no_such_user_annt/runs': no such user's home folder"),
+    (lambda tmp: None, "x" * 300, "has a name longer than 255 bytes"),
+    (lambda tmp: None, '"a\\0b"', "output.dir: 'a\\x00b' holds a NUL byte"),
+])
+def test_an_output_folder_that_cannot_be_is_refused_before_any_work(tmp_path, capsys, make, value, message):
+    make(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["--set", "task=attack", "--set", f"output.dir={value}"]) == 2
+    assert sorted(tmp_path.rglob("*")) == before
+    err = capsys.readouterr().err
+    assert err.startswith("annt: error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_write_the_file_system_refuses_gives_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    def disk_full(self, folder):
+        raise OSError(28, "No space left on device", str(folder / "adversarial.npz"))
+    monkeypatch.setattr("annt.adversarial_sets.AdversarialSet.save", disk_full)
+    assert main(["--set", "task=attack", "--set", "attack.samples=5"]) == 2
+    last_line = capsys.readouterr().err.splitlines()[-1]
+    assert last_line == "annt: error: runs/model_a-mnist-fp-fgsm/run-1/adversarial.npz: No space left on device"
+    assert not list(tmp_path.rglob("adversarial.npz")) and not list(tmp_path.rglob(".*"))
+
+
 def test_an_alias_expanded_value_is_quoted_as_a_short_excerpt(tmp_path, capsys):
     """A YAML alias bomb expands to ~10**9 strings: the message quotes a few of them and stays one short line."""
     levels = ["  &a [" + ", ".join(['"' + "x" * 30 + '"'] * 9) + "],"]
