@@ -3,7 +3,6 @@
 A set folder holds ``adversarial.npz`` (loadable with ``allow_pickle=False``) and ``manifest.json``
 (model, precision, checkpoint hash, attack and parameters, seed, versions, commit, wall time).
 """
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ import numpy as np
 
 from .attacks import AttackCall
 from .errors import AdversarialSetError, ResumeError, SampleError
-from .outputs import read_npz, write_atomic, write_json
+from .outputs import read_json, read_npz, write_atomic, write_json
 
 SET_FILE = "adversarial.npz"
 MANIFEST = "manifest.json"
@@ -68,7 +67,7 @@ class AdversarialSet:
             raise AdversarialSetError(f"{npz} lacks the array(s) {', '.join(missing)}; "
                                       f"an adversarial set holds {', '.join(ARRAYS)}")
         manifest_path = npz.parent / MANIFEST
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        manifest = read_json(manifest_path, AdversarialSetError, "set manifest") if manifest_path.is_file() else {}
         extras = {k: v for k, v in arrays.items() if k not in ARRAYS}
         return cls(**{name: arrays[name] for name in ARRAYS}, manifest=manifest, extras=extras, path=npz)
 
@@ -80,6 +79,13 @@ class AdversarialSet:
         if self.adversarial.dtype.kind != "f" or self.adversarial.shape[1:] != images.shape[1:]:
             raise AdversarialSetError(f"{where} holds images of shape {self.adversarial.shape[1:]} "
                                       f"({self.adversarial.dtype}); the test images are float, {images.shape[1:]}")
+        if count == 0:
+            raise AdversarialSetError(f"{where} holds no images")
+        outside = ~(np.isfinite(self.adversarial) & (self.adversarial >= 0) & (self.adversarial <= 1))
+        if outside.any():
+            raise AdversarialSetError(f"{where}: {int(outside.any(axis=tuple(range(1, outside.ndim))).sum())} of its "
+                                      f"{count} images hold values that are NaN, infinite or outside [0, 1]; images "
+                                      "are in [0, 1]")
         for name in ARRAYS[1:]:
             array = getattr(self, name)
             if array.dtype.kind not in "iu" or array.shape != (count,):
@@ -88,6 +94,9 @@ class AdversarialSet:
         if count and (self.indices.min() < 0 or self.indices.max() >= len(images)):
             raise AdversarialSetError(f"{where}: indices must lie in 0..{len(images) - 1} (the test split), "
                                       f"got {self.indices.min()}..{self.indices.max()}")
+        if len(np.unique(self.indices)) != count:
+            raise AdversarialSetError(f"{where}: {count - len(np.unique(self.indices))} of its test-set indices repeat "
+                                      "others; each attacked test image appears once")
         if not np.array_equal(self.labels, labels[self.indices]):
             raise AdversarialSetError(f"{where}: its labels differ from the test split's at its indices "
                                       "(made from another data set or order?)")
@@ -142,7 +151,8 @@ def find_sets(path):
         return [path]
     if (path / SET_FILE).is_file():
         return [path]
-    runs = sorted((p.parent for p in path.glob(f"run-*/{SET_FILE}")), key=lambda p: int(p.name.split("-")[1]))
+    runs = sorted((p.parent for p in path.glob(f"run-*/{SET_FILE}") if p.parent.name.removeprefix("run-").isdigit()),
+                  key=lambda p: int(p.name.removeprefix("run-")))
     if not runs:
-        raise AdversarialSetError(f"{path} holds no adversarial set ({SET_FILE} or run-*/{SET_FILE})")
+        raise AdversarialSetError(f"{path} holds no adversarial set ({SET_FILE} or run-<N>/{SET_FILE})")
     return runs

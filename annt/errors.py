@@ -72,5 +72,10 @@ class ResumeError(AnntError):
     """An output folder cannot be resumed: it holds no checkpoint, or results made another way."""
 
 
+class DamagedFileError(AnntError):
+    """A file ANNT wrote earlier (a study record, metrics, a manifest) is truncated or altered; the message names
+    it."""
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C stopped a task; the message says what was kept and how to continue."""

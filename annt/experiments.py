@@ -19,13 +19,13 @@ from .attacks import generate
 from .checkpoints import resolve_checkpoint
 from .data import load_dataset, resolve_data_dir
 from .diagnostics import EPS_GRID, diagnose
-from .errors import AdversarialSetError, ResumeError, SampleError
+from .errors import AdversarialSetError, DamagedFileError, ResumeError, SampleError
 from .estimator import art_classifier
 from .evaluation import evaluate_set, write_rows
 from .manifest import RunRecord
 from .metrics import aggregate
 from .outputs import (attack_folder, check_free, claim, diagnosis_folder, evaluation_folder, experiment_folder,
-                      run_name, sha256_of, transfer_folder, write_atomic, write_json, write_text)
+                      read_json, run_name, sha256_of, transfer_folder, write_atomic, write_json, write_text)
 from .predictor import load_model
 from .settings import EvaluateSettings
 from .tables import experiment_table, summary_table
@@ -127,7 +127,7 @@ def _check_resumes_same_sets(folder, inputs, output):
     """Resuming continues an evaluation only of the very same set files (by SHA-256)."""
     metrics = folder / "metrics.json"
     if output.resume and metrics.is_file():
-        recorded = json.loads(metrics.read_text()).get("adversarial", {}).get("sets")
+        recorded = read_json(metrics, DamagedFileError, "evaluation's metrics").get("adversarial", {}).get("sets")
         if recorded != inputs["sets"]:
             raise ResumeError(f"{folder} holds results of other adversarial set files")
 

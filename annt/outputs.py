@@ -162,6 +162,29 @@ def write_atomic(path, write):
     return path
 
 
+def write_folder(folder, fill):
+    """Create or replace ``folder`` whole: ``fill(staging)`` writes into a hidden sibling folder, which then takes
+    its place (returns what ``fill`` returns). A crash while filling leaves the old folder as it was, never a mix
+    of old and new files; only between the two renames at the end is the old one at ``.<name>.*.old``."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        result = fill(staging)
+        os.chmod(staging, 0o755)
+        if folder.exists():
+            old = staging.with_name(staging.name + ".old")
+            os.replace(folder, old)
+            os.replace(staging, folder)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
+
+
 def write_json(path, data):
     """Write ``data`` as JSON to ``path`` atomically."""
     return write_atomic(path, lambda temporary: Path(temporary).write_text(json.dumps(data, indent=2) + "\n"))
@@ -170,6 +193,22 @@ def write_json(path, data):
 def write_text(path, text):
     """Write ``text`` to ``path`` atomically."""
     return write_atomic(path, lambda temporary: Path(temporary).write_text(text))
+
+
+def read_json(path, error, what, required=()):
+    """The JSON object in ``path``; a file that is not one (truncated, garbage, a list) or lacks a key of
+    ``required`` raises ``error`` naming the file, what it should be, and that removing it lets ANNT redo it."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        reason = f"not valid JSON: {problem.msg if hasattr(problem, 'msg') else 'not UTF-8 text'}"
+    else:
+        missing = [key for key in required if key not in data] if isinstance(data, dict) else None
+        if missing == []:
+            return data
+        reason = f"lacks {', '.join(map(repr, missing))}" if missing else f"holds a {type(data).__name__}, not an object"
+    raise error(f"{path} is not a readable {what} ({reason}); it is damaged: remove it, or the folder it describes, "
+                "and run again")
 
 
 def read_npz(path, error, what):

@@ -19,9 +19,10 @@ import numpy as np
 from . import viz
 from .adversarial_sets import MANIFEST, SET_FILE, AdversarialSet
 from .diagnostics import transfer_check
+from .errors import DamagedFileError
 from .manifest import command_line
 from .metrics import distortions, true_class_rank
-from .outputs import STUDY_FILE, run_name, write_text
+from .outputs import STUDY_FILE, read_json, run_name, write_folder, write_text
 from .predictor import load_model
 from .precision import Precision
 from .recognisability import similarity, threshold
@@ -48,7 +49,7 @@ class StudyResults:
 
     def __init__(self, folder):
         self.folder = Path(folder)
-        recorded = json.loads((self.folder / STUDY_FILE).read_text())
+        recorded = read_json(self.folder / STUDY_FILE, DamagedFileError, "study record", ("definition", "clean_accuracy"))
         self.definition, self.clean_accuracy = recorded["definition"], recorded["clean_accuracy"]
         self.model_cards, self.images = recorded.get("model_cards", {}), recorded.get("images", 6)
         self.reference = paper_table6(self.dataset, self.model) if recorded.get("reference") == "paper" else {}
@@ -68,14 +69,14 @@ class StudyResults:
     def cell(self, attack, precision):
         """The cell's ``metrics.json`` once all its runs are done, else None."""
         path = self.cell_folder(attack, precision) / "metrics.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+        return read_json(path, DamagedFileError, "cell's metrics", ("aggregate",)) if path.is_file() else None
 
     def runs_done(self, attack, precision):
         return len(list(self.cell_folder(attack, precision).glob(f"run-*/{MANIFEST}")))
 
     def wall_time(self, attack, precision):
         """Seconds the cell's attacks took, over all sessions (None for sets made before this was recorded)."""
-        times = [json.loads(path.read_text()).get("attack_wall_time_s")
+        times = [read_json(path, DamagedFileError, "run manifest").get("attack_wall_time_s")
                  for path in self.cell_folder(attack, precision).glob(f"run-*/{MANIFEST}")]
         return round(sum(times), 1) if times and None not in times else None
 
@@ -88,17 +89,20 @@ class StudyResults:
 def write_report(folder):
     """(Re)write ``<folder>/report/`` from the study folder's saved cells; returns the report folder."""
     results = StudyResults(folder)
-    report = results.folder / "report"
-    report.mkdir(exist_ok=True)
-    written = [_table6(results, report), _table3(results, report), _recognisability(results, report)]
-    if "jsma" in results.attacks:
-        written.append(_table7(results, report))
-    for attack in results.definition["transfer"]:
-        written.append(_transfer(results, report, attack))
-    written += _diagnostics(results, report)
-    written += _figures(results, report)
-    _index(results, report, [path for path in written if path])
-    return report
+
+    def fill(report):
+        written = [_table6(results, report), _table3(results, report), _recognisability(results, report)]
+        if "jsma" in results.attacks:
+            written.append(_table7(results, report))
+        for attack in results.definition["transfer"]:
+            written.append(_transfer(results, report, attack))
+        written += _diagnostics(results, report)
+        written += _figures(results, report)
+        _index(results, report, [path for path in written if path])
+
+    # Written aside and swapped in whole: a crash midway leaves the previous report, never half of each.
+    write_folder(results.folder / "report", fill)
+    return results.folder / "report"
 
 
 def _table6_rows(results):
@@ -231,7 +235,7 @@ def _recognisability(results, report):
 def _diagnostics(results, report):
     """``diagnostics.md`` (one block per finished cell: its precision's gradient-masking checks, and whether its
     attack transfers from the reference better than it works directly) and ``robustness_curves.png``."""
-    found = {path.parent.name: json.loads(path.read_text())
+    found = {path.parent.name: read_json(path, DamagedFileError, "diagnosis")
              for path in sorted((results.folder / "diagnostics").glob("*/diagnostics.json"))}
     diagnoses = {p: found.get(run_name(results.model, results.dataset, Precision.parse(p))) for p in results.precisions}
     if not any(diagnoses.values()):
@@ -272,7 +276,7 @@ def _cell_transfer_check(results, attack, precision, reference, cell):
     path = results.transfer_folder(attack, reference, precision) / "metrics.json"
     if attack not in results.definition["transfer"] or reference not in results.precisions or not path.is_file():
         return transfer_check(attack, None, None, why=f"no transfer from {reference} in the study (study.transfer)")
-    transferred = json.loads(path.read_text())["aggregate"]["evasion_rate"]["mean"]
+    transferred = read_json(path, DamagedFileError, "transfer's metrics", ("aggregate",))["aggregate"]["evasion_rate"]["mean"]
     return transfer_check(attack, cell["aggregate"]["evasion_rate"]["mean"], transferred)
 
 
@@ -312,7 +316,8 @@ def _transfer(results, report, attack):
             folder = results.cell_folder(attack, source) if source == target else \
                 results.transfer_folder(attack, source, target)
             path = folder / "metrics.json"
-            value = json.loads(path.read_text())["aggregate"]["adversarial_accuracy"] if path.is_file() else {}
+            value = read_json(path, DamagedFileError, "transfer matrix entry",
+                              ("aggregate",))["aggregate"]["adversarial_accuracy"] if path.is_file() else {}
             rows.append({"source": source, "target": target, "adversarial_accuracy_mean": value.get("mean"),
                          "adversarial_accuracy_std": value.get("std")})
     write_csv(report / f"transfer_{attack}.csv", rows)

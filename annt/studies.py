@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 
 from tqdm.auto import tqdm
 
-from .errors import ResumeError
+from .errors import DamagedFileError, ResumeError
 from .data import resolve_data_dir
 from .experiments import (clean_accuracies, diagnose_model, load_reference, load_trained, run_attack, run_evaluate,
                           write_diagnosis)
 from .manifest import RunRecord
-from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, study_folder,
-                      write_json)
+from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, read_json,
+                      study_folder, write_json)
 from .reports import write_report
 from .settings import AttackSettings, EvaluateSettings, OutputSettings
 from .tables import mean_std
@@ -93,7 +93,7 @@ def check_study_folder(settings):
     folder = check_free(study_folder(settings), settings.output)
     recorded = folder / STUDY_FILE
     if settings.output.resume and recorded.is_file():
-        made = json.loads(recorded.read_text())["definition"]
+        made = read_json(recorded, DamagedFileError, "study record", ("definition",))["definition"]
         wanted = json.loads(json.dumps(definition(settings)))
         differs = [key for key in wanted if key not in GROWABLE and made.get(key) != wanted[key]]
         if differs:

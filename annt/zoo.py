@@ -1,14 +1,16 @@
 """Where trained models live: run-folder names and the shipped zoo under ``models/``."""
-import json
 import os
 from pathlib import Path
 
-from .errors import ModelCardError, ZooError
+from .errors import CheckpointError, ModelCardError, ZooError, excerpt
 from .manifest import REPO_ROOT
-from .outputs import run_name
+from .models import MODELS
+from .outputs import read_json, run_name
 from .precision import Precision
 
 CARD = "model_card.json"
+#: What every model card records (and what loading a model reads from it).
+CARD_KEYS = ("model", "precision")
 WEIGHTS = "model.npz"
 
 
@@ -19,7 +21,7 @@ def zoo_dir():
 
 def shipped_models():
     """Model cards of every shipped model, keyed by run name."""
-    return {card_path.parent.name: json.loads(card_path.read_text())
+    return {card_path.parent.name: read_json(card_path, ZooError, "model card", CARD_KEYS)
             for card_path in sorted(zoo_dir().glob(f"*/{CARD}"))}
 
 
@@ -47,7 +49,17 @@ def card_for(checkpoint):
     """The model card beside ``checkpoint`` (a run folder or a file in one), or None."""
     path = Path(checkpoint).expanduser()
     card = (path if path.is_dir() else path.parent) / CARD
-    return json.loads(card.read_text()) if card.is_file() else None
+    if not card.is_file():
+        return None
+    recorded = read_json(card, CheckpointError, "model card", CARD_KEYS)
+    if recorded["model"] not in MODELS:
+        raise CheckpointError(f"{card}: model {excerpt(recorded['model'])} is not one ANNT builds; allowed: "
+                              f"{', '.join(MODELS)}")
+    try:
+        Precision.parse(recorded["precision"])
+    except ValueError as problem:
+        raise CheckpointError(f"{card}: {problem}") from None
+    return recorded
 
 
 def identify(name=None, precision=None, checkpoint=None, activation_bound=None):

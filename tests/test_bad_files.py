@@ -74,6 +74,13 @@ def _write_set(path, **changes):
     (lambda a: {"indices": a["indices"] + 10_000}, ": indices must lie in 0..9999 (the test split), got"),
     (lambda a: {"labels": (a["labels"] + 1) % 10}, ": its labels differ from the test split's at its indices"),
     (lambda a: {"adversarial_predictions": None}, "lacks the array(s) adversarial_predictions"),
+    (lambda a: {name: a[name][:0] for name in ("adversarial", "indices", "labels", "clean_predictions",
+                                               "adversarial_predictions")}, " holds no images"),
+    (lambda a: {"adversarial": np.where(np.arange(10)[:, None, None, None] == 3, np.nan, a["adversarial"])},
+     ": 1 of its 10 images hold values that are NaN, infinite or outside [0, 1]"),
+    (lambda a: {"adversarial": a["adversarial"] * 2.0}, "images hold values that are NaN, infinite or outside [0, 1]"),
+    (lambda a: {"indices": np.repeat(a["indices"][:5], 2), "labels": np.repeat(a["labels"][:5], 2)},
+     ": 5 of its test-set indices repeat others; each attacked test image appears once"),
 ])
 def test_a_damaged_adversarial_set_is_refused_before_any_output(fgsm_set, tmp_path, capsys, change, message):
     shutil.copy(fgsm_set / "adversarial.npz", tmp_path / "source.npz")
@@ -82,6 +89,39 @@ def test_a_damaged_adversarial_set_is_refused_before_any_output(fgsm_set, tmp_pa
     bad = _write_set(tmp_path / "bad.npz", **changes)
     err = refused(tmp_path, capsys, ["--set", "task=evaluate", "--set", f"evaluate.adversarial={bad}"])
     assert f"evaluate.adversarial: {bad}" in err and message in err, err
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"attack": "fgsm", "par', "is not a readable set manifest (not valid JSON"),
+    ("[1, 2]", "is not a readable set manifest (holds a list, not an object)"),
+])
+def test_a_damaged_set_manifest_is_named(fgsm_set, tmp_path, capsys, content, message):
+    shutil.copytree(fgsm_set, tmp_path / "set")
+    (tmp_path / "set" / "manifest.json").write_text(content)
+    err = refused(tmp_path, capsys, ["--set", "task=evaluate", "--set", f"evaluate.adversarial={tmp_path / 'set'}"])
+    assert f"evaluate.adversarial: {tmp_path / 'set' / 'manifest.json'} {message}" in err
+
+
+def test_a_folder_with_other_run_folders_takes_only_the_numbered_ones(fgsm_set, tmp_path, capsys):
+    shutil.copytree(fgsm_set, tmp_path / "attack" / "run-final")
+    err = refused(tmp_path, capsys, ["--set", "task=evaluate", "--set", f"evaluate.adversarial={tmp_path / 'attack'}"])
+    assert "holds no adversarial set (adversarial.npz or run-<N>/adversarial.npz)" in err
+
+
+@pytest.mark.parametrize("card, message", [
+    ("{not json", "is not a readable model card (not valid JSON"),
+    ("[]", "is not a readable model card (holds a list, not an object)"),
+    ('{"model": "model_a"}', "is not a readable model card (lacks 'precision')"),
+    ('{"model": "model_a", "precision": "99,99,32"}', "weights bitwidth must be one of 1..16 or 32, got 99"),
+    ('{"model": "vgg", "precision": "FP"}', "model 'vgg' is not one ANNT builds"),
+])
+def test_a_damaged_model_card_is_named(tmp_path, capsys, card, message):
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(FP_WEIGHTS, run / "model.npz")
+    (run / "model_card.json").write_text(card)
+    err = refused(tmp_path, capsys, ["--set", "task=test", "--set", f"model.checkpoint={run}"])
+    assert f"model.checkpoint: {run / 'model_card.json'}" in err and message in err, err
 
 
 def test_loose_sets_get_their_own_output_folders_and_resume_never_mixes_them(fgsm_set, tmp_path, capsys):

@@ -310,3 +310,39 @@ def test_the_report_counts_unrecognisable_images_and_gives_table6_without_them(t
     fgsm = next(r for r in rows if r["attack"] == "fgsm" and r["precision"] == "FP")
     assert int(fgsm["unrecognisable"]) < int(fgsm["successful"])
     assert "| boundary | FP |" in (tiny / "report/recognisability.md").read_text()
+
+
+@pytest.mark.parametrize("damaged, content, message", [
+    ("study.json", '{"definition": {"mod', "study.json is not a readable study record (not valid JSON"),
+    ("study.json", "[]", "study.json is not a readable study record (holds a list, not an object)"),
+    ("cells/model_a-mnist-fp-fgsm/metrics.json", "garbage", "metrics.json is not a readable cell's metrics"),
+    ("transfer/model_a-mnist-fp-fgsm-on-model_a-mnist-w1a1g32/metrics.json", '{"aggr',
+     "metrics.json is not a readable transfer matrix entry"),
+])
+def test_a_damaged_study_file_is_named_by_report_and_resume(tiny, tmp_path, capsys, damaged, content, message):
+    copy = tmp_path / "out"
+    shutil.copytree(tiny, copy / STUDY)
+    (copy / STUDY / damaged).write_text(content)
+    report_before = sorted((copy / STUDY / "report").rglob("*"))
+    assert main(["--set", "task=report", "--set", f"report.folder={copy / STUDY}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(copy / STUDY / damaged) in err and message in err, err
+    assert "remove it, or the folder it describes, and run again" in err
+    assert sorted((copy / STUDY / "report").rglob("*")) == report_before
+    if damaged == "study.json":
+        assert run_tiny(copy, "--set", "output.resume=true") == 2
+        assert message in capsys.readouterr().err
+
+
+def test_a_report_that_fails_midway_leaves_the_previous_one_whole(tiny, tmp_path, monkeypatch):
+    copy = tmp_path / "out" / STUDY
+    shutil.copytree(tiny, copy)
+    before = {path.relative_to(copy): path.read_bytes() for path in sorted(copy.rglob("*")) if path.is_file()}
+
+    def crash(*args):
+        raise OSError(28, "No space left on device", str(copy / "report" / "figure.png"))
+    monkeypatch.setattr("annt.reports._figures", crash)
+    assert main(["--set", "task=report", "--set", f"report.folder={copy}"]) == 2
+    after = {path.relative_to(copy): path.read_bytes() for path in sorted(copy.rglob("*")) if path.is_file()}
+    assert after == before
+    assert [path.name for path in copy.iterdir() if path.name.startswith(".")] == []
