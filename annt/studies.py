@@ -21,7 +21,7 @@ from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_f
                       study_folder, write_json)
 from .reports import write_report
 from .settings import AttackSettings, EvaluateSettings, OutputSettings
-from .tables import mean_std
+from .tables import on_screen
 from .zoo import shipped_folder
 
 @dataclass(frozen=True)
@@ -149,8 +149,8 @@ def _diagnose_precisions(settings, cells, models, folder):
 def _cell_line(cell, result, seconds):
     aggregated = result["aggregate"]
     runs = len(result["per_run"])
-    return (f"{str(cell):<22} adversarial accuracy {mean_std(aggregated['adversarial_accuracy'], runs):>15}  "
-            f"L2 {mean_std(aggregated['mean_l2_successful'], runs):>15}  ({seconds:.0f} s)")
+    return (f"{str(cell):<22} adversarial accuracy {on_screen(aggregated['adversarial_accuracy'], runs):>15}  "
+            f"L2 {on_screen(aggregated['mean_l2_successful'], runs):>15}  ({seconds:.0f} s)")
 
 
 def _local_cells(cells, bar, models, _address):

@@ -17,19 +17,33 @@ def experiment_table(settings, clean_accuracy, direct, transfer):
                                                                for _, title, width in EXPERIMENT_COLUMNS)]
     for precision, result in direct.items():
         lines.append(f"{str(precision):>10}  {clean_accuracy[precision]:>10.4f}" + "".join(
-            f"  {mean_std(result['aggregate'][key], spec.runs):>{width}}" for key, _, width in EXPERIMENT_COLUMNS))
+            f"  {on_screen(result['aggregate'][key], spec.runs):>{width}}" for key, _, width in EXPERIMENT_COLUMNS))
     if transfer:
         lines += ["", "adversarial accuracy, source (rows) -> target (columns):",
                   " " * 10 + "".join(f"{str(p):>10}" for p in direct)]
         for source in direct:
             cells = [direct[source] if source == target else transfer[(source, target)] for target in direct]
             lines.append(f"{str(source):>10}" + "".join(
-                f"{number(c['aggregate']['adversarial_accuracy']['mean']):>10}" for c in cells))
+                f"{on_screen(c['aggregate']['adversarial_accuracy'], 1):>10}" for c in cells))
     return "\n".join(lines)
 
 
+def _decimals(value):
+    """Decimals for a value read on screen: rates and small distortions to 3, L1 and L0 to 1 or 0."""
+    return 3 if abs(value) < 10 else 1 if abs(value) < 1000 else 0
+
+
+def on_screen(cell, runs):
+    """``mean ± std`` for the console, the std to the mean's decimals (float32 noise such as ``8.8e-10`` in the
+    std of L-inf, which is ``eps`` on every image, shows as 0.000); the mean alone for one run."""
+    if cell["mean"] is None:
+        return "n/a"
+    decimals = _decimals(cell["mean"])
+    return f"{cell['mean']:.{decimals}f}" + (f" ± {cell['std']:.{decimals}f}" if runs > 1 else "")
+
+
 def number(value):
-    """A metric in 4 significant digits, ``n/a`` when there is none."""
+    """A metric in 4 significant digits (as the reports' tables give it), ``n/a`` when there is none."""
     return "n/a" if value is None else f"{value:.4g}"
 
 
@@ -43,7 +57,7 @@ def mean_std(cell, runs):
 def summary_table(title, per_run, aggregated):
     """The one-screen summary printed at the end of an attack or evaluation."""
     def cell(key):
-        return mean_std(aggregated[key], len(per_run))
+        return on_screen(aggregated[key], len(per_run))
 
     lines = [title, "-" * len(title)]
     lines.append(f"runs {len(per_run)}, samples per run {per_run[0]['samples']}, "

@@ -60,7 +60,7 @@ def test_quickstart_attacks_fp_and_binary_model_a_offline_and_can_run_again(tmp_
         folder = tmp_path / "runs" / "quickstart" / f"{run_name('model_a', 'mnist', Precision.parse(precision))}-fgsm"
         metrics = json.loads((folder / "metrics.json").read_text())
         direct[precision] = metrics["aggregate"]["adversarial_accuracy"]["mean"]
-        assert re.search(rf"^ *{re.escape(precision)} +0\.[0-9]{{4}} +{direct[precision]:.4g} ", table, re.M), table
+        assert re.search(rf"^ *{re.escape(precision)} +0\.[0-9]{{4}} +{direct[precision]:.3f} ", table, re.M), table
     assert "source (rows) -> target (columns)" in table
     summary = (tmp_path / "runs" / "quickstart" / "model_a-mnist-fgsm-experiment" / "summary.md").read_text()
     assert table.splitlines()[1] in summary and "Command: `python -m annt --config" in summary
