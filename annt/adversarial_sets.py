@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .attacks import AttackCall
-from .errors import AdversarialSetError, ResumeError, SampleError
+from .errors import AdversarialSetError, DamagedFileError, ResumeError, SampleError
 from .outputs import read_json, read_npz, write_atomic, write_json
 
 SET_FILE = "adversarial.npz"
@@ -119,7 +119,10 @@ class Parts:
         """``{first sample: AttackCall}`` of the calls saved so far."""
         calls = {}
         for path in sorted(self.folder.glob("part-*.npz")):
-            arrays = read_npz(path, ResumeError, "part of an adversarial set")
+            try:
+                arrays = read_npz(path, DamagedFileError, "part of an adversarial set")
+            except DamagedFileError as error:
+                raise DamagedFileError(f"{error}; remove that file and resume: its batch is made again") from None
             if str(arrays.pop("fingerprint", "")) != self.fingerprint:
                 raise ResumeError(f"{path} was made by another attack, parameters, seed, sample set or model")
             extras = {key.removeprefix("extra_"): arrays.pop(key) for key in list(arrays) if key.startswith("extra_")}
@@ -128,6 +131,10 @@ class Parts:
             self.earlier_seconds += seconds
         self._last_save = time.time()
         return calls
+
+    def count(self):
+        """How many calls are saved (before :meth:`finished` reads them)."""
+        return len(list(self.folder.glob("part-*.npz")))
 
     def save(self, start, call):
         """Store the call that began at sample ``start`` (atomically)."""

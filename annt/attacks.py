@@ -111,7 +111,7 @@ ATTACKS = {
 }
 
 
-def generate(trained, classifier, name, params, images, labels, seed, progress=None, parts=None):
+def generate(trained, classifier, name, params, images, labels, seed, progress=None, parts=None, label=None):
     """Adversarial versions of ``images`` (true ``labels``) against ``trained``; returns ``(images, extras)``.
 
     ``classifier`` is ``art_classifier(trained)`` (:class:`~annt.estimator.FastClassifier`).
@@ -119,15 +119,22 @@ def generate(trained, classifier, name, params, images, labels, seed, progress=N
     Boundary's steps); both are seeded here. ``extras`` holds arrays worth keeping (UAP's noise,
     Boundary's L2 distance after each iteration).
     ``progress``: a tqdm bar to advance by the samples done (e.g. one bar over a whole study);
-    by default the attack shows its own.
+    by default the attack shows its own, titled ``label`` (e.g. ``fgsm run 2/3``; default the attack's name).
     ``parts``: a :class:`~annt.adversarial_sets.Parts` store. Each ART call's result is saved there as it
     finishes, with the generators' state, and calls it holds already are not made again: a killed run
     loses at most the calls in flight, and its images come out as if it had never stopped.
     """
+    if progress is not None:
+        return _generate(trained, classifier, name, params, images, labels, seed, progress, parts)
+    # A context, so that the bar is closed on an error too and its last line comes before the error's message.
+    with tqdm(total=len(images), desc=label or name, unit="sample") as bar:
+        return _generate(trained, classifier, name, params, images, labels, seed, bar, parts)
+
+
+def _generate(trained, classifier, name, params, images, labels, seed, bar, parts):
     spec = ATTACKS[name]
     random.seed(seed)
     np.random.seed(seed)
-    bar = progress if progress is not None else tqdm(total=len(images), desc=name, unit="sample")
     with trained.graph.as_default(), classifier.options(**spec.classifier_options):
         y = labels if spec.true_labels else None
         if name == "jsma":
@@ -161,8 +168,6 @@ def generate(trained, classifier, name, params, images, labels, seed, progress=N
                     parts.save(call.start, results[call.start])
                 if spec.chunk is not None:
                     bar.update(len(adversarial))
-    if progress is None:
-        bar.close()
     ordered = [results[call.start] for call in calls]
     extras = {key: np.concatenate([result.extras[key] for result in ordered]) for key in ordered[0].extras}
     return np.concatenate([result.images for result in ordered]), extras

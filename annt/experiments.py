@@ -46,6 +46,8 @@ def run_attack(settings, trained=None, progress=None, echo=print):
     predictions = trained.predict(images, settings.test.batch_size)
     spec, seed = settings.attack, settings.seed
     finished = _finished_runs(folder, settings, trained) if settings.output.resume else {}
+    if finished and progress is None:
+        print(f"{folder}: resuming; keeps finished run(s) {', '.join(map(str, sorted(finished)))} of {spec.runs}")
     # Samples are drawn before anything is written, so too few correct images leaves no trace.
     samples = {run: select_samples(labels, predictions, spec.samples, seed + run - 1, spec.selection)
                for run in range(1, spec.runs + 1) if run not in finished}
@@ -78,8 +80,12 @@ def _make_set(settings, trained, classifier, images, labels, predictions, indice
     run_folder = attack_folder(settings) / f"run-{run}"
     parts = Parts(run_folder / "parts",
                   hashlib.sha256(json.dumps(made_as, sort_keys=True).encode()).hexdigest())
+    label = spec.name if spec.runs == 1 else f"{spec.name} run {run}/{spec.runs}"
+    saved = parts.count()
+    if saved and progress is None:
+        print(f"{label}: resuming from {saved} saved batch(es) in {parts.folder}")
     adversarial, extras = generate(trained, classifier, spec.name, spec.params, images[indices], labels[indices],
-                                   run_seed, progress=progress, parts=parts)
+                                   run_seed, progress=progress, parts=parts, label=label)
     manifest = record.manifest(settings, run=run, run_seed=run_seed, **source, attack=spec.name, params=spec.params,
                                data_dir=str(resolve_data_dir(settings.data.dir, settings.data.dataset).resolve()))
     manifest["attack_wall_time_s"] = round(manifest["wall_time_s"] + parts.earlier_seconds, 2)

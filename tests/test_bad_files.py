@@ -182,3 +182,19 @@ def test_experiment_checks_every_precision_has_enough_correct_images_before_any_
     err = refused(tmp_path, capsys, ["--set", "task=experiment", "--set", "experiment.precisions=[FP, '1,1,32']",
                                      "--set", "attack.samples=9900"])
     assert "attack.samples: model_a at 1,1,32 classifies only" in err and "fewer than the 9900 asked for" in err
+
+
+def test_a_damaged_saved_batch_is_named_with_the_file_to_remove(fgsm_set, tmp_path, capsys):
+    """Not output.overwrite, which would discard every finished run: removing the one file redoes one batch."""
+    attack = tmp_path / "runs" / "model_a-mnist-fp-fgsm"
+    shutil.copytree(fgsm_set.parent, attack)
+    part = attack / "run-2" / "parts" / "part-000000.npz"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"half a batch")
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["--set", "task=attack", "--set", "attack.samples=10", "--set", "attack.runs=2",
+                 "--set", "output.resume=true", "--set", f"output.dir={tmp_path / 'runs'}"]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(f"annt: error: {part} is not a readable part of an adversarial set")
+    assert err.endswith("remove that file and resume: its batch is made again") and "overwrite" not in err
+    assert sorted(tmp_path.rglob("*")) == before
