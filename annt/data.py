@@ -96,14 +96,26 @@ def _holds(folder, dataset, split):
 
 
 def download(remote, folder):
-    """Fetch ``remote`` into ``folder``, verify its SHA-256, and only then move it into place."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Fetch ``remote`` into ``folder``, verify its SHA-256, and only then move it into place. A failed download
+    leaves nothing behind: no partial file, and no folder made for it."""
+    made = [parent for parent in (folder, *folder.parents) if not parent.exists()]
+    if not os.access(folder.parents[len(made) - 1] if made else folder, os.W_OK):
+        raise DataError(f"cannot download {remote.name} into {folder}/ (not writable); put it there by hand, or set "
+                        "data.dir / ANNT_DATA_DIR to a folder that has it or that you may write in")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot make the data folder {folder} to download {remote.name} into ({exc.strerror}); "
+                        "set data.dir / ANNT_DATA_DIR to a folder you may write in, or one that has the file") from None
     target = folder / remote.name
     partial = folder / (remote.name + ".part")
     try:
         urllib.request.urlretrieve(remote.url + remote.name, partial)
     except (urllib.error.URLError, OSError) as exc:
         partial.unlink(missing_ok=True)
+        for empty in made:  # innermost first
+            if empty.is_dir() and not any(empty.iterdir()):
+                empty.rmdir()
         raise DataError(f"could not download {remote.url + remote.name} ({exc}); "
                         f"put {remote.name} into {folder}/ by hand, or set data.dir / "
                         "ANNT_DATA_DIR to a folder that has it") from exc

@@ -84,7 +84,18 @@ def test_offline_download_fails_with_a_clear_message_and_leaves_nothing(tmp_path
     monkeypatch.setattr(urllib.request, "urlretrieve", offline)
     with pytest.raises(DataError, match="could not download .*put train-images-idx3-ubyte.gz into"):
         data.load_dataset("mnist", "train", data_dir=tmp_path, download=True)
-    assert not any(path.is_file() for path in tmp_path.rglob("*"))
+    assert list(tmp_path.iterdir()) == [], "no partial file, and no empty mnist/ folder made for it"
+
+
+def test_a_data_folder_that_cannot_take_the_download_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(urllib.request, "urlretrieve", lambda url, filename: pytest.fail("must not download"))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DataError, match=r"cannot make the data folder .*afile/mnist to download"):
+        data.load_dataset("mnist", "train", data_dir=tmp_path / "afile", download=True)
+    monkeypatch.setattr(data.os, "access", lambda path, mode: False)  # a read-only folder (root may write anywhere)
+    with pytest.raises(DataError, match=r"cannot download train-images-idx3-ubyte.gz into .*/mnist/ \(not writable\)"):
+        data.load_dataset("mnist", "train", data_dir=tmp_path, download=True)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["afile"]
 
 
 def _served(tmp_path, content, sha256):
