@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from art.utils import to_categorical
-from tqdm.auto import tqdm
 
 from .attacks import generate
 from .estimator import art_classifier
 from .metrics import distortions
+from .progress import CostBar, cost_per_sample
 
 #: An input-gradient entry below this fraction of its image's largest entry (but not zero) counts as
 #: vanishing: FGSM's sign step still moves it, but it carries no information about the loss.
@@ -96,24 +96,26 @@ class Diagnosis:
         return [f"{check.verdict:>12}  {check.name:<{width}}  {check.finding}" for check in self.checks]
 
 
-def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, seed=0, batch_size=256,
-             progress=None):
+def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, seed=0, batch_size=256):
     """Run every check on ``trained`` beside ``reference`` (the same architecture, e.g. at full precision).
 
     ``images``/``labels``: samples both models classify correctly. ``params``: ART parameters of ``fgsm``,
     ``pgd`` and ``boundary`` (and of ``attack``, when given: the attack whose transfer from the reference is
     compared with its direct use). ``eps_grid``: the robustness curve's budgets (0, FGSM's ``eps`` and the
-    unbounded 1.0 are always added). ``progress``: a tqdm bar advanced by the attacks' samples.
+    unbounded 1.0 are always added). Its progress bar weighs each attack's samples by their cost.
     """
     same = trained is reference
     fgsm_eps = params["fgsm"]["eps"]
     eps_grid = sorted(set(eps_grid) | {0.0, fgsm_eps, 1.0})
     models = 1 if same else 2
-    calls = (len(eps_grid) - 1) * models + models + 1 + (2 if attack and not same else 0)
-    bar = progress if progress is not None else tqdm(total=calls * len(labels), desc="diagnose", unit="sample")
+    calls = [("pgd", _pgd_at(params["pgd"], eps)) for eps in eps_grid if eps != 0] * models + \
+        [("fgsm", params["fgsm"])] * models + [("boundary", params["boundary"])] + \
+        ([(attack, params[attack])] * 2 if attack and not same else [])
+    bar = CostBar(sum(cost_per_sample(*call) for call in calls) * len(labels), len(calls) * len(labels), "diagnose")
 
     def run(model, name, attack_params):
-        return generate(model, art_classifier(model), name, attack_params, images, labels, seed, progress=bar)
+        return generate(model, art_classifier(model), name, attack_params, images, labels, seed,
+                        progress=bar.part(cost_per_sample(name, attack_params)))
 
     def success(model, adversarial):
         return model.predict(adversarial, batch_size) != labels
@@ -140,8 +142,7 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
               unbounded_check(eps_grid[-1], pgd_success["model"][eps_grid[-1]]),
               boundary_check(eps_grid, pgd_success["model"], boundary_success, boundary_linf,
                              params["boundary"]["max_iter"])]
-    if progress is None:
-        bar.close()
+    bar.close()
     curves = {label: {"eps": [float(eps) for eps in eps_grid],
                       "adversarial_accuracy": [1.0 - float(pgd_success[label][eps].mean()) for eps in eps_grid]}
               for label in ("model",) + (() if same else ("reference",))}

@@ -283,7 +283,7 @@ def diagnosis_samples(settings, trained, reference):
     return images[indices], labels[indices]
 
 
-def diagnose_model(settings, trained, reference, attack=None, progress=None):
+def diagnose_model(settings, trained, reference, attack=None):
     """:func:`annt.diagnostics.diagnose` of ``trained`` beside ``reference`` on ``diagnose.samples`` (else
     ``attack.samples``) test images both classify correctly; ``attack`` (AttackSettings) is compared made on the
     model and transferred from the reference."""
@@ -291,7 +291,7 @@ def diagnose_model(settings, trained, reference, attack=None, progress=None):
     params = {**settings.diagnose.params, **({attack.name: attack.params} if attack else {})}
     return diagnose(trained, reference, images, labels, params,
                     settings.diagnose.eps or EPS_GRID[settings.data.dataset], attack and attack.name, settings.seed,
-                    settings.test.batch_size, progress)
+                    settings.test.batch_size)
 
 
 def load_reference(settings, trained):

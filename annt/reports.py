@@ -336,7 +336,8 @@ def transfer_markdown(rows, precisions, attack, report):
     written = [write_text(report / f"transfer_{attack}.md", "\n".join(text) + "\n")]
     evaluated = {pair: value for pair, value in matrix.items() if value is not None}
     if evaluated:
-        plt.close(viz.transfer_matrix_heatmap(evaluated, save=report / f"transfer_{attack}.png"))
+        plt.close(viz.transfer_matrix_heatmap(evaluated, report / f"transfer_{attack}.png",
+                                              f"transfer of {attack}: adversarial accuracy", precisions))
         written.append(report / f"transfer_{attack}.png")
     return written
 

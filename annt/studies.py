@@ -10,8 +10,6 @@ import json
 import time
 from dataclasses import dataclass, replace
 
-from tqdm.auto import tqdm
-
 from .errors import DamagedFileError, ResumeError
 from .data import resolve_data_dir
 from .experiments import (clean_accuracies, diagnose_model, load_reference, load_trained, run_attack, run_evaluate,
@@ -20,9 +18,11 @@ from .manifest import RunRecord
 from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, read_json,
                       study_folder, write_json)
 from .reports import write_report
+from .progress import CostBar, cost_per_sample
 from .settings import AttackSettings, EvaluateSettings, OutputSettings
 from .tables import on_screen
 from .zoo import shipped_folder
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -35,6 +35,11 @@ class Cell:
     @property
     def samples(self):
         return self.settings.attack.samples * self.settings.attack.runs
+
+    @property
+    def cost(self):
+        """What one of its samples costs (:func:`annt.progress.cost_per_sample`), to weigh the study's bar."""
+        return cost_per_sample(self.attack, self.settings.attack.params)
 
     def __str__(self):
         return f"{self.attack} on {self.precision}"
@@ -116,7 +121,7 @@ def run_study(settings):
                                      "data_dir": None if settings.data.dir is None else str(settings.data.dir),
                                      "reference": settings.study.reference, "images": settings.study.images})
     run = _ray_cells if settings.study.executor == "ray" else _local_cells
-    bar = tqdm(total=sum(cell.samples for cell in cells), desc="study", unit="sample", smoothing=0.05)
+    bar = CostBar(sum(cell.samples * cell.cost for cell in cells), sum(cell.samples for cell in cells), "study")
     with bar:
         for cell, result, seconds in run(cells, bar, models, settings.study.ray_address):
             bar.write(_cell_line(cell, result, seconds))
@@ -135,12 +140,14 @@ def run_study(settings):
 def _diagnose_precisions(settings, cells, models, folder):
     """The gradient-masking checks of every precision (skipping those done), each beside ``diagnose.reference``,
     in ``<folder>/<run name>/``; the per-attack transfer check comes from the study's own transfer matrices."""
-    for cell in tqdm([cell for cell in cells if cell.attack == cells[0].attack], desc="diagnose", unit="model"):
+    precisions = [cell for cell in cells if cell.attack == cells[0].attack]
+    for number, cell in enumerate(precisions, 1):
         target = folder / model_run_name(cell.settings)
         if (target / "diagnostics.json").is_file():
             continue
         trained = models[cell.precision]
         reference = models.get(settings.diagnose.reference) or load_reference(cell.settings, trained)
+        print(f"diagnosing {cell.precision} beside {reference.precision} (precision {number} of {len(precisions)})")
         diagnosis = diagnose_model(cell.settings, trained, reference)
         write_diagnosis(target, diagnosis, {"model": str(trained.precision),
                                             "reference": f"{reference.precision} (reference)"})
@@ -157,7 +164,7 @@ def _local_cells(cells, bar, models, _address):
     """Run the cells here, one after the other: ``(cell, result, seconds)`` as each finishes."""
     for cell in cells:
         start = time.time()
-        result = run_attack(cell.settings, models[cell.precision], progress=bar, echo=lambda *_: None)
+        result = run_attack(cell.settings, models[cell.precision], progress=bar.part(cell.cost), echo=lambda *_: None)
         yield cell, result, time.time() - start
 
 
@@ -170,13 +177,13 @@ def _ray_cells(cells, bar, _models, address):
     counter = ray.remote(_Counter).remote()
     task = ray.remote(_remote_cell)
     pending = {task.remote(cell, counter): (cell, time.time()) for cell in cells}
-    shown = 0
+    shown = 0, 0.0
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-            done = ray.get(counter.total.remote())
-            bar.update(done - shown)
-            shown = done
+            samples, cost = ray.get(counter.total.remote())
+            bar.add(samples - shown[0], cost - shown[1])
+            shown = samples, cost
             for reference in ready:
                 cell, start = pending.pop(reference)
                 yield cell, ray.get(reference), time.time() - start
@@ -188,28 +195,30 @@ def _ray_cells(cells, bar, _models, address):
 
 
 class _Counter:
-    """Samples attacked so far, summed over Ray workers (a Ray actor)."""
+    """Samples attacked so far and their cost (:func:`annt.progress.cost_per_sample`), summed over Ray workers
+    (a Ray actor)."""
 
     def __init__(self):
-        self.done = 0
+        self.samples, self.cost = 0, 0.0
 
-    def add(self, samples):
-        self.done += samples
+    def add(self, samples, cost):
+        self.samples += samples
+        self.cost += cost
 
     def total(self):
-        return self.done
+        return self.samples, self.cost
 
 
 class _CounterBar:
     """What :func:`annt.attacks.generate` needs of a progress bar, forwarding to the counter actor."""
 
-    def __init__(self, counter):
-        self.counter = counter
+    def __init__(self, counter, cost):
+        self.counter, self.cost = counter, cost
 
     def update(self, samples):
-        self.counter.add.remote(samples)
+        self.counter.add.remote(samples, samples * self.cost)
 
 
 def _remote_cell(cell, counter):
     """One cell in a Ray worker."""
-    return run_attack(cell.settings, progress=_CounterBar(counter), echo=lambda *_: None)
+    return run_attack(cell.settings, progress=_CounterBar(counter, cell.cost), echo=lambda *_: None)

@@ -60,10 +60,19 @@ def _show(ax, image, title=None):
         ax.set_title(title, fontsize=8)
 
 
-def _scaled(perturbation):
-    """A perturbation mapped to [0, 1] for display: 0.5 = unchanged, its largest change -> 0 or 1."""
-    largest = np.abs(perturbation).max()
-    return perturbation / (2 * largest) + 0.5 if largest > 0 else np.full_like(perturbation, 0.5)
+def _show_perturbation(ax, perturbation, title="perturbation"):
+    """A perturbation mapped to grey levels: mid-grey = unchanged, black and white = its largest change, which the
+    title gives (the scale differs from image to image)."""
+    largest = float(np.abs(perturbation).max())
+    scaled = perturbation / (2 * largest) + 0.5 if largest > 0 else np.full_like(perturbation, 0.5)
+    _show(ax, scaled, f"{title}\n±{largest:.2g} (grey: none)")
+
+
+def _set_title(adversarial_set):
+    """What a figure of a set shows: attack, model, precision, data set, samples."""
+    made = adversarial_set.manifest
+    return (f"{made.get('attack', 'adversarial set')} on {made.get('model', '?')} {made.get('precision', '')} "
+            f"({made.get('dataset', '?')}), {len(adversarial_set.indices)} samples")
 
 
 def _finish(fig, save):
@@ -88,7 +97,8 @@ def image_grid(adversarial_set, count=8, clean=None, perturbation=True, save=Non
         _show(axes[1, column], adversarial_set.adversarial[column],
               f"adv. pred {names[adversarial_set.adversarial_predictions[column]]}")
         if perturbation:
-            _show(axes[2, column], _scaled(adversarial_set.adversarial[column] - clean[column]), "perturbation")
+            _show_perturbation(axes[2, column], adversarial_set.adversarial[column] - clean[column])
+    fig.suptitle(f"{_set_title(adversarial_set)}: the first {count}", fontsize=9)
     return _finish(fig, save)
 
 
@@ -102,7 +112,7 @@ def sample_view(adversarial_set, position, model, top_k=3, clean=None, save=None
     _show(axes[0], clean, f"clean (index {adversarial_set.indices[position]}, "
                           f"true {names[adversarial_set.labels[position]]})")
     _show(axes[1], adversarial, "adversarial")
-    _show(axes[2], _scaled(adversarial - clean), f"perturbation (L2 {np.linalg.norm(adversarial - clean):.3g})")
+    _show_perturbation(axes[2], adversarial - clean, f"perturbation (L2 {np.linalg.norm(adversarial - clean):.3g})")
     classes = np.union1d(np.argsort(before)[-top_k:], np.argsort(after)[-top_k:])
     heights = np.arange(len(classes))
     axes[3].barh(heights - 0.2, before[classes], height=0.4, label="clean")
@@ -111,6 +121,7 @@ def sample_view(adversarial_set, position, model, top_k=3, clean=None, save=None
     axes[3].set_xlim(0, 1)
     axes[3].set_xlabel(f"probability ({model.name} {model.precision})")
     axes[3].legend(fontsize=8)
+    fig.suptitle(f"{_set_title(adversarial_set)}: sample {position}", fontsize=9)
     return _finish(fig, save)
 
 
@@ -209,6 +220,9 @@ def precision_grid(sets, count=6, save=None):
                   f"-> {names[adversarial_set.adversarial_predictions[column]]}")
         axes[2 * row, 0].set_ylabel(f"{precision}\nclean", fontsize=8)
         axes[2 * row + 1, 0].set_ylabel("adversarial", fontsize=8)
+    first = next(iter(sets.values())).manifest
+    fig.suptitle(f"{first.get('attack', 'adversarial sets')} on {first.get('model', '?')} ({first.get('dataset', '?')}) "
+                 f"at each precision: the first {count} samples", fontsize=9)
     return _finish(fig, save)
 
 
@@ -249,26 +263,33 @@ def robustness_curves(curves, save=None):
 def transfer_heatmap(folders, save=None):
     """Adversarial accuracy of each source precision's sets (rows) on each target precision (columns),
     from attack folders (the diagonal), evaluation folders (the transfers) or an experiment folder."""
-    cells = {}
-    for results in _results(folders):
+    cells, found = {}, _results(folders)
+    for results in found:
         source, target = results["source"]["precision"], results["target"]["precision"]
         cells[(source, target)] = results["aggregate"]["adversarial_accuracy"]["mean"]
-    return transfer_matrix_heatmap(cells, save)
+    first = found[0]
+    title = (f"{first.get('attack') or 'adversarial sets'} on {first['source']['model']} "
+             f"({first['source']['dataset']}), {first['per_run'][0]['samples']} samples x {len(first['per_run'])} run(s)")
+    return transfer_matrix_heatmap(cells, save, title)
 
 
-def transfer_matrix_heatmap(cells, save=None):
+def transfer_matrix_heatmap(cells, save=None, title=None, precisions=None):
     """The heat map of :func:`transfer_heatmap` from ``{(source, target): adversarial accuracy}`` (precisions
-    as strings), e.g. the rows of a study report's ``transfer_<attack>.csv``."""
-    precisions = sorted({p for pair in cells for p in pair}, key=_bits)
+    as strings), e.g. the rows of a study report's ``transfer_<attack>.csv``. Pairs of ``precisions`` (default:
+    those in ``cells``) without a value are shown grey, marked "not run"."""
+    precisions = sorted(precisions or {p for pair in cells for p in pair}, key=_bits)
     matrix = np.full((len(precisions), len(precisions)), np.nan)
     for (source, target), value in cells.items():
         matrix[precisions.index(source), precisions.index(target)] = np.nan if value is None else value
     fig, ax = plt.subplots(figsize=(1.1 * len(precisions) + 2.5, 1.0 * len(precisions) + 1.5))
-    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="viridis")
+    colours = plt.get_cmap("viridis").with_extremes(bad="lightgrey")
+    image = ax.imshow(np.ma.masked_invalid(matrix), vmin=0, vmax=1, cmap=colours)
     for (row, column), value in np.ndenumerate(matrix):
-        if not np.isnan(value):
-            ax.text(column, row, f"{value:.2f}", ha="center", va="center",
-                    color="white" if value < 0.5 else "black", fontsize=9)
+        ax.text(column, row, "not run" if np.isnan(value) else f"{value:.2f}", ha="center", va="center",
+                color="dimgrey" if np.isnan(value) else "white" if value < 0.5 else "black",
+                fontsize=7 if np.isnan(value) else 9)
+    if title:
+        ax.set_title(title, fontsize=9)
     ticks = range(len(precisions))
     ax.set_xticks(ticks, precisions)
     ax.set_yticks(ticks, precisions)

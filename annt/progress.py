@@ -1,0 +1,79 @@
+"""Progress bars whose remaining time holds over attacks of very unequal cost.
+
+A study or a diagnosis runs attacks whose samples cost from one gradient (FGSM) to thousands of model
+evaluations (Boundary, CW). A bar counting samples would promise, after the fast ones, an end that the slow
+ones then miss by far (a diagnosis showed "23 s left" at 87 % and took 12 more minutes, its 100 Boundary
+iterations coming last). :class:`CostBar` advances instead by each sample's estimated cost
+(:func:`cost_per_sample`); tqdm turns the measured rate of cost into the time left, so only the ratios of the
+costs matter, and they hold across models and machines as long as the attacks scale alike.
+"""
+from tqdm.auto import tqdm
+
+
+def cost_per_sample(attack, params):
+    """What one sample of ``attack`` costs, in PGD steps (one input gradient of a batch of samples).
+
+    Measured on model_a FP on 2 cores, 100 samples (``annt.attacks.generate``): a PGD step 0.16 ms, FGSM about
+    one step, Boundary 82 ms at 15 iterations and 470 ms at 100 (30 steps an iteration, 80 for its starting
+    points), CW-L2 12 ms at 20 optimisation steps (3.6 steps each), JSMA 6.4 ms at gamma 0.1, UAP 3.8 ms.
+    """
+    if attack == "fgsm":
+        return 1.0
+    if attack == "pgd":
+        return float(params["max_iter"] * max(1, params["num_random_init"]))
+    if attack == "boundary":
+        return 30.0 * params["max_iter"] + 80.0
+    if attack == "cw_l2":
+        return 3.6 * params["max_iter"] * params["binary_search_steps"]
+    if attack == "jsma":
+        return 40.0 * params["gamma"] / 0.1
+    if attack == "uap":
+        return 25.0
+    raise ValueError(f"unknown attack {attack!r}")
+
+
+class CostBar:
+    """One tqdm bar over samples of several attacks, advancing by their cost; it shows the samples done.
+
+    ``total_cost``: the sum over the work of samples x :func:`cost_per_sample`. :meth:`part` gives what one
+    attack's code advances (anything with ``update(samples)``, as :func:`annt.attacks.generate` takes).
+    """
+
+    def __init__(self, total_cost, total_samples, desc):
+        self.samples, self.total_samples = 0, total_samples
+        self.bar = tqdm(total=total_cost, desc=desc, smoothing=0.05,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
+        self.bar.set_postfix_str(self._count(), refresh=False)
+
+    def _count(self):
+        return f"{self.samples}/{self.total_samples} samples"
+
+    def add(self, samples, cost):
+        """``samples`` more done, of total cost ``cost``."""
+        self.samples += samples
+        self.bar.set_postfix_str(self._count(), refresh=False)
+        self.bar.update(cost)
+
+    def part(self, cost):
+        """What to hand one attack: its ``update(samples)`` advances this bar by ``samples * cost``."""
+        return _Part(self, cost)
+
+    def write(self, text):
+        self.bar.write(text)
+
+    def close(self):
+        self.bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
+
+
+class _Part:
+    def __init__(self, owner, cost):
+        self.owner, self.cost = owner, cost
+
+    def update(self, samples):
+        self.owner.add(samples, samples * self.cost)
