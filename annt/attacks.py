@@ -15,7 +15,7 @@ from art.attacks.evasion import (BoundaryAttack, CarliniL2Method, FastGradientMe
                                  SaliencyMapMethod, UniversalPerturbation)
 from art.attacks.evasion import universal_perturbation
 from art.utils import random_targets
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 

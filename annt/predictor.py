@@ -6,7 +6,9 @@ import numpy as np
 from tensorpack import OfflinePredictor, PredictConfig, SmartInit
 
 from .checkpoints import check_variables, read_variables, resolve_checkpoint
-from .models import build_model
+from .errors import CheckpointError
+from .models import MODELS, build_model
+from .outputs import sha256_of
 from .zoo import card_for, identify, shipped_folder
 
 
@@ -86,5 +88,17 @@ def load_model(model=None, precision=None, checkpoint=None, activation_bound=Non
     """
     name, precision, bound = identify(model, precision, checkpoint, activation_bound)
     if checkpoint is None:
-        checkpoint = shipped_folder(name, build_model(name).dataset, precision, bound)
-    return TrainedModel(build_model(name, precision, bound), resolve_checkpoint(checkpoint), card_for(checkpoint))
+        checkpoint = shipped_folder(name, MODELS[name].dataset, precision, bound)
+    weights, card = resolve_checkpoint(checkpoint), card_for(checkpoint)
+    _check_card_describes(weights, card)
+    return TrainedModel(build_model(name, precision, bound), weights, card)
+
+
+def _check_card_describes(weights, card):
+    """The card speaks for these weights only if they are the file it was written with (its SHA-256): weights
+    copied in from another run (another precision, say) would be built at the card's precision without a word."""
+    recorded = (card or {}).get("weights_sha256")
+    if recorded and Path(weights).name == card.get("weights") and sha256_of(weights) != recorded:
+        raise CheckpointError(f"{weights} is not the file its model card describes (its SHA-256 differs from the "
+                              "card's weights_sha256): weights from another run? Its card's model and precision "
+                              "would be wrong for them")

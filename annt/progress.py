@@ -7,7 +7,7 @@ iterations coming last). :class:`CostBar` advances instead by each sample's esti
 (:func:`cost_per_sample`); tqdm turns the measured rate of cost into the time left, so only the ratios of the
 costs matter, and they hold across models and machines as long as the attacks scale alike.
 """
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 def cost_per_sample(attack, params):

@@ -198,3 +198,12 @@ def test_a_damaged_saved_batch_is_named_with_the_file_to_remove(fgsm_set, tmp_pa
     assert err.startswith(f"annt: error: {part} is not a readable part of an adversarial set")
     assert err.endswith("remove that file and resume: its batch is made again") and "overwrite" not in err
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_weights_that_are_not_the_file_their_card_describes_are_refused(tmp_path, capsys):
+    """A card saying FP beside 1-bit weights (copied in from another run) would build them at the wrong precision."""
+    run = tmp_path / "run"
+    shutil.copytree(REPO / "models" / "model_a-mnist-fp", run)
+    shutil.copy(REPO / "models" / "model_a-mnist-w1a1g32" / "model.npz", run / "model.npz")
+    err = refused(tmp_path, capsys, ["--set", "task=test", "--set", f"model.checkpoint={run}"])
+    assert f"model.checkpoint: {run / 'model.npz'} is not the file its model card describes" in err
