@@ -22,6 +22,9 @@ DEFAULTS = {
     # Not in the paper: the iterative attack that tells robustness from gradient masking (Madry et al. 2018),
     # at FGSM's eps by default.
     "pgd": {"eps": 0.25, "eps_step": 0.01, "max_iter": 40, "num_random_init": 1, "batch_size": 256},
+    # Not in the paper: the gradient-free Square attack (Andriushchenko et al. 2020), AutoAttack's black-box
+    # member, at RobustBench's budgets (DATASET_PARAMS); max_iter counts queries per sample and restart.
+    "square": {"norm": "inf", "eps": 0.3, "max_iter": 1000, "p_init": 0.8, "nb_restarts": 1, "batch_size": 128},
 }
 
 #: The attack names, in the order help and reports list them.
@@ -40,7 +43,7 @@ PAPER_PARAMS = {
 }
 
 #: ANNT's own values by data set for attacks the paper does not use (PGD at the paper's FGSM eps).
-DATASET_PARAMS = {"mnist": {}, "cifar10": {"pgd": {"eps": 0.05, "eps_step": 0.005}}}
+DATASET_PARAMS = {"mnist": {}, "cifar10": {"pgd": {"eps": 0.05, "eps_step": 0.005}, "square": {"eps": 8 / 255}}}
 
 
 #: Meaningful values of parameters on images in [0, 1] (inclusive bounds; None = unbounded), by ART name.
@@ -55,7 +58,11 @@ RANGES = {
     "initial_const": (0.0, None),
     "eps_step": (0.0, 1.0),       # PGD step, L-inf
     "num_random_init": (0, None),  # PGD: 0 = start at the image itself
+    "p_init": (0.0, 1.0),         # Square: fraction of pixels its first squares change
 }
+
+#: Parameters that take one of a few values instead of a number, by ART name.
+CHOICES = {"norm": ("inf", 2)}  # Square: L-inf (YAML inf or .inf) or L2
 
 
 def resolve_params(name, dataset, given):
@@ -79,12 +86,21 @@ def _merged(base, given, attack=None, prefix=""):
         if isinstance(base[key], dict):
             result[key] = _merged(base[key], value, attack, where + ".")
             continue
+        if key in CHOICES:
+            value = "inf" if value == float("inf") else value
+            if isinstance(value, bool) or value not in CHOICES[key]:
+                raise AttackParameterError(f"{excerpt(value)} is not allowed; allowed: "
+                                           f"{', '.join(map(str, CHOICES[key]))}", where)
+            result[key] = value
+            continue
         expected = type(base[key])
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (expected is int and not isinstance(value, int)):
             raise AttackParameterError(f"expected {'an integer' if expected is int else 'a number'}, got {excerpt(value)}",
                                        where)
         low, high = RANGES.get(key, (1 if expected is int else 0.0, None))
+        if key == "eps" and {**result, **given}.get("norm") == 2:
+            high = None  # an L2 budget, not bounded by one pixel's range
         if not math.isfinite(value) or value < low or (high is not None and value > high):
             kind = "an integer" if expected is int else "a number" if high is not None else "a finite number"
             allowed = f"{kind} >= {low:g}" if high is None else f"{kind} from {low:g} to {high:g}"

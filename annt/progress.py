@@ -29,6 +29,8 @@ def cost_per_sample(attack, params):
         return 40.0 * params["gamma"] / 0.1
     if attack == "uap":
         return 25.0
+    if attack == "square":  # one forward pass per query; a sample it breaks stops early, so this is the most
+        return 0.4 * params["max_iter"] * params["nb_restarts"]
     raise ValueError(f"unknown attack {attack!r}")
 
 

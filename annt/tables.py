@@ -38,7 +38,8 @@ def on_screen(cell, runs):
     std of L-inf, which is ``eps`` on every image, shows as 0.000); the mean alone for one run."""
     if cell["mean"] is None:
         return "n/a"
-    decimals = _decimals(cell["mean"])
+    whole = cell["mean"] == int(cell["mean"]) and abs(cell["mean"]) >= 2 and not cell.get("std")  # a count
+    decimals = 0 if whole else _decimals(cell["mean"])
     return f"{cell['mean']:.{decimals}f}" + (f" ± {cell['std']:.{decimals}f}" if runs > 1 else "")
 
 

@@ -20,6 +20,7 @@ TINY = {
     "cw_l2": {"max_iter": 5, "binary_search_steps": 2, "initial_const": 1.0},
     "boundary": {"max_iter": 3},
     "pgd": {"max_iter": 3},
+    "square": {"max_iter": 20},
 }
 
 
