@@ -21,9 +21,11 @@ import os
 import warnings
 
 # Tensorpack's layers need the legacy Keras (tf_keras); TensorFlow reads this only at its first import, which
-# may come from the user's own code after ``import annt``. ART announces optional PyTorch features at import.
+# may come from the user's own code after ``import annt``. ART announces optional PyTorch features at import, and
+# its tqdm.auto, in Jupyter without ipywidgets, that it falls back to text bars (ANNT's bars are text bars).
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 warnings.filterwarnings("ignore", message="PyTorch not found")
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 __version__ = "0.1.0"
 

@@ -25,6 +25,10 @@ DEFAULTS = {
     # Not in the paper: the gradient-free Square attack (Andriushchenko et al. 2020), AutoAttack's black-box
     # member, at RobustBench's budgets (DATASET_PARAMS); max_iter counts queries per sample and restart.
     "square": {"norm": "inf", "eps": 0.3, "max_iter": 1000, "p_init": 0.8, "nb_restarts": 1, "batch_size": 128},
+    # Not in the paper: APGD (Croce & Hein 2020, annt/apgd.py), AutoAttack's gradient members, L-inf, at
+    # RobustBench's budgets; loss dlr_targeted is APGD-T (one run per target class, n_target_classes of them).
+    "apgd": {"loss": "ce", "eps": 0.3, "max_iter": 100, "nb_restarts": 1, "rho": 0.75, "n_target_classes": 9,
+             "batch_size": 256},
 }
 
 #: The attack names, in the order help and reports list them.
@@ -43,7 +47,7 @@ PAPER_PARAMS = {
 }
 
 #: ANNT's own values by data set for attacks the paper does not use (PGD at the paper's FGSM eps).
-DATASET_PARAMS = {"mnist": {}, "cifar10": {"pgd": {"eps": 0.05, "eps_step": 0.005}, "square": {"eps": 8 / 255}}}
+DATASET_PARAMS = {"mnist": {}, "cifar10": {"pgd": {"eps": 0.05, "eps_step": 0.005}, "square": {"eps": 8 / 255}, "apgd": {"eps": 8 / 255}}}
 
 
 #: Meaningful values of parameters on images in [0, 1] (inclusive bounds; None = unbounded), by ART name.
@@ -59,10 +63,13 @@ RANGES = {
     "eps_step": (0.0, 1.0),       # PGD step, L-inf
     "num_random_init": (0, None),  # PGD: 0 = start at the image itself
     "p_init": (0.0, 1.0),         # Square: fraction of pixels its first squares change
+    "rho": (0.0, 1.0),            # APGD: share of loss rises below which a checkpoint halves the step
+    "n_target_classes": (1, 9),   # APGD-T: targets, the classes ranked 2nd, 3rd, ... (of 10)
 }
 
 #: Parameters that take one of a few values instead of a number, by ART name.
-CHOICES = {"norm": ("inf", 2)}  # Square: L-inf (YAML inf or .inf) or L2
+CHOICES = {"norm": ("inf", 2),  # Square: L-inf (YAML inf or .inf) or L2
+           "loss": ("ce", "dlr", "dlr_targeted")}  # APGD
 
 
 def resolve_params(name, dataset, given):

@@ -17,6 +17,7 @@ from art.attacks.evasion import universal_perturbation
 from art.utils import random_targets
 from tqdm import tqdm
 
+from .apgd import APGD
 
 
 class TracedBoundaryAttack(BoundaryAttack):
@@ -110,6 +111,8 @@ ATTACKS = {
     "pgd": AttackSpec(ProjectedGradientDescent, fixed={"norm": np.inf, "targeted": False, "verbose": False}),
     # Square draws its squares from NumPy's and Python's generators: its calls run one after the other too.
     "square": AttackSpec(SquareAttack, fixed={"verbose": False}),
+    # ANNT's own APGD (annt/apgd.py): ART's refuses TF1 classifiers. Its random starts draw from NumPy.
+    "apgd": AttackSpec(APGD),
 }
 
 

@@ -29,6 +29,9 @@ def cost_per_sample(attack, params):
         return 40.0 * params["gamma"] / 0.1
     if attack == "uap":
         return 25.0
+    if attack == "apgd":  # one forward and backward pass a step, per restart and (APGD-T) per target class
+        targets = params["n_target_classes"] if params["loss"] == "dlr_targeted" else 1
+        return float(params["max_iter"] * params["nb_restarts"] * targets)
     if attack == "square":  # one forward pass per query; a sample it breaks stops early, so this is the most
         return 0.4 * params["max_iter"] * params["nb_restarts"]
     raise ValueError(f"unknown attack {attack!r}")

@@ -21,6 +21,7 @@ TINY = {
     "boundary": {"max_iter": 3},
     "pgd": {"max_iter": 3},
     "square": {"max_iter": 20},
+    "apgd": {"max_iter": 5},
 }
 
 

@@ -30,6 +30,8 @@ def test_notebook_runs_clean(path, tmp_path, monkeypatch):
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     images = [output for cell in notebook.cells for output in cell.get("outputs", [])
               if "image/png" in output.get("data", {})]
+    texts = [output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])]
+    assert not any("TqdmWarning" in text or "Traceback" in text for text in texts)
     pngs = list(Path(tmp_path / "out").glob("*.png"))
     if path.name == "01_train.ipynb":
         assert (tmp_path / "out" / "model_a-mnist-w2a2g32" / "model_card.json").is_file(), "the trained run"

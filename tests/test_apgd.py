@@ -1,0 +1,100 @@
+"""APGD (annt/apgd.py) against hand-computed losses and steps, and on the shipped models."""
+import numpy as np
+import pytest
+
+import annt
+from annt._backend import tf
+from annt.apgd import APGD, checkpoint_gaps, loss_tensor
+from annt.attack_params import resolve_params
+from annt.attacks import generate
+from annt.estimator import art_classifier
+
+LOGITS = np.array([[1.0, 2.0, 3.0, 4.0, -5.0], [0.5, 3.0, 2.0, -1.0, 1.0]], np.float32)
+
+
+@pytest.mark.parametrize("name, labels, targets, expected", [
+    # sorted logits of row 0: 4 > 3 > 2 > 1; of row 1: 3 > 2 > 1 > 0.5
+    ("dlr", [3, 0], None, [-(4 - 3) / (4 - 2), -(0.5 - 3) / (3 - 1)]),
+    ("dlr", [0, 1], None, [-(1 - 4) / (4 - 2), -(3 - 2) / (3 - 1)]),
+    ("dlr_targeted", [0, 1], [2, 4], [-(1 - 3) / (4 - 0.5 * (2 + 1)), -(3 - 1) / (3 - 0.5 * (1 + 0.5))]),
+    ("ce", [3, 1], None, [-np.log(np.exp(4) / np.exp(LOGITS[0]).sum()), -np.log(np.exp(3) / np.exp(LOGITS[1]).sum())]),
+])
+def test_losses_equal_their_values_by_hand(name, labels, targets, expected):
+    with tf.Graph().as_default(), tf.Session() as session:
+        loss = loss_tensor(name, tf.constant(LOGITS), tf.constant(labels), None if targets is None else
+                           tf.constant(targets))
+        np.testing.assert_allclose(session.run(loss), expected, rtol=1e-5)
+
+
+def test_checkpoints_follow_the_reference_schedule():
+    assert checkpoint_gaps(100) == [22, 19, 16, 13, 10, 7, 6, 6]
+    assert checkpoint_gaps(10) == [2, 1, 1, 1, 1, 1, 1, 1, 1]
+
+
+class _Linear:
+    """A linear classifier on 2x2 images, in the shape APGD reads an ART classifier."""
+
+    def __init__(self, weights):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self._input_ph = tf.placeholder(tf.float32, [None, 2, 2, 1])
+            self._output = tf.matmul(tf.reshape(self._input_ph, [-1, 4]), tf.constant(weights))
+            self._sess = tf.Session()
+
+
+WEIGHTS = np.array([[1.0, -1.0, 0.5], [-2.0, 1.0, 0.0], [0.5, 0.5, -1.0], [1.0, 0.0, 2.0]], np.float32)
+
+
+def test_the_first_step_is_a_signed_step_of_twice_eps_from_the_random_start():
+    model, eps = _Linear(WEIGHTS), 0.1
+    x = np.array([[[[0.5], [0.4]], [[0.6], [0.3]]]], np.float32)
+    attack = APGD(model, eps=eps, max_iter=1, loss="ce")
+    seen, evaluate = [], attack.evaluate
+    attack.evaluate = lambda points, y, target=None: (seen.append(points.copy()), evaluate(points, y, target))[1]
+    np.random.seed(3)
+    draw = np.random.uniform(-1.0, 1.0, x.shape).astype(np.float32)
+    np.random.seed(3)
+    attack._run(x, np.array([0], np.int32), None)
+    start = np.clip(x + eps * draw / np.abs(draw).max(), 0, 1)
+    np.testing.assert_allclose(seen[0], start, atol=1e-7)
+    logits = start.reshape(1, 4) @ WEIGHTS
+    probabilities = np.exp(logits) / np.exp(logits).sum()
+    gradient = ((probabilities - np.eye(3)[0]) @ WEIGHTS.T).reshape(x.shape)  # of the cross-entropy
+    step = np.clip(start + 2 * eps * np.sign(gradient), np.clip(x - eps, 0, 1), np.clip(x + eps, 0, 1))
+    np.testing.assert_allclose(seen[1], step, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def binary():
+    model = annt.load_model("model_a", "1,1,32")
+    images, labels = annt.load_dataset("mnist", "test")
+    correct = np.flatnonzero(model.predict(images[:300]) == labels[:300])[:40]
+    return model, images[correct], labels[correct]
+
+
+def test_the_best_loss_is_the_highest_loss_seen_and_the_budget_holds(binary):
+    model, images, labels = binary
+    attack = APGD(art_classifier(model), eps=0.1, max_iter=20, loss="dlr")
+    seen, evaluate = [], attack.evaluate
+    attack.evaluate = lambda points, y, target=None: (lambda out: (seen.append(out[1]), out)[1])(
+        evaluate(points, y, target))
+    with model.graph.as_default():
+        np.random.seed(0)
+        broken, found, best_loss = attack._run(images, labels, None)
+    np.testing.assert_array_equal(best_loss, np.max(seen, axis=0))
+    assert np.abs(found - images).max() <= 0.1 + 1e-6 and found.min() >= 0 and found.max() <= 1
+    assert (model.predict(found[broken]) != labels[broken]).all()
+
+
+def test_apgd_is_seeded_and_breaks_more_than_pgd_on_the_binary_model(binary):
+    model, images, labels = binary
+    classifier = art_classifier(model)
+    apgd = resolve_params("apgd", "mnist", {"eps": 0.25, "max_iter": 50})
+    first, _ = generate(model, classifier, "apgd", apgd, images, labels, seed=1)
+    again, _ = generate(model, classifier, "apgd", apgd, images, labels, seed=1)
+    assert first.tobytes() == again.tobytes()
+    pgd, _ = generate(model, classifier, "pgd", resolve_params("pgd", "mnist", {"eps": 0.25}), images, labels, 1)
+    assert model.accuracy(first, labels) < model.accuracy(pgd, labels)
+    targeted, _ = generate(model, classifier, "apgd", {**apgd, "loss": "dlr_targeted", "n_target_classes": 3},
+                           images, labels, seed=1)
+    assert np.abs(targeted - images).max() <= 0.25 + 1e-6
