@@ -29,6 +29,9 @@ DEFAULTS = {
     # RobustBench's budgets; loss dlr_targeted is APGD-T (one run per target class, n_target_classes of them).
     "apgd": {"loss": "ce", "eps": 0.3, "max_iter": 100, "nb_restarts": 1, "rho": 0.75, "n_target_classes": 9,
              "batch_size": 256},
+    # Not in the paper: AutoAttack's standard L-inf ensemble (annt/autoattack.py), RobustBench's settings.
+    "autoattack": {"eps": 0.3, "apgd_iter": 100, "n_target_classes": 9, "square_queries": 5000, "p_init": 0.8,
+                   "batch_size": 256},
 }
 
 #: The attack names, in the order help and reports list them.
@@ -47,7 +50,8 @@ PAPER_PARAMS = {
 }
 
 #: ANNT's own values by data set for attacks the paper does not use (PGD at the paper's FGSM eps).
-DATASET_PARAMS = {"mnist": {}, "cifar10": {"pgd": {"eps": 0.05, "eps_step": 0.005}, "square": {"eps": 8 / 255}, "apgd": {"eps": 8 / 255}}}
+DATASET_PARAMS = {"mnist": {}, "cifar10": {"pgd": {"eps": 0.05, "eps_step": 0.005}, "square": {"eps": 8 / 255}, "apgd": {"eps": 8 / 255},
+                                  "autoattack": {"eps": 8 / 255}}}
 
 
 #: Meaningful values of parameters on images in [0, 1] (inclusive bounds; None = unbounded), by ART name.

@@ -5,6 +5,7 @@ Their parameters and values live in :mod:`annt.attack_params`; every one is pass
 """
 import queue
 import random
+import sys
 import threading
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from art.utils import random_targets
 from tqdm import tqdm
 
 from .apgd import APGD
+from .autoattack import AutoAttack, summary_lines
 
 
 class TracedBoundaryAttack(BoundaryAttack):
@@ -64,11 +66,14 @@ class TracedBoundaryAttack(BoundaryAttack):
 
 
 def _call_extras(attack):
-    """Arrays worth keeping from one ART call: UAP's noise, Boundary's L2 per iteration."""
+    """Arrays worth keeping from one ART call: UAP's noise, Boundary's L2 per iteration, which member of
+    AutoAttack broke each sample."""
     if isinstance(attack, UniversalPerturbation):
         return {"universal_noise": np.asarray(attack.noise, np.float32)}
     if isinstance(attack, TracedBoundaryAttack):
         return {"l2_by_iteration": attack.l2_by_iteration()}
+    if isinstance(attack, AutoAttack):
+        return {"broken_by": attack.broken_by}
     return {}
 
 
@@ -113,6 +118,8 @@ ATTACKS = {
     "square": AttackSpec(SquareAttack, fixed={"verbose": False}),
     # ANNT's own APGD (annt/apgd.py): ART's refuses TF1 classifiers. Its random starts draw from NumPy.
     "apgd": AttackSpec(APGD),
+    # ANNT's own AutoAttack (annt/autoattack.py): ART's refuses TF1 classifiers. Its members draw from NumPy.
+    "autoattack": AttackSpec(AutoAttack),
 }
 
 
@@ -133,7 +140,10 @@ def generate(trained, classifier, name, params, images, labels, seed, progress=N
         return _generate(trained, classifier, name, params, images, labels, seed, progress, parts)
     # A context, so that the bar is closed on an error too and its last line comes before the error's message.
     with tqdm(total=len(images), desc=label or name, unit="sample") as bar:
-        return _generate(trained, classifier, name, params, images, labels, seed, bar, parts)
+        adversarial, extras = _generate(trained, classifier, name, params, images, labels, seed, bar, parts)
+    for line in summary_lines(extras["broken_by"], len(images)) if name == "autoattack" else ():
+        tqdm.write(f"{label or name}: {line}")
+    return adversarial, extras
 
 
 def _generate(trained, classifier, name, params, images, labels, seed, bar, parts):
@@ -186,7 +196,7 @@ def _finite(name, adversarial, clean):
     if broken.any():
         adversarial[broken] = clean[broken]
         tqdm.write(f"{name}: ART returned NaN or infinite values for {int(broken.sum())} of {len(adversarial)} images; "
-                   "they are kept as their clean images (the attack fails on them)")
+                   "they are kept as their clean images (the attack fails on them)", file=sys.stderr)
     return adversarial
 
 

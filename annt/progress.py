@@ -32,6 +32,8 @@ def cost_per_sample(attack, params):
     if attack == "apgd":  # one forward and backward pass a step, per restart and (APGD-T) per target class
         targets = params["n_target_classes"] if params["loss"] == "dlr_targeted" else 1
         return float(params["max_iter"] * params["nb_restarts"] * targets)
+    if attack == "autoattack":  # at most: every member on every sample
+        return float(params["apgd_iter"] * (1 + params["n_target_classes"]) + 0.4 * params["square_queries"])
     if attack == "square":  # one forward pass per query; a sample it breaks stops early, so this is the most
         return 0.4 * params["max_iter"] * params["nb_restarts"]
     raise ValueError(f"unknown attack {attack!r}")

@@ -98,3 +98,23 @@ def test_apgd_is_seeded_and_breaks_more_than_pgd_on_the_binary_model(binary):
     targeted, _ = generate(model, classifier, "apgd", {**apgd, "loss": "dlr_targeted", "n_target_classes": 3},
                            images, labels, seed=1)
     assert np.abs(targeted - images).max() <= 0.25 + 1e-6
+
+
+def test_autoattack_takes_each_samples_worst_case_and_says_which_member_broke_it(binary, capsys):
+    model, images, labels = binary
+    images, labels = images[:30], labels[:30]
+    classifier = art_classifier(model)
+    ensemble = resolve_params("autoattack", "mnist", {"eps": 0.1, "apgd_iter": 10, "n_target_classes": 2,
+                                                      "square_queries": 50})
+    adversarial, extras = generate(model, classifier, "autoattack", ensemble, images, labels, seed=2)
+    apgd_ce, _ = generate(model, classifier, "apgd", resolve_params("apgd", "mnist", {"eps": 0.1, "max_iter": 10}),
+                          images, labels, seed=2)
+    broken_by, predictions = extras["broken_by"], model.predict(adversarial)
+    assert ((predictions != labels) == (broken_by > 0)).all()
+    assert (adversarial[broken_by == 0] == images[broken_by == 0]).all()
+    assert np.abs(adversarial - images).max() <= 0.1 + 1e-6 and adversarial.min() >= 0 and adversarial.max() <= 1
+    # APGD-CE runs first from the same seed: the ensemble is at least as strong, and breaks the same samples first.
+    assert model.accuracy(adversarial, labels) <= model.accuracy(apgd_ce, labels)
+    assert ((broken_by == 1) == (model.predict(apgd_ce) != labels)).all()
+    standing = int((broken_by == 0).sum())
+    assert f"robust accuracy after Square: {standing / 30:.2%} ({standing} of 30 standing)" in capsys.readouterr().out

@@ -22,6 +22,7 @@ TINY = {
     "pgd": {"max_iter": 3},
     "square": {"max_iter": 20},
     "apgd": {"max_iter": 5},
+    "autoattack": {"apgd_iter": 5, "n_target_classes": 2, "square_queries": 20},
 }
 
 
