@@ -122,5 +122,6 @@ def _merged(base, given, attack=None, prefix=""):
 
 
 #: The attacks every diagnosis runs, with ANNT's values over the data set's defaults: Boundary gets more
-#: iterations than the paper's 12-15, which leave it far from the boundary.
-DIAGNOSIS_PARAMS = {"fgsm": {}, "pgd": {}, "boundary": {"max_iter": 100}}
+#: iterations than the paper's 12-15, which leave it far from the boundary. Square and AutoAttack run at FGSM's eps.
+DIAGNOSIS_PARAMS = {"fgsm": {}, "pgd": {}, "boundary": {"max_iter": 100}, "square": {"max_iter": 1000},
+                    "autoattack": {}}

@@ -100,8 +100,8 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     """Run every check on ``trained`` beside ``reference`` (the same architecture, e.g. at full precision).
 
     ``images``/``labels``: samples both models classify correctly. ``params``: ART parameters of ``fgsm``,
-    ``pgd`` and ``boundary`` (and of ``attack``, when given: the attack whose transfer from the reference is
-    compared with its direct use). ``eps_grid``: the robustness curve's budgets (0, FGSM's ``eps`` and the
+    ``pgd``, ``boundary``, ``square`` and ``autoattack`` (the last two run at FGSM's eps; and of ``attack``, when
+    given: the attack whose transfer from the reference is compared with its direct use). ``eps_grid``: the robustness curve's budgets (0, FGSM's ``eps`` and the
     unbounded 1.0 are always added). Its progress bar weighs each attack's samples by their cost.
     """
     same = trained is reference
@@ -110,6 +110,7 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     models = 1 if same else 2
     calls = [("pgd", _pgd_at(params["pgd"], eps)) for eps in eps_grid if eps != 0] * models + \
         [("fgsm", params["fgsm"])] * models + [("boundary", params["boundary"])] + \
+        [("square", {**params["square"], "eps": fgsm_eps}), ("autoattack", {**params["autoattack"], "eps": fgsm_eps})] + \
         ([(attack, params[attack])] * 2 if attack and not same else [])
     bar = CostBar(sum(cost_per_sample(*call) for call in calls) * len(labels), len(calls) * len(labels), "diagnose")
 
@@ -132,6 +133,8 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     boundary, _ = run(trained, "boundary", params["boundary"])
     boundary_success = success(trained, boundary)
     boundary_linf = distortions(images, boundary)["linf"]
+    square_success = success(trained, run(trained, "square", {**params["square"], "eps": fgsm_eps})[0])
+    ensemble_success = success(trained, run(trained, "autoattack", {**params["autoattack"], "eps": fgsm_eps})[0])
 
     checks = [gradient_check(input_gradient_sparsity(trained, images, labels, batch_size)),
               transfer_check(attack, *((None, None) if same or attack is None else
@@ -141,7 +144,12 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
               monotone_check(eps_grid, pgd_success["model"]),
               unbounded_check(eps_grid[-1], pgd_success["model"][eps_grid[-1]]),
               boundary_check(eps_grid, pgd_success["model"], boundary_success, boundary_linf,
-                             params["boundary"]["max_iter"])]
+                             params["boundary"]["max_iter"]),
+              stronger_attack_check("square_beats_pgd", "the gradient-free Square attack",
+                                    f"Square, {params['square']['max_iter']} queries", fgsm_eps,
+                                    pgd_success["model"][fgsm_eps], square_success),
+              stronger_attack_check("ensemble_beats_pgd", "AutoAttack's ensemble (APGD-CE, APGD-T, Square)",
+                                    "AutoAttack", fgsm_eps, pgd_success["model"][fgsm_eps], ensemble_success)]
     bar.close()
     curves = {label: {"eps": [float(eps) for eps in eps_grid],
                       "adversarial_accuracy": [1.0 - float(pgd_success[label][eps].mean()) for eps in eps_grid]}
@@ -219,6 +227,17 @@ def unbounded_check(eps, survivors):
     return Check("unbounded_attack_succeeds", f"Does PGD at eps {eps:g} (unbounded on [0, 1]) reach 100 %?",
                  _exceeds(accuracy, UNBOUNDED_SURVIVORS), f"adversarial accuracy {accuracy:.3f} at eps {eps:g}",
                  {"eps": float(eps), "adversarial_accuracy": accuracy, "threshold": UNBOUNDED_SURVIVORS})
+
+
+def stronger_attack_check(name, what, short, eps, pgd_success, stronger_success):
+    """Flag when a stronger attack (``what``) at PGD's budget ``eps`` takes away more than :data:`MARGIN` of the
+    robustness PGD credits the model with: PGD's result there is the weakness of PGD, not the model's strength."""
+    pgd_accuracy, accuracy = 1.0 - float(pgd_success.mean()), 1.0 - float(stronger_success.mean())
+    return Check(name, f"Does {what} leave less adversarial accuracy than PGD at the same eps?",
+                 _exceeds(pgd_accuracy - accuracy, MARGIN),
+                 f"at eps {eps:g}: adversarial accuracy {pgd_accuracy:.3f} under PGD, {accuracy:.3f} under {short}",
+                 {"eps": float(eps), "pgd_adversarial_accuracy": pgd_accuracy, "adversarial_accuracy": accuracy,
+                  "margin": MARGIN})
 
 
 def boundary_check(eps_grid, pgd_success, boundary_success, boundary_linf, iterations):

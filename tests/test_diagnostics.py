@@ -37,7 +37,10 @@ def _samples(models, count=40):
 
 #: Small budgets: the checks' logic, not the attacks' strength, is under test.
 PARAMS = {"fgsm": resolve_params("fgsm", "mnist", {}), "pgd": resolve_params("pgd", "mnist", {"max_iter": 10}),
-          "boundary": resolve_params("boundary", "mnist", {"max_iter": 10})}
+          "boundary": resolve_params("boundary", "mnist", {"max_iter": 10}),
+          "square": resolve_params("square", "mnist", {"max_iter": 50}),
+          "autoattack": resolve_params("autoattack", "mnist", {"apgd_iter": 5, "n_target_classes": 2,
+                                                               "square_queries": 20})}
 GRID = (0.1, 0.25, 0.5)
 
 
@@ -121,7 +124,8 @@ def test_checks_flag_by_their_stated_rules():
 def test_the_diagnose_task_prints_verdicts_and_writes_diagnostics_json(tmp_path, capsys):
     status = main(["--set", "task=diagnose", "--set", "model.precision=8,8,32", "--set", "attack.samples=30",
                    "--set", "diagnose.eps=[0.25]", "--set", "diagnose.params={pgd: {max_iter: 10}, "
-                   "boundary: {max_iter: 5}}", "--set", f"output.dir={tmp_path}"])
+                   "boundary: {max_iter: 5}, square: {max_iter: 50}, autoattack: {apgd_iter: 5, n_target_classes: 2, square_queries: 20}}",
+                   "--set", f"output.dir={tmp_path}"])
     assert status == 0
     out = capsys.readouterr().out
     folder = tmp_path / "model_a-mnist-w8a8g32-diagnose"
@@ -129,7 +133,7 @@ def test_the_diagnose_task_prints_verdicts_and_writes_diagnostics_json(tmp_path,
     assert isinstance(result["flagged"], bool) and result["samples"] == 30 and result["reference"] == "FP"
     assert set(result["checks"]) == {"zero_gradient", "transfer_beats_direct", "iterative_vs_single_step",
                                      "robustness_curve_monotone", "unbounded_attack_succeeds",
-                                     "gradient_free_beats_gradient"}
+                                     "gradient_free_beats_gradient", "square_beats_pgd", "ensemble_beats_pgd"}
     # The dead first layer of the shipped 8-bit model: more than half of its input gradient is zero.
     assert result["checks"]["zero_gradient"]["flagged"] and result["flagged"]
     assert "FLAGGED" in out and "zero_gradient" in out
