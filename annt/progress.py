@@ -47,18 +47,16 @@ class CostBar:
     """
 
     def __init__(self, total_cost, total_samples, desc):
-        self.samples, self.total_samples = 0, total_samples
-        self.bar = tqdm(total=total_cost, desc=desc, smoothing=0.05,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]")
-        self.bar.set_postfix_str(self._count(), refresh=False)
+        self.bar = _SamplesTqdm(total_samples, total=total_cost, desc=desc, smoothing=0.05,
+                                bar_format="{desc}: {percentage:3.0f}%|{bar}| {samples} [{elapsed}<{remaining}]")
 
-    def _count(self):
-        return f"{self.samples}/{self.total_samples} samples"
+    @property
+    def samples(self):
+        return self.bar.samples
 
     def add(self, samples, cost):
         """``samples`` more done, of total cost ``cost``."""
-        self.samples += samples
-        self.bar.set_postfix_str(self._count(), refresh=False)
+        self.bar.samples += samples
         self.bar.update(cost)
 
     def part(self, cost):
@@ -76,6 +74,18 @@ class CostBar:
 
     def __exit__(self, *_):
         self.close()
+
+
+class _SamplesTqdm(tqdm):
+    """tqdm whose bar can show ``{samples}``: the samples done of all, beside the time left by cost."""
+
+    def __init__(self, total_samples, **kwargs):
+        self.samples, self.total_samples = 0, total_samples
+        super().__init__(**kwargs)
+
+    @property
+    def format_dict(self):
+        return {**super().format_dict, "samples": f"{self.samples}/{self.total_samples} samples"}
 
 
 class _Part:

@@ -16,7 +16,7 @@ def test_every_attack_has_a_cost_that_grows_with_its_iterations():
     # promise the end long before it.
     assert cost_per_sample("boundary", {**boundary, "max_iter": 100}) > 1000 * cost_per_sample("fgsm", {})
     with pytest.raises(ValueError):
-        cost_per_sample("autoattack", {})
+        cost_per_sample("fab_t", {})
 
 
 def test_a_cost_bar_advances_by_cost_and_counts_samples():
