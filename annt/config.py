@@ -23,7 +23,8 @@ from .models import MODELS
 from .outputs import STUDY_FILE
 from .precision import ACTIVATION_BOUNDS, Precision
 from .settings import (AttackSettings, DataSettings, DiagnoseSettings, EvaluateSettings, ExperimentSettings,
-                       ModelSettings, OutputSettings, ReportSettings, Settings, StudySettings, TestSettings, TrainSettings)
+                       ModelSettings, OutputSettings, ReportSettings, RobustnessSettings, Settings, StudySettings,
+                       TestSettings, TrainSettings)
 from .tasks import TASKS
 from .zoo import identify, shipped_folder
 
@@ -218,6 +219,13 @@ SCHEMA = {
                          nullable=True),
         "samples": Option("int", None, "Samples diagnosed; null = attack.samples.", minimum=1, nullable=True),
     },
+    "robustness": {
+        "eps": Option("budgets", None, "task robustness: L-inf budgets; null = the paper's FGSM eps and RobustBench's "
+                                       "(MNIST 0.25, 0.3; CIFAR-10 0.05, 8/255).", nullable=True),
+        "params": Option("mapping", None, "task robustness: ART parameters per row, e.g. {Square: {max_iter: 1000}} "
+                                          "(rows: FGSM, PGD-40, APGD-CE, APGD-T, Square, AutoAttack; wiki: Attacks).",
+                         nullable=True),
+    },
     "report": {
         "folder": Option("path", None, "task report: a study folder whose report to (re)write from its saved "
                                        "cells.", nullable=True),
@@ -365,6 +373,7 @@ def resolve(given):
         experiment=ExperimentSettings(config["experiment"]["precisions"] or (), config["experiment"]["transfer"]),
         study=_study_settings(config["study"], architecture.dataset),
         diagnose=_diagnose_settings(config["diagnose"], architecture.dataset),
+        robustness=_robustness_settings(config["robustness"], architecture.dataset),
         report=ReportSettings(_existing_path(config["report"], "report.folder")),
         output=OutputSettings(_output_dir(output["dir"]), output["resume"], output["overwrite"]))
     _TASK_CHECKS.get(settings.task, lambda _: None)(settings)
@@ -409,6 +418,26 @@ def _diagnose_settings(diagnose, dataset):
         except AttackParameterError as error:
             raise ConfigError(f"diagnose.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
     return DiagnoseSettings(diagnose["reference"], diagnose["eps"] or (), params, diagnose["samples"])
+
+
+def _robustness_settings(section, dataset):
+    """The robustness section, each row's given parameters checked as the row would use them."""
+    from .robustness import MEMBERS, member_params  # imports ART and TensorFlow: only when the section is used
+    given = section["params"] or {}
+    if given:
+        members = {member.label: member for member in MEMBERS}
+        for label, params in given.items():
+            if label not in members:
+                raise ConfigError(f"robustness.params.{label}: not a row of the robustness table; allowed: "
+                                  f"{', '.join(members)}")
+            try:
+                if not isinstance(params, dict):
+                    raise AttackParameterError(f"expected a mapping of ART parameters, got {excerpt(params)}")
+                member_params(members[label], dataset, 0.1, params)
+            except AttackParameterError as error:
+                raise ConfigError(f"robustness.params.{label}{'.' + error.name if error.name else ''}: "
+                                  f"{error}") from None
+    return RobustnessSettings(section["eps"] or (), given)
 
 
 def _check_zoo_model(settings):
@@ -476,6 +505,7 @@ def _check_evaluate(settings):
 
 #: Checks that depend on the task.
 _TASK_CHECKS = {"train": _check_training, "test": _check_zoo_model, "attack": _check_zoo_model,
+                "robustness": _check_zoo_model,
                 "experiment": _check_experiment, "evaluate": _check_evaluate, "study": _check_study, "diagnose": _check_diagnose,
                 "report": _check_report}
 

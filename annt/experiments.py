@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import viz
+from . import robustness, viz
 from .adversarial_sets import MANIFEST, AdversarialSet, Parts, find_sets, select_samples
 from .attacks import generate
 from .checkpoints import resolve_checkpoint
@@ -25,7 +25,8 @@ from .evaluation import evaluate_set, write_rows
 from .manifest import RunRecord
 from .metrics import aggregate
 from .outputs import (attack_folder, check_free, claim, diagnosis_folder, evaluation_folder, experiment_folder,
-                      read_json, run_name, sha256_of, transfer_folder, write_atomic, write_json, write_text)
+                      read_json, robustness_folder, run_name, sha256_of, transfer_folder, write_atomic, write_json,
+                      write_text)
 from .predictor import load_model
 from .settings import EvaluateSettings
 from .tables import experiment_table, summary_table
@@ -272,6 +273,11 @@ def check_diagnosis_folder(settings):
     check_free(diagnosis_folder(settings), settings.output)
 
 
+def check_robustness_folder(settings):
+    """As :func:`check_attack_folder`, for the robustness task's output folder."""
+    check_free(robustness_folder(settings), settings.output)
+
+
 def diagnosis_samples(settings, trained, reference):
     """The test images (and labels) a diagnosis of ``trained`` beside ``reference`` runs on: ``diagnose.samples``
     (else ``attack.samples``) of those both classify correctly, drawn from the config's seed."""
@@ -348,4 +354,31 @@ def run_test(settings):
     recorded = (trained.card or {}).get("test_accuracy")
     print(f"{trained.name} {trained.precision} on {trained.dataset} test set ({len(labels)} images): "
           f"accuracy {accuracy:.4f}" + (f" (model card: {recorded:.4f})" if recorded is not None else ""))
+    return result
+
+
+def run_robustness(settings):
+    """Apparent against real robustness of one model (:mod:`annt.robustness`) on ``attack.samples`` test images it
+    classifies correctly: print the table, write ``robustness.json``, ``robustness.md`` and the manifest."""
+    record = RunRecord()
+    trained = load_trained(settings.model)
+    images, labels = test_split(settings.data)
+    predictions = trained.predict(images, settings.test.batch_size)
+    indices = select_samples(labels, predictions, settings.attack.samples, settings.seed, settings.attack.selection)
+    eps_grid = settings.robustness.eps or robustness.EPS[settings.data.dataset]
+    result = robustness.measure(trained, images[indices], labels[indices], eps_grid, settings.data.dataset,
+                                settings.seed, settings.robustness.params)
+    folder = claim(robustness_folder(settings), settings.output)
+    manifest = record.manifest(settings)
+    result = {"model": trained.name, "dataset": trained.dataset, "precision": str(trained.precision),
+              "samples": int(len(indices)), "indices": indices.tolist(),
+              "clean_accuracy": float(np.mean(predictions == labels)), **result}
+    title = (f"{trained.name} {trained.precision} ({trained.dataset}), {len(indices)} test images it classifies "
+             f"correctly: adversarial accuracy (clean test accuracy {result['clean_accuracy']:.4f})")
+    text = f"{title}\n\n{robustness.table(result, eps_grid)}"
+    write_text(folder / "robustness.md", f"# {text}\n\nCommand: `{manifest['command']}`\n")
+    write_json(folder / "manifest.json", manifest)
+    write_json(folder / "robustness.json", result)
+    print(text)
+    print(f"results: {folder}")
     return result

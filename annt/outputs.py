@@ -8,6 +8,7 @@ Folders, under ``output.dir``:
 - evaluation ``<sets>-on-<target run name>``;
 - experiment summary ``<model>-<dataset>-<attack>-experiment``;
 - diagnosis ``<run name>-diagnose`` (``diagnostics.json``, the robustness curve);
+- robustness ``<run name>-robustness`` (``robustness.json``: every attack of :mod:`annt.robustness` at each budget);
 - study ``<model>-<dataset>-study``, holding ``cells/`` (one attack folder per attack and precision),
   ``transfer/`` (one evaluation folder per attack, source and target) and ``report/``.
 
@@ -74,6 +75,11 @@ def experiment_folder(settings):
 def diagnosis_folder(settings):
     """``<run name>-diagnose``: the gradient-masking checks of a model."""
     return settings.output.dir / f"{model_run_name(settings)}-diagnose"
+
+
+def robustness_folder(settings):
+    """``<run name>-robustness``: one model's adversarial accuracy under the paper's and the field's attacks."""
+    return settings.output.dir / f"{model_run_name(settings)}-robustness"
 
 
 def study_folder(settings):

@@ -80,6 +80,12 @@ class DiagnoseSettings:
 
 
 @dataclass(frozen=True)
+class RobustnessSettings:
+    eps: tuple = ()  # L-inf budgets; () = annt.robustness.EPS of the data set
+    params: dict = None  # member label (annt.robustness.MEMBERS) -> ART parameters over its own
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     folder: Path | None = None
 
@@ -106,6 +112,7 @@ class Settings:
     experiment: ExperimentSettings
     study: StudySettings
     diagnose: DiagnoseSettings
+    robustness: RobustnessSettings
     report: ReportSettings
     output: OutputSettings
 

@@ -47,5 +47,9 @@ TASKS = {
                                                       "PGD vs FGSM, robustness curve, Boundary); verdicts and "
                                                       "diagnostics.json",
                      "annt.experiments:check_diagnosis_folder"),
+    "robustness": Task("annt.experiments:run_robustness", "apparent vs real robustness of a model: FGSM, PGD, "
+                                                          "APGD-CE, APGD-T, Square and AutoAttack at the paper's and "
+                                                          "the standard eps",
+                       "annt.experiments:check_robustness_folder"),
     "report": Task("annt.reports:run_report", "(re)write a study's tables and figures from its folder"),
 }
