@@ -6,7 +6,8 @@
 
 Writes ``reports/robustness/<model>-<dataset>-<precision>-robustness/`` per precision and
 ``reports/robustness/<model>-<dataset>.md``: per precision, FGSM's adversarial accuracy beside the strongest
-attacks' and the worst case per sample, at each budget; missing precisions are shown as missing.
+attacks' and the worst case per sample, at each budget; missing precisions are shown as missing; and
+``<model>-<dataset>.png``: the same against bitwidth, one line per attack.
 """
 import argparse
 import json
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import annt
 from annt.manifest import REPO_ROOT
-from annt.outputs import write_text
+from annt import viz
+from annt.outputs import write_atomic, write_text
 from annt.robustness import MEMBERS
 
 MODELS = {"mnist": "model_a", "cifar10": "resnet20"}
@@ -52,6 +54,29 @@ def table(model, dataset, folder, command):
     return "\n".join(lines)
 
 
+def figure(model, dataset, folder):
+    """Adversarial accuracy against bitwidth, one line per attack and the worst case, one panel per budget."""
+    found = {precision: json.loads(path.read_text()) for precision in PRECISIONS
+             if (path := folder / f"{model}-{dataset}-{annt.Precision.parse(precision).slug}-robustness"
+                 / "robustness.json").is_file()}
+    if not found:
+        return None
+    budgets = sorted({row["eps"] for result in found.values() for row in result["rows"]})
+    fig, axes = viz.plt.subplots(1, len(budgets), figsize=(5.5 * len(budgets), 3.8), squeeze=False)
+    for ax, eps in zip(axes[0], budgets):
+        lines = {member.label: [(precision, next(row["adversarial_accuracy"] for row in result["rows"]
+                                                 if row["attack"] == member.label and row["eps"] == eps), None)
+                                for precision, result in found.items()] for member in MEMBERS}
+        lines["worst case, per sample"] = [(p, r["worst"][str(eps)], None) for p, r in found.items()]
+        viz.metric_vs_bitwidth(lines, "adversarial accuracy", ax=ax, ylim=(-0.02, 1.02))
+        ax.set_title(f"{model} ({dataset}), eps {eps:.4g}", fontsize=9)
+    path = folder / f"{model}-{dataset}.png"
+    fig.tight_layout()
+    write_atomic(path, lambda temporary: fig.savefig(temporary, dpi=120))
+    viz.plt.close(fig)
+    return path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=sorted(MODELS))
@@ -66,6 +91,7 @@ def main(argv=None):
             annt.run({"task": "robustness", "model": {"name": model, "precision": precision},
                       "attack": {"samples": args.samples}, "output": {"dir": str(folder), "overwrite": done.exists()}})
         write_text(folder / f"{model}-{args.dataset}.md", table(model, args.dataset, folder, command))
+        figure(model, args.dataset, folder)
     print(f"table: {folder / f'{model}-{args.dataset}.md'}")
 
 
