@@ -26,6 +26,7 @@ from annt.outputs import write_text
 NAMES = {"mnist": ("MNIST", "model_a"), "cifar10": ("CIFAR-10", "resnet20")}
 ATTACKS = ("fgsm", "jsma", "uap", "cw_l2", "boundary")
 QUANTIZED = ("1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
+MODEL_OF = {"mnist": "model_a", "cifar10": "resnet20"}
 
 
 def read(path):
@@ -243,7 +244,8 @@ def beyond(dataset, study):
     for path in sorted((study.folder / "diagnostics").glob("*/diagnostics.json")):
         diagnosis = json.loads(path.read_text())
         diagnoses[diagnosis["model"]] = diagnosis
-    if not pgd and not diagnoses:
+    worst = robustness_results(dataset)
+    if not pgd and not diagnoses and not worst:
         return []
     lines = ["", "## Beyond the paper: robust, or masking its gradients?", "",
              f"PGD at FGSM's budget (`configs/paper/{dataset}_pgd_study.yaml`, 40 steps, one random start, 1,000 samples × "
@@ -251,9 +253,12 @@ def beyond(dataset, study):
              f"[wiki/Diagnostics.md](Diagnostics.md) per precision (`study.diagnose` in `configs/paper/{dataset}_study.yaml`, "
              f"200 samples; [blocks per cell](../reports/{dataset}_study/diagnostics.md)). The transfer column is the "
              "`transfer_beats_direct` check on the study's own FGSM transfer matrix (1,000 samples × 3 runs); the model "
-             "checks are the other five.", "",
-             "| precision | FGSM adv. accuracy | PGD adv. accuracy | FGSM transferred from FP | model checks | flagged |",
-             "|---|---|---|---|---|---|"]
+             "checks are the other five. The last two columns are `task: robustness` at FGSM's budget "
+             f"([table](../reports/robustness/{MODEL_OF[dataset]}-{dataset}.md), `python scripts/robustness_table.py "
+             f"{dataset}`): AutoAttack's adversarial accuracy and the worst case per sample over FGSM, PGD-40, APGD-CE, "
+             "APGD-T, Square and AutoAttack.", "",
+             "| precision | FGSM adv. accuracy | PGD adv. accuracy | FGSM transferred from FP | model checks | flagged | "
+             "AutoAttack | worst case |", "|---|---|---|---|---|---|---|---|"]
     transfer = {(r["source"], r["target"]): value(r, "adversarial_accuracy_mean")
                 for r in read(study.folder / "transfer_fgsm.csv")}
     for precision in ("FP",) + QUANTIZED:
@@ -265,7 +270,9 @@ def beyond(dataset, study):
         flags = [name for name, check in (diagnosis or {}).get("checks", {}).items() if check["flagged"]]
         verdict_text = "—" if diagnosis is None else "FLAGGED" if diagnosis["flagged"] else "no sign"
         moved = "—" if check is None else f"{fmt(transferred)} ({check.verdict})"
-        lines.append(f"| {precision} | {fmt(direct)} | {fmt(pgd_accuracy)} | {moved} | {verdict_text} | {', '.join(flags)} |")
+        ensemble, worst_case = worst.get(precision, (None, None))
+        lines.append(f"| {precision} | {fmt(direct)} | {fmt(pgd_accuracy)} | {moved} | {verdict_text} | {', '.join(flags)} "
+                     f"| {fmt(ensemble)} | {fmt(worst_case)} |")
     kept = [p for p in QUANTIZED if pgd.get(p) and value(pgd[p], "adversarial_accuracy_mean") is not None
             and pgd.get("FP") and value(pgd[p], "adversarial_accuracy_mean") > value(pgd["FP"], "adversarial_accuracy_mean")
             + 0.05]
@@ -273,7 +280,26 @@ def beyond(dataset, study):
         lines += ["", "Rule: a quantized precision's FGSM robustness is real where PGD also leaves its adversarial accuracy "
                   "above FP's by more than 0.05. That holds at " + (", ".join(kept) if kept else "no precision")
                   + "; elsewhere observation 3 under FGSM is a gradient-following failure, not robustness."]
+    if worst.get("FP"):
+        real = [p for p in QUANTIZED if worst.get(p) and worst[p][1] > worst["FP"][1] + 0.05]
+        lines += ["", "The same rule under the worst case per sample (one model per precision): it holds at "
+                  + (", ".join(real) if real else "no precision") + f" of the {sum(p in worst for p in QUANTIZED)} "
+                  "quantized precisions measured."]
     return lines
+
+
+def robustness_results(dataset):
+    """``{precision: (AutoAttack's, the worst case's adversarial accuracy)}`` at FGSM's budget, from the
+    committed ``task: robustness`` results (reports/robustness/)."""
+    found = {}
+    for path in sorted((REPO_ROOT / "reports" / "robustness").glob(f"{MODEL_OF[dataset]}-{dataset}-*-robustness/"
+                                                                    "robustness.json")):
+        result = json.loads(path.read_text())
+        eps = min(row["eps"] for row in result["rows"] if row["attack"] == "FGSM")  # the paper's: the smaller
+        ensemble = next(row["adversarial_accuracy"] for row in result["rows"]
+                        if row["attack"] == "AutoAttack" and row["eps"] == eps)
+        found[result["precision"]] = (ensemble, result["worst"][str(eps)])
+    return found
 
 
 #: The commit that made Boundary's starting points reproducible (wiki/Attacks.md).
