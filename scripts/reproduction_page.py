@@ -247,16 +247,21 @@ def beyond(dataset, study):
     worst = robustness_results(dataset)
     if not pgd and not diagnoses and not worst:
         return []
+    sources = []
+    if pgd:
+        sources.append(f"PGD at FGSM's budget (`configs/paper/{dataset}_pgd_study.yaml`, 40 steps, one random start, "
+                       f"1,000 samples × 3 runs; [report](../reports/{dataset}_pgd_study/))")
+    if diagnoses:
+        sources.append(f"the checks of [wiki/Diagnostics.md](Diagnostics.md) per precision (`study.diagnose` in "
+                       f"`configs/paper/{dataset}_study.yaml`, 200 samples; [blocks per cell](../reports/{dataset}_study/"
+                       "diagnostics.md)) in the model checks column")
+    if worst:
+        sources.append(f"`task: robustness` at FGSM's budget ([table](../reports/robustness/{MODEL_OF[dataset]}-"
+                       f"{dataset}.md), `python scripts/robustness_table.py {dataset}`): AutoAttack's adversarial "
+                       "accuracy and the worst case per sample over FGSM, PGD-40, APGD-CE, APGD-T, Square and AutoAttack")
     lines = ["", "## Beyond the paper: robust, or masking its gradients?", "",
-             f"PGD at FGSM's budget (`configs/paper/{dataset}_pgd_study.yaml`, 40 steps, one random start, 1,000 samples × "
-             "3 runs; [report](../reports/" + f"{dataset}_pgd_study/)) and the checks of "
-             f"[wiki/Diagnostics.md](Diagnostics.md) per precision (`study.diagnose` in `configs/paper/{dataset}_study.yaml`, "
-             f"200 samples; [blocks per cell](../reports/{dataset}_study/diagnostics.md)). The transfer column is the "
-             "`transfer_beats_direct` check on the study's own FGSM transfer matrix (1,000 samples × 3 runs); the model "
-             "checks are the other five. The last two columns are `task: robustness` at FGSM's budget "
-             f"([table](../reports/robustness/{MODEL_OF[dataset]}-{dataset}.md), `python scripts/robustness_table.py "
-             f"{dataset}`): AutoAttack's adversarial accuracy and the worst case per sample over FGSM, PGD-40, APGD-CE, "
-             "APGD-T, Square and AutoAttack.", "",
+             "Measured: " + "; ".join(sources) + ". The transfer column is the `transfer_beats_direct` check on the "
+             "study's own FGSM transfer matrix (1,000 samples × 3 runs). A dash: not measured yet.", "",
              "| precision | FGSM adv. accuracy | PGD adv. accuracy | FGSM transferred from FP | model checks | flagged | "
              "AutoAttack | worst case |", "|---|---|---|---|---|---|---|---|"]
     transfer = {(r["source"], r["target"]): value(r, "adversarial_accuracy_mean")
@@ -282,9 +287,10 @@ def beyond(dataset, study):
                   + "; elsewhere observation 3 under FGSM is a gradient-following failure, not robustness."]
     if worst.get("FP"):
         real = [p for p in QUANTIZED if worst.get(p) and worst[p][1] > worst["FP"][1] + 0.05]
-        lines += ["", "The same rule under the worst case per sample (one model per precision): it holds at "
-                  + (", ".join(real) if real else "no precision") + f" of the {sum(p in worst for p in QUANTIZED)} "
-                  "quantized precisions measured."]
+        measured = sum(p in worst for p in QUANTIZED)
+        lines += ["", "The same rule under the worst case per sample (one model per precision): " + (
+            f"it holds at {', '.join(real) if real else 'no precision'} of the {measured} quantized precisions measured."
+            if measured else "no quantized precision is measured yet.")]
     return lines
 
 
