@@ -20,8 +20,10 @@ DEFAULTS = {
     "boundary": {"max_iter": 15, "delta": 0.01, "epsilon": 0.01, "num_trial": 25, "sample_size": 20,
                  "init_size": 100, "batch_size": 64},
     # Not in the paper: the iterative attack that tells robustness from gradient masking (Madry et al. 2018),
-    # at FGSM's eps by default.
-    "pgd": {"eps": 0.25, "eps_step": 0.01, "max_iter": 40, "num_random_init": 1, "batch_size": 256},
+    # at FGSM's eps by default. num_random_init > 1: restarts, each sample keeping the first that fools the model;
+    # temperature njs or hns: PGD++ (Gupta & Ajanthan 2022, annt/temperature.py) for vanishing gradients.
+    "pgd": {"eps": 0.25, "eps_step": 0.01, "max_iter": 40, "num_random_init": 1, "temperature": "none",
+            "batch_size": 256},
     # Not in the paper: the gradient-free Square attack (Andriushchenko et al. 2020), AutoAttack's black-box
     # member, at RobustBench's budgets (DATASET_PARAMS); max_iter counts queries per sample and restart.
     "square": {"norm": "inf", "eps": 0.3, "max_iter": 1000, "p_init": 0.8, "nb_restarts": 1, "batch_size": 128},
@@ -73,7 +75,8 @@ RANGES = {
 
 #: Parameters that take one of a few values instead of a number, by ART name.
 CHOICES = {"norm": ("inf", 2),  # Square: L-inf (YAML inf or .inf) or L2
-           "loss": ("ce", "dlr", "dlr_targeted")}  # APGD
+           "loss": ("ce", "dlr", "dlr_targeted"),  # APGD
+           "temperature": ("none", "njs", "hns")}  # PGD: ART's, or PGD++ with NJS or HNS scaling
 
 
 def resolve_params(name, dataset, given):

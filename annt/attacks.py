@@ -1,4 +1,5 @@
-"""The attacks: the paper's five (FGSM, JSMA, UAP, CW-L2, Boundary) and PGD, each run through its ART class.
+"""The attacks: the paper's five (FGSM, JSMA, UAP, CW-L2, Boundary) and those the field's evaluations use (PGD and
+PGD++, Square, APGD, AutoAttack), each run through its ART class or, where ART falls short, ANNT's own.
 
 Their parameters and values live in :mod:`annt.attack_params`; every one is passed to ART explicitly.
 :func:`generate` runs one attack through ART, with a progress bar that counts samples.
@@ -12,14 +13,15 @@ from dataclasses import dataclass, field
 from unittest import mock
 
 import numpy as np
-from art.attacks.evasion import (BoundaryAttack, CarliniL2Method, FastGradientMethod, ProjectedGradientDescent,
-                                 SaliencyMapMethod, SquareAttack, UniversalPerturbation)
+from art.attacks.evasion import (BoundaryAttack, CarliniL2Method, FastGradientMethod, SaliencyMapMethod,
+                                 SquareAttack, UniversalPerturbation)
 from art.attacks.evasion import universal_perturbation
 from art.utils import random_targets
 from tqdm import tqdm
 
 from .apgd import APGD
 from .autoattack import AutoAttack, summary_lines
+from .temperature import TemperatureScaledPGD
 
 
 class TracedBoundaryAttack(BoundaryAttack):
@@ -112,8 +114,9 @@ ATTACKS = {
     # ART's BoundaryAttack is targeted by default. It works sample by sample, drawing from NumPy's global
     # generator, so its calls run one after the other (10 samples each: the bar moves, calls cost little).
     "boundary": AttackSpec(TracedBoundaryAttack, fixed={"targeted": False, "verbose": False}, chunk=10),
-    # PGD's random starts draw from NumPy, so its calls run one after the other.
-    "pgd": AttackSpec(ProjectedGradientDescent, fixed={"norm": np.inf, "targeted": False, "verbose": False}),
+    # PGD's random starts draw from NumPy, so its calls run one after the other. ART's PGD, or PGD++ on
+    # temperature-scaled logits (annt/temperature.py: ART's iterations on the scaled loss's gradient).
+    "pgd": AttackSpec(TemperatureScaledPGD, fixed={"norm": np.inf, "targeted": False, "verbose": False}),
     # Square draws its squares from NumPy's and Python's generators: its calls run one after the other too.
     "square": AttackSpec(SquareAttack, fixed={"verbose": False}),
     # ANNT's own APGD (annt/apgd.py): ART's refuses TF1 classifiers. Its random starts draw from NumPy.

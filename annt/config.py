@@ -223,7 +223,8 @@ SCHEMA = {
         "eps": Option("budgets", None, "task robustness: L-inf budgets; null = the paper's FGSM eps and RobustBench's "
                                        "(MNIST 0.25, 0.3; CIFAR-10 0.05, 8/255).", nullable=True),
         "params": Option("mapping", None, "task robustness: ART parameters per row, e.g. {Square: {max_iter: 1000}} "
-                                          "(rows: FGSM, PGD-40, APGD-CE, APGD-T, Square, AutoAttack; wiki: Attacks).",
+                                          "(rows: FGSM, PGD-40, PGD++ (NJS), PGD++ (HNS), APGD-CE, APGD-T, Square, "
+                                          "AutoAttack; wiki: Diagnostics).",
                          nullable=True),
     },
     "report": {

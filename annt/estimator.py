@@ -15,6 +15,9 @@ removed, without changing a value any attack computes (``scripts/bench_attacks.p
 - ``predict`` runs in batches of at least :attr:`FastClassifier.MIN_BATCH` rows (UAP asks for one
   row at a time).
 
+``logit_scales`` makes ``loss_gradient`` the gradient of the cross-entropy of temperature-scaled logits, for
+PGD++ (:mod:`annt.temperature`); ART's attacks ask for ``loss_gradient`` and need not know.
+
 Several threads may attack through one classifier at once (ANNT runs two CW or JSMA batches side
 by side); the cache and the runner-up gradients are kept per thread.
 """
@@ -77,6 +80,7 @@ class FastClassifier(TensorFlowClassifier):
         self._paired_gradients = self._callable([image, labels], [gradient, runner_up, runner_up_gradient])
         self._loss_gradient = self._callable([image, self.labels_ph], [self._loss_grads])
         self._threads = {}
+        self._scaled_loss_gradient, self._scales = None, None
         self._counting = threading.Lock()
         self.cache_rows = self.runner_up_gradients = False
         self.evaluations = Counter()
@@ -96,6 +100,37 @@ class FastClassifier(TensorFlowClassifier):
         finally:
             self.cache_rows = self.runner_up_gradients = False
             self._threads.clear()
+
+    @contextmanager
+    def logit_scales(self, scales, saturation=0.0):
+        """In the block, ``loss_gradient`` of rows ``x`` (as many as ``scales``) is that of the summed cross-entropy
+        of ``scales[i] * logits[i]``; with ``saturation`` > 0, a row whose true class has a softmax probability
+        above ``1 - saturation`` has its scaled logits multiplied (as a constant) by the smallest factor that
+        brings it to ``1 - saturation`` at most (PGD++'s gradient thresholding)."""
+        if self._scaled_loss_gradient is None:
+            self._scaled_loss_gradient = self._callable(*self._scaled_loss_ops())
+        self._scales = (np.asarray(scales, np.float32), np.float32(saturation))
+        try:
+            yield self
+        finally:
+            self._scales = None
+
+    def _scaled_loss_ops(self):
+        output, image, labels = self.output, self.input_ph, self.labels_ph
+        with output.graph.as_default(), tf.name_scope("annt_logit_scales"):
+            scales = tf.placeholder(tf.float32, [None], name="scales")
+            saturation = tf.placeholder(tf.float32, [], name="saturation")
+            scaled = output * scales[:, None]
+            true_probability = tf.reduce_sum(tf.nn.softmax(scaled) * tf.one_hot(labels, self.nb_classes), axis=1)
+            spread = tf.reduce_max(scaled, axis=1) - tf.reduce_min(scaled, axis=1)
+            # The factor at which the top logit, leading the other (classes - 1) by ``spread``, has 1 - saturation.
+            limit = -tf.math.log(saturation / ((1.0 - saturation) * (self.nb_classes - 1))) / spread
+            saturated = tf.logical_and(saturation > 0, 1.0 - true_probability < saturation)
+            factor = tf.stop_gradient(tf.where(saturated, limit, tf.ones_like(limit)))
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels,
+                                                                                logits=scaled * factor[:, None]))
+            gradient = tf.gradients(loss, image)[0]
+        return [image, labels, scales, saturation], [gradient]
 
     def _thread_state(self):
         """This thread's cache of logits and its spare runner-up gradients."""
@@ -159,11 +194,18 @@ class FastClassifier(TensorFlowClassifier):
         return self._apply_preprocessing_gradient(x, gradients[:, None])
 
     def loss_gradient(self, x, y, training_mode=False, **kwargs):
-        """ART's ``loss_gradient`` (already one backprop), counted."""
+        """ART's ``loss_gradient`` (already one backprop), counted; of the scaled loss inside ``logit_scales``."""
         x_preprocessed, y_preprocessed = self._apply_preprocessing(np.asarray(x, np.float32), y, fit=False)
         if self._reduce_labels:
             y_preprocessed = np.argmax(y_preprocessed, axis=1)
-        gradients = self._loss_gradient(x_preprocessed, np.asarray(y_preprocessed, np.int32))[0]
+        y_preprocessed = np.asarray(y_preprocessed, np.int32)
+        if self._scales is None:
+            gradients = self._loss_gradient(x_preprocessed, y_preprocessed)[0]
+        else:
+            scales, saturation = self._scales
+            if len(scales) != len(x):
+                raise ValueError(f"logit_scales holds {len(scales)} rows, the gradient is asked for {len(x)}")
+            gradients = self._scaled_loss_gradient(x_preprocessed, y_preprocessed, scales, saturation)[0]
         self._count(gradient=len(x))
         return self._apply_preprocessing_gradient(x, gradients)
 

@@ -359,16 +359,17 @@ def run_test(settings):
 
 def run_robustness(settings):
     """Apparent against real robustness of one model (:mod:`annt.robustness`) on ``attack.samples`` test images it
-    classifies correctly: print the table, write ``robustness.json``, ``robustness.md`` and the manifest."""
+    classifies correctly: print the table, write ``robustness.json``, ``robustness.md`` and the manifest. Each
+    finished row is kept in ``rows/`` and each row in progress saves its batches: ``output.resume`` continues."""
     record = RunRecord()
     trained = load_trained(settings.model)
     images, labels = test_split(settings.data)
     predictions = trained.predict(images, settings.test.batch_size)
     indices = select_samples(labels, predictions, settings.attack.samples, settings.seed, settings.attack.selection)
     eps_grid = settings.robustness.eps or robustness.EPS[settings.data.dataset]
-    result = robustness.measure(trained, images[indices], labels[indices], eps_grid, settings.data.dataset,
-                                settings.seed, settings.robustness.params)
     folder = claim(robustness_folder(settings), settings.output)
+    result = robustness.measure(trained, images[indices], labels[indices], eps_grid, settings.data.dataset,
+                                settings.seed, settings.robustness.params, folder=folder)
     manifest = record.manifest(settings)
     result = {"model": trained.name, "dataset": trained.dataset, "precision": str(trained.precision),
               "samples": int(len(indices)), "indices": indices.tolist(),

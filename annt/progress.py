@@ -19,8 +19,9 @@ def cost_per_sample(attack, params):
     """
     if attack == "fgsm":
         return 1.0
-    if attack == "pgd":
-        return float(params["max_iter"] * max(1, params["num_random_init"]))
+    if attack == "pgd":  # PGD++ first takes the Jacobian of the logits: a backward pass per class, about 10 steps
+        return float(params["max_iter"] * max(1, params["num_random_init"])) + \
+            (10.0 if params.get("temperature", "none") != "none" else 0.0)
     if attack == "boundary":
         return 30.0 * params["max_iter"] + 80.0
     if attack == "cw_l2":

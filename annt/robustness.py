@@ -1,17 +1,24 @@
 """Apparent against real robustness: one model's adversarial accuracy under the paper's single-step attack and
-under the attacks the field accepts (PGD, APGD-CE, APGD-T, Square, AutoAttack), at several L-inf budgets.
+under the attacks the field accepts (PGD, PGD++, APGD-CE, APGD-T, Square, AutoAttack), at several L-inf budgets.
 
 The gap between FGSM's adversarial accuracy and AutoAttack's (or the worst case over every attack, per sample)
 is the robustness FGSM failed to take away: what a study built on FGSM alone credits a model with by mistake.
 """
+import hashlib
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from .adversarial_sets import Parts
 from .attack_params import resolve_params
 from .attacks import generate
 from .diagnostics import PGD_STEP
+from .errors import DamagedFileError, ResumeError
 from .estimator import art_classifier
+from .outputs import read_npz, write_atomic
 from .progress import CostBar, cost_per_sample
 
 
@@ -24,10 +31,12 @@ class Member:
     params: dict
 
 
-#: The rows, each run at every budget: FGSM as the paper runs it, then the attacks of AutoAttack's evaluation.
-MEMBERS = (Member("FGSM", "fgsm", {}), Member("PGD-40", "pgd", {}), Member("APGD-CE", "apgd", {"loss": "ce"}),
-           Member("APGD-T", "apgd", {"loss": "dlr_targeted"}), Member("Square", "square", {"max_iter": 5000}),
-           Member("AutoAttack", "autoattack", {}))
+#: The rows, each run at every budget: FGSM as the paper runs it, PGD with and without the temperature scaling
+#: of PGD++ (Gupta & Ajanthan 2022), then the attacks of AutoAttack's evaluation.
+MEMBERS = (Member("FGSM", "fgsm", {}), Member("PGD-40", "pgd", {}),
+           Member("PGD++ (NJS)", "pgd", {"temperature": "njs"}), Member("PGD++ (HNS)", "pgd", {"temperature": "hns"}),
+           Member("APGD-CE", "apgd", {"loss": "ce"}), Member("APGD-T", "apgd", {"loss": "dlr_targeted"}),
+           Member("Square", "square", {"max_iter": 5000}), Member("AutoAttack", "autoattack", {}))
 #: Budgets by data set: the paper's FGSM eps and RobustBench's standard one.
 EPS = {"mnist": (0.25, 0.3), "cifar10": (0.05, 8 / 255)}
 
@@ -42,25 +51,67 @@ def member_params(member, dataset, eps, given=None):
     return params
 
 
-def measure(trained, images, labels, eps_grid, dataset, seed=0, params=None):
+def measure(trained, images, labels, eps_grid, dataset, seed=0, params=None, folder=None):
     """``{"rows": [...], "worst": {...}}``: each member's adversarial accuracy on ``images`` (which ``trained``
     classifies correctly) at each budget, and per budget the worst case over every member, sample by sample.
-    ``params``: ``{label: {ART parameter: value}}`` over the members' own."""
+    ``params``: ``{label: {ART parameter: value}}`` over the members' own.
+
+    ``folder``: where each finished row is kept (which samples it broke) and each row in progress saves its ART
+    calls, so that a killed measurement resumes where it stopped; rows found there are not run again.
+    """
     classifier = art_classifier(trained)
     runs = [(member, eps, member_params(member, dataset, eps, (params or {}).get(member.label)))
             for eps in eps_grid for member in MEMBERS]
+    samples = hashlib.sha256(np.ascontiguousarray(images).tobytes() + np.asarray(labels, np.int64).tobytes())
     rows, broken = [], {eps: np.zeros(len(labels), bool) for eps in eps_grid}
     with CostBar(sum(cost_per_sample(m.attack, p) for m, _, p in runs) * len(labels), len(runs) * len(labels),
                  "robustness") as bar:
         for member, eps, member_parameters in runs:
-            adversarial, _ = generate(trained, classifier, member.attack, member_parameters, images, labels, seed,
-                                      progress=bar.part(cost_per_sample(member.attack, member_parameters)))
-            success = trained.predict(adversarial) != labels
+            progress = bar.part(cost_per_sample(member.attack, member_parameters))
+            made_as = json.dumps({"attack": member.attack, "params": member_parameters, "seed": seed,
+                                  "samples": samples.hexdigest()}, sort_keys=True)
+            row = None if folder is None else _SavedRow(folder, member.label, eps, made_as)
+            success = None if row is None else row.read(len(labels))
+            if success is None:
+                parts = None if row is None else Parts(row.parts, hashlib.sha256(made_as.encode()).hexdigest())
+                adversarial, _ = generate(trained, classifier, member.attack, member_parameters, images, labels, seed,
+                                          progress=progress, parts=parts)
+                success = trained.predict(adversarial) != labels
+                if row is not None:
+                    row.write(success)
+                    parts.clear()
+            else:
+                progress.update(len(labels))
             broken[eps] |= success
             rows.append({"attack": member.label, "eps": float(eps), "adversarial_accuracy": 1.0 - float(success.mean()),
                          "params": member_parameters})
     worst = {str(float(eps)): 1.0 - float(broken[eps].mean()) for eps in eps_grid}
     return {"rows": rows, "worst": worst}
+
+
+class _SavedRow:
+    """One finished row of :func:`measure` in ``folder/rows``: which samples it broke, and how it was made."""
+
+    def __init__(self, folder, label, eps, made_as):
+        name = f"{re.sub(r'[^A-Za-z0-9]+', '-', label).strip('-').lower()}-eps{float(eps):g}"
+        self.path, self.parts = Path(folder) / "rows" / f"{name}.npz", Path(folder) / "parts" / name
+        self.made_as = made_as
+
+    def read(self, samples):
+        """The saved success per sample, or None when the row is not finished yet."""
+        if not self.path.is_file():
+            return None
+        arrays = read_npz(self.path, DamagedFileError, "row of a robustness table")
+        if str(arrays.get("made_as", "")) != self.made_as:
+            raise ResumeError(f"{self.path} was made with other parameters, seed, samples or attack")
+        success = arrays.get("success")
+        if success is None or success.shape != (samples,) or success.dtype != bool:
+            raise DamagedFileError(f"{self.path} is not a row of this measurement; remove it and resume")
+        return success
+
+    def write(self, success):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path, lambda temporary: np.savez(temporary, success=success, made_as=np.array(self.made_as)))
 
 
 def table(result, eps_grid):

@@ -1,5 +1,5 @@
 """Apparent against real robustness at every shipped precision of a model: ``task: robustness`` per precision
-(skipping those already measured, so a killed run resumes where it stopped), then one table of them all.
+(skipping those measured with every row, resuming the others where they stopped), then one table of them all.
 
     python scripts/robustness_table.py mnist                     # model_a, 1,000 samples -> reports/robustness/
     python scripts/robustness_table.py cifar10 --samples 500     # resnet20
@@ -46,7 +46,8 @@ def table(model, dataset, folder, command):
             lines.append(f"| {precision} | — (not measured yet) |" + " |" * (len(header) - 2))
             continue
         values = {(row["attack"], row["eps"]): row["adversarial_accuracy"] for row in result["rows"]}
-        cells = [f"{values[(member.label, eps)]:.3f}" for eps in budgets for member in MEMBERS]
+        cells = [f"{values[(member.label, eps)]:.3f}" if (member.label, eps) in values else "—"
+                 for eps in budgets for member in MEMBERS]
         cells += [f"{result['worst'][str(eps)]:.3f}" for eps in budgets]
         lines.append(f"| {precision} | {result['samples']} | " + " | ".join(cells) + " |")
     lines += ["", f"Command: `{command}` (each precision: `python -m annt --set task=robustness --set "
@@ -64,17 +65,25 @@ def figure(model, dataset, folder):
     budgets = sorted({row["eps"] for result in found.values() for row in result["rows"]})
     fig, axes = viz.plt.subplots(1, len(budgets), figsize=(5.5 * len(budgets), 3.8), squeeze=False)
     for ax, eps in zip(axes[0], budgets):
-        lines = {member.label: [(precision, next(row["adversarial_accuracy"] for row in result["rows"]
-                                                 if row["attack"] == member.label and row["eps"] == eps), None)
-                                for precision, result in found.items()] for member in MEMBERS}
+        lines = {member.label: [(precision, row["adversarial_accuracy"], None) for precision, result in found.items()
+                                for row in result["rows"] if row["attack"] == member.label and row["eps"] == eps]
+                 for member in MEMBERS}
         lines["worst case, per sample"] = [(p, r["worst"][str(eps)], None) for p, r in found.items()]
-        viz.metric_vs_bitwidth(lines, "adversarial accuracy", ax=ax, ylim=(-0.02, 1.02))
+        viz.metric_vs_bitwidth({label: points for label, points in lines.items() if points}, "adversarial accuracy", ax=ax, ylim=(-0.02, 1.02))
         ax.set_title(f"{model} ({dataset}), eps {eps:.4g}", fontsize=9)
     path = folder / f"{model}-{dataset}.png"
     fig.tight_layout()
     write_atomic(path, lambda temporary: fig.savefig(temporary, dpi=120))
     viz.plt.close(fig)
     return path
+
+
+def _has_every_row(path):
+    """Whether ``path`` holds a measurement with every row of the table (one made before a row was added has not)."""
+    if not path.is_file():
+        return False
+    measured = {row["attack"] for row in json.loads(path.read_text())["rows"]}
+    return {member.label for member in MEMBERS} <= measured
 
 
 def main(argv=None):
@@ -87,9 +96,9 @@ def main(argv=None):
     command = shlex.join(["python", "scripts/robustness_table.py", *(sys.argv[1:] if argv is None else argv)])
     for precision in PRECISIONS:
         done = folder / f"{model}-{args.dataset}-{annt.Precision.parse(precision).slug}-robustness"
-        if not (done / "robustness.json").is_file():
+        if not _has_every_row(done / "robustness.json"):
             annt.run({"task": "robustness", "model": {"name": model, "precision": precision},
-                      "attack": {"samples": args.samples}, "output": {"dir": str(folder), "overwrite": done.exists()}})
+                      "attack": {"samples": args.samples}, "output": {"dir": str(folder), "resume": done.exists()}})
         write_text(folder / f"{model}-{args.dataset}.md", table(model, args.dataset, folder, command))
         figure(model, args.dataset, folder)
     print(f"table: {folder / f'{model}-{args.dataset}.md'}")

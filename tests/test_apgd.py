@@ -122,19 +122,37 @@ def test_autoattack_takes_each_samples_worst_case_and_says_which_member_broke_it
     assert f"robust accuracy after Square: {standing / 30:.2%} ({standing} of 30 standing)" in capsys.readouterr().out
 
 
-def test_the_robustness_task_tabulates_every_attack_and_the_worst_case(tmp_path, capsys):
+SMALL_ROWS = ("robustness.params={PGD-40: {max_iter: 10}, PGD++ (NJS): {max_iter: 10}, PGD++ (HNS): {max_iter: 10}, "
+              "APGD-CE: {max_iter: 10}, APGD-T: {max_iter: 10, n_target_classes: 2}, Square: {max_iter: 50}, "
+              "AutoAttack: {apgd_iter: 10, n_target_classes: 2, square_queries: 50}}")
+
+
+def test_the_robustness_task_tabulates_every_attack_and_the_worst_case_and_resumes_what_is_missing(
+        tmp_path, capsys, monkeypatch):
+    from annt import robustness
     from annt.cli import main
-    small = ("robustness.params={PGD-40: {max_iter: 10}, APGD-CE: {max_iter: 10}, APGD-T: {max_iter: 10, "
-             "n_target_classes: 2}, Square: {max_iter: 50}, AutoAttack: {apgd_iter: 10, n_target_classes: 2, "
-             "square_queries: 50}}")
-    assert main(["--set", "task=robustness", "--set", "model.precision=1,1,32", "--set", "attack.samples=20",
-                 "--set", "robustness.eps=[0.1, 0.3]", "--set", small, "--set", f"output.dir={tmp_path}"]) == 0
-    result = json.loads((tmp_path / "model_a-mnist-w1a1g32-robustness" / "robustness.json").read_text())
+    arguments = ["--set", "task=robustness", "--set", "model.precision=1,1,32", "--set", "attack.samples=20",
+                 "--set", "robustness.eps=[0.1, 0.3]", "--set", SMALL_ROWS, "--set", f"output.dir={tmp_path}"]
+    assert main(arguments) == 0
+    folder = tmp_path / "model_a-mnist-w1a1g32-robustness"
+    result = json.loads((folder / "robustness.json").read_text())
     accuracy = {(row["attack"], row["eps"]): row["adversarial_accuracy"] for row in result["rows"]}
-    assert {attack for attack, _ in accuracy} == {"FGSM", "PGD-40", "APGD-CE", "APGD-T", "Square", "AutoAttack"}
+    assert {attack for attack, _ in accuracy} == {"FGSM", "PGD-40", "PGD++ (NJS)", "PGD++ (HNS)", "APGD-CE",
+                                                  "APGD-T", "Square", "AutoAttack"}
     for eps in (0.1, 0.3):
         # The worst case per sample is at most every row; AutoAttack starts with APGD-CE from the same seed.
         assert result["worst"][str(eps)] <= min(value for (_, e), value in accuracy.items() if e == eps)
         assert accuracy[("AutoAttack", eps)] <= accuracy[("APGD-CE", eps)]
     assert result["samples"] == 20 and len(set(result["indices"])) == 20
     assert "| worst case of all, per sample |" in capsys.readouterr().out
+
+    # Killed after all but one row: resuming runs only that row and gives the same result.
+    (folder / "robustness.json").unlink()
+    (folder / "rows" / "autoattack-eps0.3.npz").unlink()
+    assert main(arguments) == 2  # an existing folder is not reused without output.resume
+    ran, generate = [], robustness.generate
+    monkeypatch.setattr(robustness, "generate", lambda *a, **k: (ran.append(a[2]), generate(*a, **k))[1])
+    assert main(arguments + ["--set", "output.resume=true"]) == 0
+    assert ran == ["autoattack"]
+    assert json.loads((folder / "robustness.json").read_text())["worst"] == result["worst"]
+    assert not (folder / "parts").exists() or not any((folder / "parts").rglob("*.npz"))
