@@ -8,7 +8,7 @@ classifiers with Tensorpack and measure their adversarial robustness with ART.
 
 The layout follows the workflow: ``data`` -> ``models`` / ``precision`` / ``quantization`` -> ``training`` ->
 ``estimator`` / ``attack_params`` / ``attacks`` -> ``evaluation`` / ``metrics`` / ``diagnostics`` /
-``recognisability`` -> ``experiments`` / ``studies`` -> ``tables`` / ``reports`` / ``viz``;
+``recognisability`` / ``real_robustness`` -> ``experiments`` / ``studies`` -> ``tables`` / ``reports`` / ``viz``;
 ``outputs`` names every folder and writes files; ``config`` / ``settings`` / ``tasks`` / ``api`` / ``cli``
 are the edge.
 
@@ -33,7 +33,8 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "load_config": "config", "load_dataset": "data", "TrainedModel": "predictor", "load_model": "predictor",
     "Precision": "precision", "Settings": "settings", "shipped_models": "zoo",
-    **{name: "api" for name in ("attack", "diagnose", "evaluate", "experiment", "run", "study", "train")},
+    **{name: "api" for name in ("attack", "diagnose", "evaluate", "experiment", "robustness", "run", "study",
+                                            "train")},
     **{name: "errors" for name in ("AdversarialSetError", "AnntError", "CheckpointError", "ConfigError", "DataError",
                                    "OutputExistsError", "ResumeError", "SampleError", "ZooError")},
 }

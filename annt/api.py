@@ -55,9 +55,13 @@ KEYS = {
               "test_batch_size": "test.batch_size", "precisions": "study.precisions", "attacks": "study.attacks",
               "params": "study.params", "transfer": "study.transfer", "executor": "study.executor",
               "ray_address": "study.ray_address", "reference": "study.reference", "images": "study.images",
-              "diagnose": "study.diagnose", "diagnose_samples": "diagnose.samples"},
+              "diagnose": "study.diagnose", "diagnose_samples": "diagnose.samples", "robustness": "study.robustness",
+              "robustness_eps": "robustness.eps", "robustness_params": "robustness.params"},
     "diagnose": {**_COMMON, **{k: v for k, v in _ATTACK.items() if k != "runs"}, "checkpoint": "model.checkpoint",
                  "reference": "diagnose.reference", "eps": "diagnose.eps", "diagnose_params": "diagnose.params"},
+    "robustness": {**_COMMON, "samples": "attack.samples", "selection": "attack.selection",
+                   "test_batch_size": "test.batch_size", "checkpoint": "model.checkpoint", "eps": "robustness.eps",
+                   "params": "robustness.params"},
 }
 
 
@@ -167,15 +171,19 @@ def experiment(model="model_a", precisions=("FP", "1,1,32"), attack="fgsm", para
 
 def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), params=None, *, transfer=(),
           samples=100, runs=1, selection="random", seed=0, executor="local", ray_address=None, reference=None,
-          images=6, diagnose=False, diagnose_samples=None, data_dir=None, download=True, test_batch_size=256,
-          output_dir="runs", resume=False, overwrite=False):
+          images=6, diagnose=False, diagnose_samples=None, robustness=True, robustness_eps=None,
+          robustness_params=None, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
+          overwrite=False):
     """Every attack of ``attacks`` on the shipped ``model`` at each of ``precisions`` (``samples`` x ``runs``
     each; ``params``: ``{attack: {ART parameter: value}}``), the transfer matrices of the attacks in
     ``transfer``, and the report (``<study folder>/report``). ``resume=True`` continues a killed study
     from its last saved batch; ``executor="ray"`` runs each cell as a Ray task. ``diagnose=True`` also checks
     every precision for gradient masking (on ``diagnose_samples``, else ``samples``; see :func:`diagnose`).
+    ``robustness=True`` measures every precision as :func:`robustness` does (``robustness_eps``,
+    ``robustness_params``), for the report's ``robustness.md``.
 
-    >>> result = study("model_a", ["FP", "1,1,32"], ["fgsm"], samples=10, transfer=["fgsm"], output_dir="runs")
+    >>> result = study("model_a", ["FP", "1,1,32"], ["fgsm"], samples=10, transfer=["fgsm"], robustness=False,
+    ...                output_dir="runs")
     fgsm on FP             adversarial accuracy ...
     study: runs/model_a-mnist-study
     report: runs/model_a-mnist-study/report
@@ -205,3 +213,23 @@ def diagnose(model="model_a", precision="FP", attack="fgsm", params=None, *, ref
     ``diagnose_params``: ART parameters of the diagnosis' own ``fgsm``, ``pgd`` and ``boundary``.
     """
     return _run("diagnose", model, precision, locals())
+
+
+def robustness(model="model_a", precision="FP", *, eps=None, params=None, samples=100, selection="random", seed=0,
+               checkpoint=None, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
+               overwrite=False):
+    """Apparent against real robustness of ``model`` at ``precision``: adversarial accuracy on ``samples`` test
+    images it classifies correctly under FGSM (the paper's attack), PGD, PGD++, APGD-CE, APGD-T, Square and
+    AutoAttack, at each L-inf budget of ``eps`` (None: the paper's FGSM eps and RobustBench's), and the worst case
+    per sample. ``params``: ART parameters per row, e.g. ``{"Square": {"max_iter": 1000}}``; ``resume=True``
+    continues a killed measurement. Returns what ``robustness.json`` holds.
+
+    >>> result = robustness("model_a", "1,1,32", eps=[0.1], samples=10, output_dir="runs", params={
+    ...     "PGD-40": {"max_iter": 5}, "PGD++ (NJS)": {"max_iter": 5}, "PGD++ (HNS)": {"max_iter": 5},
+    ...     "APGD-CE": {"max_iter": 5}, "APGD-T": {"max_iter": 5, "n_target_classes": 2}, "Square": {"max_iter": 20},
+    ...     "AutoAttack": {"apgd_iter": 5, "n_target_classes": 2, "square_queries": 20}})
+    model_a 1,1,32 (mnist), 10 test images it classifies correctly: ...
+    >>> [row["attack"] for row in result["rows"]][:3], 0 <= result["worst"]["0.1"] <= 1
+    (['FGSM', 'PGD-40', 'PGD++ (NJS)'], True)
+    """
+    return _run("robustness", model, precision, locals())

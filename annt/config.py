@@ -208,6 +208,9 @@ SCHEMA = {
         "images": Option("int", 6, "task study: images per precision in the report's image grids.", minimum=1),
         "diagnose": Option("bool", False, "task study: also diagnose every precision for gradient masking (see the "
                                           "diagnose section), one block per cell in the report."),
+        "robustness": Option("bool", True, "task study: also measure every precision's apparent against real "
+                                           "robustness (see the robustness section), a table and figure in the "
+                                           "report."),
     },
     "diagnose": {
         "reference": Option("precision", "FP", "task diagnose (and study.diagnose): the shipped model of the same "
@@ -398,7 +401,8 @@ def _study_settings(study, dataset):
         except AttackParameterError as error:
             raise ConfigError(f"study.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
     return StudySettings(study["precisions"] or (), attacks, params, transfer, study["executor"],
-                         study["ray_address"], study["reference"], study["images"], study["diagnose"])
+                         study["ray_address"], study["reference"], study["images"], study["diagnose"],
+                         study["robustness"])
 
 
 def _diagnose_settings(diagnose, dataset):
@@ -423,7 +427,7 @@ def _diagnose_settings(diagnose, dataset):
 
 def _robustness_settings(section, dataset):
     """The robustness section, each row's given parameters checked as the row would use them."""
-    from .robustness import MEMBERS, member_params  # imports ART and TensorFlow: only when the section is used
+    from .real_robustness import MEMBERS, member_params  # imports ART and TensorFlow: only when the section is used
     given = section["params"] or {}
     if given:
         members = {member.label: member for member in MEMBERS}

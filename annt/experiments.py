@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import robustness, viz
+from . import real_robustness, viz
 from .adversarial_sets import MANIFEST, AdversarialSet, Parts, find_sets, select_samples
 from .attacks import generate
 from .checkpoints import resolve_checkpoint
@@ -358,28 +358,35 @@ def run_test(settings):
 
 
 def run_robustness(settings):
-    """Apparent against real robustness of one model (:mod:`annt.robustness`) on ``attack.samples`` test images it
+    """Apparent against real robustness of one model (:mod:`annt.real_robustness`) on ``attack.samples`` test images it
     classifies correctly: print the table, write ``robustness.json``, ``robustness.md`` and the manifest. Each
     finished row is kept in ``rows/`` and each row in progress saves its batches: ``output.resume`` continues."""
     record = RunRecord()
     trained = load_trained(settings.model)
-    images, labels = test_split(settings.data)
-    predictions = trained.predict(images, settings.test.batch_size)
-    indices = select_samples(labels, predictions, settings.attack.samples, settings.seed, settings.attack.selection)
-    eps_grid = settings.robustness.eps or robustness.EPS[settings.data.dataset]
     folder = claim(robustness_folder(settings), settings.output)
-    result = robustness.measure(trained, images[indices], labels[indices], eps_grid, settings.data.dataset,
-                                settings.seed, settings.robustness.params, folder=folder)
+    result, text = measure_robustness(settings, trained, folder)
     manifest = record.manifest(settings)
-    result = {"model": trained.name, "dataset": trained.dataset, "precision": str(trained.precision),
-              "samples": int(len(indices)), "indices": indices.tolist(),
-              "clean_accuracy": float(np.mean(predictions == labels)), **result}
-    title = (f"{trained.name} {trained.precision} ({trained.dataset}), {len(indices)} test images it classifies "
-             f"correctly: adversarial accuracy (clean test accuracy {result['clean_accuracy']:.4f})")
-    text = f"{title}\n\n{robustness.table(result, eps_grid)}"
     write_text(folder / "robustness.md", f"# {text}\n\nCommand: `{manifest['command']}`\n")
     write_json(folder / "manifest.json", manifest)
-    write_json(folder / "robustness.json", result)
     print(text)
     print(f"results: {folder}")
     return result
+
+
+def measure_robustness(settings, trained, folder):
+    """:func:`annt.real_robustness.measure` of ``trained`` on ``attack.samples`` test images it classifies correctly
+    (selected as an attack's), resumable in ``folder``; writes ``robustness.json`` there last (its presence means
+    done) and returns it with the table as text."""
+    images, labels = test_split(settings.data)
+    predictions = trained.predict(images, settings.test.batch_size)
+    indices = select_samples(labels, predictions, settings.attack.samples, settings.seed, settings.attack.selection)
+    eps_grid = settings.robustness.eps or real_robustness.EPS[settings.data.dataset]
+    result = real_robustness.measure(trained, images[indices], labels[indices], eps_grid, settings.data.dataset,
+                                     settings.seed, settings.robustness.params, folder=folder)
+    result = {"model": trained.name, "dataset": trained.dataset, "precision": str(trained.precision),
+              "samples": int(len(indices)), "indices": indices.tolist(),
+              "clean_accuracy": float(np.mean(predictions == labels)), **result}
+    write_json(folder / "robustness.json", result)
+    title = (f"{trained.name} {trained.precision} ({trained.dataset}), {len(indices)} test images it classifies "
+             f"correctly: adversarial accuracy (clean test accuracy {result['clean_accuracy']:.4f})")
+    return result, f"{title}\n\n{real_robustness.table(result, eps_grid)}"

@@ -8,7 +8,7 @@ Folders, under ``output.dir``:
 - evaluation ``<sets>-on-<target run name>``;
 - experiment summary ``<model>-<dataset>-<attack>-experiment``;
 - diagnosis ``<run name>-diagnose`` (``diagnostics.json``, the robustness curve);
-- robustness ``<run name>-robustness`` (``robustness.json``: every attack of :mod:`annt.robustness` at each budget);
+- robustness ``<run name>-robustness`` (``robustness.json``: every attack of :mod:`annt.real_robustness` at each budget);
 - study ``<model>-<dataset>-study``, holding ``cells/`` (one attack folder per attack and precision),
   ``transfer/`` (one evaluation folder per attack, source and target) and ``report/``.
 

@@ -4,7 +4,8 @@ Tables (Markdown and CSV): ``table6`` (adversarial accuracy, mean L2 and L∞ of
 precision and attack, beside the paper's numbers when the study names that reference), ``table7``
 (JSMA's mean L0), ``table3`` (clean accuracy), one transfer matrix per transfer attack. Figures (PNG):
 adversarial accuracy and mean L2 against bitwidth, clean/adversarial images per precision and attack,
-the Boundary attack's L2 over iterations, the transfer heat maps. ``recognisability`` counts the successful
+the Boundary attack's L2 over iterations, the transfer heat maps; with ``study.robustness``, FGSM against the
+field's strongest attacks per precision (``robustness.md``). ``recognisability`` counts the successful
 images that no longer show their digit or object (:mod:`annt.recognisability`) and gives Table 6 without
 them. An unfinished cell is shown as missing, never filled in.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import viz
+from . import real_robustness, viz
 from .adversarial_sets import MANIFEST, SET_FILE, AdversarialSet
 from .diagnostics import transfer_check
 from .errors import DamagedFileError
@@ -97,6 +98,7 @@ def write_report(folder):
         for attack in results.definition["transfer"]:
             written.append(_transfer(results, report, attack))
         written += _diagnostics(results, report)
+        written += _robustness(results, report)
         written += _figures(results, report)
         _index(results, report, [path for path in written if path])
 
@@ -266,6 +268,26 @@ def diagnostics_section(attack, precision, diagnosis, transfer):
     return ["", f"## {attack} on {precision}: {'FLAGGED' if flagged else 'no sign of masking'}", "",
             f"Beside {diagnosis['reference']}, {diagnosis['samples']} samples.", "",
             _markdown(["verdict", "check", "finding"], lines)]
+
+
+def _robustness(results, report):
+    """``robustness.md`` and ``robustness.png``: per precision, adversarial accuracy under the paper's FGSM beside
+    PGD, PGD++, APGD, Square and AutoAttack, and the worst case per sample (:mod:`annt.real_robustness`)."""
+    found = {p: None for p in results.precisions}
+    for p in results.precisions:
+        path = results.folder / "robustness" / run_name(results.model, results.dataset, Precision.parse(p)) / \
+            "robustness.json"
+        if path.is_file():
+            found[p] = read_json(path, DamagedFileError, "robustness measurement", ("rows", "worst", "samples"))
+    if not any(found.values()):
+        return []
+    text = real_robustness.precisions_table(found, results.model, results.dataset)
+    gaps = {p: real_robustness.unfound_robustness(r) for p, r in found.items() if r}
+    text += ["", "Robustness FGSM (the paper's attack) credits each model with that the strongest attacks take away "
+             "(FGSM's adversarial accuracy minus the worst case, at FGSM's first budget): "
+             + "; ".join(f"{p}: {gap:+.3f} at ε {eps:.4g}" for p, (eps, gap) in gaps.items()) + "."]
+    return [write_text(report / "robustness.md", "\n".join(text) + "\n"),
+            real_robustness.precisions_figure(found, results.model, results.dataset, report / "robustness.png")]
 
 
 def _cell_transfer_check(results, attack, precision, reference, cell):

@@ -69,6 +69,7 @@ class StudySettings:
     reference: str | None = None  # "paper": the paper's Table 6 beside ours
     images: int = 6
     diagnose: bool = False  # also diagnose every precision (annt.diagnostics), one block per cell in the report
+    robustness: bool = True  # also measure every precision's apparent against real robustness (annt.real_robustness)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ class DiagnoseSettings:
 
 @dataclass(frozen=True)
 class RobustnessSettings:
-    eps: tuple = ()  # L-inf budgets; () = annt.robustness.EPS of the data set
-    params: dict = None  # member label (annt.robustness.MEMBERS) -> ART parameters over its own
+    eps: tuple = ()  # L-inf budgets; () = annt.real_robustness.EPS of the data set
+    params: dict = None  # member label (annt.real_robustness.MEMBERS) -> ART parameters over its own
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 matrices, and the report, in one resumable run, in this process or as Ray tasks.
 
 A study folder holds ``study.json`` (what the study is, and each model's clean accuracy), ``cells/``
-(one attack folder per attack and precision, see :func:`annt.experiments.run_attack`), ``transfer/``
-and ``report/``. Resuming keeps every finished run and continues an unfinished one from its last saved
+(one attack folder per attack and precision, see :func:`annt.experiments.run_attack`), ``transfer/``,
+``diagnostics/`` and ``robustness/`` (one folder per precision) and ``report/``. Resuming keeps every finished run and continues an unfinished one from its last saved
 batch, so a killed study loses at most the batches in flight and ends as if never stopped.
 """
 import json
@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 from .errors import DamagedFileError, ResumeError
 from .data import resolve_data_dir
-from .experiments import (clean_accuracies, diagnose_model, load_reference, load_trained, run_attack, run_evaluate,
-                          write_diagnosis)
+from .experiments import (clean_accuracies, diagnose_model, load_reference, load_trained, measure_robustness,
+                          run_attack, run_evaluate, write_diagnosis)
 from .manifest import RunRecord
 from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, read_json,
                       study_folder, write_json)
@@ -131,6 +131,8 @@ def run_study(settings):
                     run_evaluate(step, models[step.model.precision], echo=lambda *_: None)
     if settings.study.diagnose:
         _diagnose_precisions(settings, cells, models, folder / "diagnostics")
+    if settings.study.robustness:
+        _measure_precisions(settings, cells, models, folder / "robustness")
     report = write_report(folder)
     write_json(folder / "manifest.json", record.manifest(settings))
     print(f"study: {folder}\nreport: {report}")
@@ -151,6 +153,19 @@ def _diagnose_precisions(settings, cells, models, folder):
         diagnosis = diagnose_model(cell.settings, trained, reference)
         write_diagnosis(target, diagnosis, {"model": str(trained.precision),
                                             "reference": f"{reference.precision} (reference)"})
+
+
+def _measure_precisions(settings, cells, models, folder):
+    """Apparent against real robustness of every precision (skipping those done), on the study's samples and
+    seed, in ``<folder>/<run name>/``, each resumable to the batch (:func:`annt.experiments.measure_robustness`)."""
+    precisions = [cell for cell in cells if cell.attack == cells[0].attack]
+    for number, cell in enumerate(precisions, 1):
+        target = folder / model_run_name(cell.settings)
+        if (target / "robustness.json").is_file():
+            continue
+        print(f"apparent against real robustness of {cell.precision} (precision {number} of {len(precisions)})")
+        target.mkdir(parents=True, exist_ok=True)
+        measure_robustness(cell.settings, models[cell.precision], target)
 
 
 def _cell_line(cell, result, seconds):

@@ -42,7 +42,7 @@ def table6_rows(path):
 def cell_overrides(attack, precision, output_dir):
     """The ``--set`` overrides that make a paper study config one cell's study, written to ``output_dir``."""
     return [f"study.attacks=[{attack}]", f'study.precisions=["{precision}"]', "study.transfer=[]",
-            "study.diagnose=false", f"output.dir={output_dir}"]
+            "study.diagnose=false", "study.robustness=false", f"output.dir={output_dir}"]
 
 
 def recheck(config, committed, attack, precision, scratch_parent, overrides=()):

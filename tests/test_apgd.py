@@ -129,7 +129,7 @@ SMALL_ROWS = ("robustness.params={PGD-40: {max_iter: 10}, PGD++ (NJS): {max_iter
 
 def test_the_robustness_task_tabulates_every_attack_and_the_worst_case_and_resumes_what_is_missing(
         tmp_path, capsys, monkeypatch):
-    from annt import robustness
+    from annt import real_robustness as robustness
     from annt.cli import main
     arguments = ["--set", "task=robustness", "--set", "model.precision=1,1,32", "--set", "attack.samples=20",
                  "--set", "robustness.eps=[0.1, 0.3]", "--set", SMALL_ROWS, "--set", f"output.dir={tmp_path}"]

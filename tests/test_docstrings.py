@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.slow, needs_mnist]
 
 
 @pytest.mark.parametrize("function", [annt.train, annt.load_model, annt.attack, annt.evaluate, annt.experiment,
-                                      annt.study, annt.diagnose],
+                                      annt.study, annt.diagnose, annt.robustness],
                          ids=lambda f: f.__name__)
 def test_docstring_examples(function, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

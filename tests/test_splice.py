@@ -23,7 +23,7 @@ spec.loader.exec_module(splice_study_report)
 
 GRID = ["--set", "task=study", "--set", "model.name=model_a", "--set", "attack.samples=8", "--set", "attack.runs=2",
         "--set", 'study.precisions=[FP, "1,1,32"]', "--set", "study.params={boundary: {max_iter: 3}}",
-        "--set", "study.reference=paper", "--set", "study.images=3"]
+        "--set", "study.reference=paper", "--set", "study.images=3", "--set", "study.robustness=false"]
 STUDY = "model_a-mnist-study"
 
 

@@ -17,6 +17,7 @@ import annt
 from annt.adversarial_sets import Parts
 from annt.cli import main
 
+from annt.adversarial_sets import AdversarialSet
 from conftest import needs_mnist
 
 pytestmark = needs_mnist
@@ -24,7 +25,7 @@ pytestmark = needs_mnist
 TINY = ["--set", "task=study", "--set", "model.name=model_a", "--set", "attack.samples=12", "--set", "attack.runs=2",
         "--set", 'study.precisions=[FP, "1,1,32"]', "--set", "study.attacks=[fgsm, boundary]",
         "--set", "study.transfer=[fgsm]", "--set", "study.params={boundary: {max_iter: 3}}",
-        "--set", "study.reference=paper", "--set", "study.images=3"]
+        "--set", "study.reference=paper", "--set", "study.images=3", "--set", "study.robustness=false"]
 STUDY = "model_a-mnist-study"
 study_task = importlib.import_module("annt.studies")
 
@@ -293,6 +294,27 @@ def test_a_study_with_diagnose_writes_one_block_per_cell(tiny, tmp_path):
     assert f"{transfer['aggregate']['evasion_rate']['mean']:.3f} transferred from the reference" in text
     assert "no transfer from FP in the study" in text
     assert (study / "report/robustness_curves.png").is_file()
+    # The cells were not made again.
+    assert (study / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
+
+
+def test_a_study_measures_apparent_against_real_robustness_per_precision(tiny, tmp_path):
+    from test_apgd import SMALL_ROWS
+    shutil.copytree(tiny, tmp_path / STUDY)
+    assert run_tiny(tmp_path, "--set", "output.resume=true", "--set", "study.robustness=true",
+                    "--set", "robustness.eps=[0.2]", "--set", SMALL_ROWS) == 0
+    study = tmp_path / STUDY
+    for name in ("model_a-mnist-fp", "model_a-mnist-w1a1g32"):
+        result = json.loads((study / "robustness" / name / "robustness.json").read_text())
+        assert result["samples"] == 12 and [row["eps"] for row in result["rows"]] == [0.2] * 8
+        # The robustness table attacks the images of the study's first run.
+        first_run = AdversarialSet.load(study / "cells" / f"{name}-fgsm" / "run-1")
+        assert result["indices"] == first_run.indices.tolist()
+    text = (study / "report/robustness.md").read_text()
+    assert "| FP | 12 |" in text and "| 1,1,32 | 12 |" in text and "PGD++ (HNS) ε 0.2" in text
+    assert "1,1,32: +" in text or "1,1,32: -" in text
+    assert (study / "report/robustness.png").is_file()
+    assert "robustness.md" in (study / "report/README.md").read_text()
     # The cells were not made again.
     assert (study / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
 

@@ -124,3 +124,56 @@ def table(result, eps_grid):
     lines.append("| worst case of all, per sample | " +
                  " | ".join(f"{result['worst'][str(float(eps))]:.3f}" for eps in eps_grid) + " |")
     return "\n".join(lines)
+
+
+def unfound_robustness(result):
+    """``(eps, gap)``: at the first budget FGSM ran at, its adversarial accuracy minus the worst case per sample."""
+    fgsm = next(row for row in result["rows"] if row["attack"] == MEMBERS[0].label)
+    return fgsm["eps"], fgsm["adversarial_accuracy"] - result["worst"][str(float(fgsm["eps"]))]
+
+
+def precisions_table(found, model, dataset):
+    """Markdown lines: per precision of ``found`` (``{precision: robustness.json content}``; ``None`` for one
+    not measured yet), clean accuracy, each row's adversarial accuracy and the worst case, at every budget."""
+    budgets = sorted({row["eps"] for result in found.values() if result for row in result["rows"]})
+    header = ["precision", "samples", "clean accuracy"] + \
+        [f"{member.label} ε {eps:.4g}" for eps in budgets for member in MEMBERS] + [f"worst ε {eps:.4g}" for eps in budgets]
+    lines = [f"# Apparent against real robustness: {model} on {dataset}", "",
+             "Adversarial accuracy on the test images each model classifies correctly; the worst case takes, per "
+             "sample, the strongest of all the attacks. The gap between FGSM's column and the worst case is the "
+             "robustness FGSM failed to take away.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for precision, result in found.items():
+        if result is None:
+            lines.append(f"| {precision} | — (not measured yet) |" + " |" * (len(header) - 2))
+            continue
+        values = {(row["attack"], row["eps"]): row["adversarial_accuracy"] for row in result["rows"]}
+        cells = [f"{values[(member.label, eps)]:.3f}" if (member.label, eps) in values else "—"
+                 for eps in budgets for member in MEMBERS]
+        cells += [f"{result['worst'][str(eps)]:.3f}" if str(eps) in result["worst"] else "—" for eps in budgets]
+        lines.append(f"| {precision} | {result['samples']} | {result['clean_accuracy']:.4f} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def precisions_figure(found, model, dataset, save):
+    """Adversarial accuracy against bitwidth, one line per row and the worst case, one panel per budget, saved
+    to ``save``; None when no precision is measured."""
+    from . import viz  # matplotlib: only when a figure is drawn
+    found = {precision: result for precision, result in found.items() if result}
+    if not found:
+        return None
+    budgets = sorted({row["eps"] for result in found.values() for row in result["rows"]})
+    fig, axes = viz.plt.subplots(1, len(budgets), figsize=(5.5 * len(budgets), 3.8), squeeze=False)
+    for ax, eps in zip(axes[0], budgets):
+        lines = {member.label: [(precision, row["adversarial_accuracy"], None) for precision, result in found.items()
+                                for row in result["rows"] if row["attack"] == member.label and row["eps"] == eps]
+                 for member in MEMBERS}
+        lines["worst case, per sample"] = [(p, r["worst"][str(eps)], None) for p, r in found.items()]
+        viz.metric_vs_bitwidth({label: points for label, points in lines.items() if points}, "adversarial accuracy",
+                               ax=ax, ylim=(-0.02, 1.02))
+        ax.set_title(f"{model} ({dataset}), eps {eps:.4g}, {max(r['samples'] for r in found.values())} samples",
+                     fontsize=9)
+    fig.tight_layout()
+    write_atomic(save, lambda temporary: fig.savefig(temporary, dpi=120))
+    viz.plt.close(fig)
+    return save
