@@ -201,7 +201,8 @@ def diagnose(model="model_a", precision="FP", attack="fgsm", params=None, *, ref
     :class:`~annt.diagnostics.Diagnosis`.
 
     >>> diagnosis = diagnose("model_a", "8,8,32", samples=20, eps=[0.25],
-    ...                      diagnose_params={"pgd": {"max_iter": 5}, "boundary": {"max_iter": 5}})
+    ...                      diagnose_params={"pgd": {"max_iter": 5}, "square": {"max_iter": 50},
+    ...                      "autoattack": {"apgd_iter": 5, "n_target_classes": 2, "square_queries": 20}})
     model_a 8,8,32 (mnist) beside FP, 20 samples: FLAGGED: signs of gradient masking
     FLAG  zero_gradient ...
     results: runs/model_a-mnist-w8a8g32-diagnose
@@ -210,7 +211,7 @@ def diagnose(model="model_a", precision="FP", attack="fgsm", params=None, *, ref
 
     ``attack``/``params``: the attack compared made on the model and transferred from the reference.
     ``eps``: the robustness curve's L-inf budgets (0, FGSM's eps and 1 are always added);
-    ``diagnose_params``: ART parameters of the diagnosis' own ``fgsm``, ``pgd`` and ``boundary``.
+    ``diagnose_params``: ART parameters of the diagnosis' own ``fgsm``, ``pgd``, ``square`` and ``autoattack``.
     """
     return _run("diagnose", model, precision, locals())
 

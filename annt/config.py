@@ -218,7 +218,7 @@ SCHEMA = {
         "eps": Option("budgets", None, "Robustness-curve budgets (L-inf); 0, the FGSM eps and 1 (unbounded) are "
                                        "always added; null = the data set's grid (wiki: Diagnostics).", nullable=True),
         "params": Option("mapping", None, "ART parameters of the diagnosis' own attacks (fgsm, pgd, boundary), e.g. "
-                                          "{boundary: {max_iter: 300}}; unset: ANNT's (wiki: Diagnostics).",
+                                          "{square: {max_iter: 5000}}; unset: ANNT's (wiki: Diagnostics).",
                          nullable=True),
         "samples": Option("int", None, "Samples diagnosed; null = attack.samples.", minimum=1, nullable=True),
     },

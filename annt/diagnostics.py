@@ -14,7 +14,6 @@ from art.utils import to_categorical
 
 from .attacks import generate
 from .estimator import art_classifier
-from .metrics import distortions
 from .progress import CostBar, cost_per_sample
 
 #: An input-gradient entry below this fraction of its image's largest entry (but not zero) counts as
@@ -100,16 +99,17 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     """Run every check on ``trained`` beside ``reference`` (the same architecture, e.g. at full precision).
 
     ``images``/``labels``: samples both models classify correctly. ``params``: ART parameters of ``fgsm``,
-    ``pgd``, ``boundary``, ``square`` and ``autoattack`` (the last two run at FGSM's eps; and of ``attack``, when
-    given: the attack whose transfer from the reference is compared with its direct use). ``eps_grid``: the robustness curve's budgets (0, FGSM's ``eps`` and the
-    unbounded 1.0 are always added). Its progress bar weighs each attack's samples by their cost.
+    ``pgd``, ``square`` and ``autoattack`` (the last two run at FGSM's eps; and of ``attack``, when given: the
+    attack whose transfer from the reference is compared with its direct use). ``eps_grid``: the robustness
+    curve's budgets (0, FGSM's ``eps`` and the unbounded 1.0 are always added). Its progress bar weighs each
+    attack's samples by their cost.
     """
     same = trained is reference
     fgsm_eps = params["fgsm"]["eps"]
     eps_grid = sorted(set(eps_grid) | {0.0, fgsm_eps, 1.0})
     models = 1 if same else 2
     calls = [("pgd", _pgd_at(params["pgd"], eps)) for eps in eps_grid if eps != 0] * models + \
-        [("fgsm", params["fgsm"])] * models + [("boundary", params["boundary"])] + \
+        [("fgsm", params["fgsm"])] * models + \
         [("square", {**params["square"], "eps": fgsm_eps}), ("autoattack", {**params["autoattack"], "eps": fgsm_eps})] + \
         ([(attack, params[attack])] * 2 if attack and not same else [])
     bar = CostBar(sum(cost_per_sample(*call) for call in calls) * len(labels), len(calls) * len(labels), "diagnose")
@@ -130,12 +130,10 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     fgsm_success = {"model": success(trained, run(trained, "fgsm", params["fgsm"])[0])}
     fgsm_success["reference"] = fgsm_success["model"] if same else \
         success(reference, run(reference, "fgsm", params["fgsm"])[0])
-    boundary, _ = run(trained, "boundary", params["boundary"])
-    boundary_success = success(trained, boundary)
-    boundary_linf = distortions(images, boundary)["linf"]
     square_success = success(trained, run(trained, "square", {**params["square"], "eps": fgsm_eps})[0])
     ensemble_success = success(trained, run(trained, "autoattack", {**params["autoattack"], "eps": fgsm_eps})[0])
 
+    pgd_name = f"PGD-{params['pgd']['max_iter']}, {max(1, params['pgd']['num_random_init'])} start(s)"
     checks = [gradient_check(input_gradient_sparsity(trained, images, labels, batch_size)),
               transfer_check(attack, *((None, None) if same or attack is None else
                                        _transfer(run, success, trained, reference, attack, params[attack])),
@@ -143,13 +141,12 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
               iterative_check(fgsm_eps, fgsm_success, {label: s[fgsm_eps] for label, s in pgd_success.items()}),
               monotone_check(eps_grid, pgd_success["model"]),
               unbounded_check(eps_grid[-1], pgd_success["model"][eps_grid[-1]]),
-              boundary_check(eps_grid, pgd_success["model"], boundary_success, boundary_linf,
-                             params["boundary"]["max_iter"]),
-              stronger_attack_check("square_beats_pgd", "the gradient-free Square attack",
+              stronger_attack_check("gradient_free_beats_gradient", "the gradient-free Square attack",
                                     f"Square, {params['square']['max_iter']} queries", fgsm_eps,
-                                    pgd_success["model"][fgsm_eps], square_success),
+                                    pgd_success["model"][fgsm_eps], square_success, pgd_name),
               stronger_attack_check("ensemble_beats_pgd", "AutoAttack's ensemble (APGD-CE, APGD-T, Square)",
-                                    "AutoAttack", fgsm_eps, pgd_success["model"][fgsm_eps], ensemble_success)]
+                                    "AutoAttack", fgsm_eps, pgd_success["model"][fgsm_eps], ensemble_success,
+                                    pgd_name)]
     bar.close()
     curves = {label: {"eps": [float(eps) for eps in eps_grid],
                       "adversarial_accuracy": [1.0 - float(pgd_success[label][eps].mean()) for eps in eps_grid]}
@@ -229,29 +226,13 @@ def unbounded_check(eps, survivors):
                  {"eps": float(eps), "adversarial_accuracy": accuracy, "threshold": UNBOUNDED_SURVIVORS})
 
 
-def stronger_attack_check(name, what, short, eps, pgd_success, stronger_success):
+def stronger_attack_check(name, what, short, eps, pgd_success, stronger_success, pgd="PGD"):
     """Flag when a stronger attack (``what``) at PGD's budget ``eps`` takes away more than :data:`MARGIN` of the
-    robustness PGD credits the model with: PGD's result there is the weakness of PGD, not the model's strength."""
+    robustness PGD (``pgd``: how it ran) credits the model with: PGD's result there is the weakness of PGD, not the
+    model's strength."""
     pgd_accuracy, accuracy = 1.0 - float(pgd_success.mean()), 1.0 - float(stronger_success.mean())
     return Check(name, f"Does {what} leave less adversarial accuracy than PGD at the same eps?",
                  _exceeds(pgd_accuracy - accuracy, MARGIN),
-                 f"at eps {eps:g}: adversarial accuracy {pgd_accuracy:.3f} under PGD, {accuracy:.3f} under {short}",
+                 f"at eps {eps:g}: adversarial accuracy {pgd_accuracy:.3f} under {pgd}, {accuracy:.3f} under {short}",
                  {"eps": float(eps), "pgd_adversarial_accuracy": pgd_accuracy, "adversarial_accuracy": accuracy,
-                  "margin": MARGIN})
-
-
-def boundary_check(eps_grid, pgd_success, boundary_success, boundary_linf, iterations):
-    """Flag when the gradient-free Boundary attack finds adversarial images within an L-inf budget for more samples
-    than PGD, at some budget short of unbounded."""
-    rows = []
-    for eps in eps_grid[1:-1]:
-        within = float((boundary_success & (boundary_linf <= eps + 1e-6)).mean())
-        rows.append({"eps": float(eps), "boundary_success": within, "pgd_success": float(pgd_success[eps].mean())})
-    worst = max(rows, key=lambda row: row["boundary_success"] - row["pgd_success"], default=None)
-    lead = 0.0 if worst is None else worst["boundary_success"] - worst["pgd_success"]
-    finding = ("no budget between 0 and unbounded" if worst is None else
-               f"largest lead of Boundary ({iterations} iterations) over PGD {lead:+.3f}, at eps {worst['eps']:g}")
-    return Check("gradient_free_beats_gradient", "Does the gradient-free Boundary attack beat PGD at the same "
-                 "L-inf distortion?", _exceeds(lead, MARGIN), finding,
-                 {"by_eps": rows, "boundary_iterations": iterations, "boundary_success": float(boundary_success.mean()),
                   "margin": MARGIN})

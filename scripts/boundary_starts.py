@@ -19,6 +19,7 @@ import numpy as np
 
 import annt
 from annt.adversarial_sets import select_samples
+from annt.attack_params import DEFAULTS
 from annt.attacks import boundary_starts
 from annt.experiments import diagnosis_samples
 from annt.manifest import REPO_ROOT, RunRecord
@@ -48,12 +49,17 @@ def count_without_start(settings, precision):
     return counts
 
 
+#: The ``init_size`` of the Boundary check that diagnoses ran until 2026-12-05 (ANNT's default; Square replaced it).
+DIAGNOSIS_INIT_SIZE = DEFAULTS["boundary"]["init_size"]
+
+
 def count_diagnosis_without_start(settings, precision):
-    """How many samples of ``precision``'s diagnosis (study.diagnose: its Boundary check) get no starting point."""
+    """How many samples of ``precision``'s diagnosis (study.diagnose: its Boundary check, until 2026-12-05) get no
+    starting point."""
     model = annt.load_model(settings.model.name, str(precision))
     reference = annt.load_model(settings.model.name, str(settings.diagnose.reference))
     images, labels = diagnosis_samples(settings, model, reference)
-    return [without_start(model, images, labels, settings.diagnose.params["boundary"]["init_size"], settings.seed)]
+    return [without_start(model, images, labels, DIAGNOSIS_INIT_SIZE, settings.seed)]
 
 
 def write_counts(folder, command, settings, counts, record):
@@ -73,7 +79,7 @@ def write_counts(folder, command, settings, counts, record):
         lines += ["", f"The same for each precision's diagnosis (study.diagnose: its Boundary check, "
                   f"{settings.diagnose.samples or settings.attack.samples} samples both it and "
                   f"{settings.diagnose.reference} classify correctly, `init_size` "
-                  f"{settings.diagnose.params['boundary']['init_size']}); one changed by the fix is re-made with "
+                  f"{DIAGNOSIS_INIT_SIZE}); one changed by the fix is re-made with "
                   "`scripts/rediagnose_report.py`.", "", *table(counts["diagnosis"])]
     lines += ["", f"Command: `{command}`" + (f"; the diagnoses: `{command} --diagnosis`" if counts.get("diagnosis")
                                               else "")]

@@ -9,7 +9,7 @@ from annt.adversarial_sets import select_samples
 from annt.attack_params import resolve_params
 from annt.cli import main
 from annt.diagnostics import (Check, diagnose, gradient_check, input_gradient_sparsity, iterative_check,
-                              monotone_check, transfer_check, unbounded_check, boundary_check)
+                              monotone_check, stronger_attack_check, transfer_check, unbounded_check)
 from annt.models.mnist import ModelA
 from annt.predictor import TrainedModel
 from annt.zoo import shipped_folder
@@ -37,7 +37,6 @@ def _samples(models, count=40):
 
 #: Small budgets: the checks' logic, not the attacks' strength, is under test.
 PARAMS = {"fgsm": resolve_params("fgsm", "mnist", {}), "pgd": resolve_params("pgd", "mnist", {"max_iter": 10}),
-          "boundary": resolve_params("boundary", "mnist", {"max_iter": 10}),
           "square": resolve_params("square", "mnist", {"max_iter": 50}),
           "autoattack": resolve_params("autoattack", "mnist", {"apgd_iter": 5, "n_target_classes": 2,
                                                                "square_queries": 20})}
@@ -112,10 +111,10 @@ def test_checks_flag_by_their_stated_rules():
     assert unbounded_check(1.0, np.arange(100) < 99).flagged is False
     assert unbounded_check(1.0, np.arange(100) < 98).flagged
 
-    linf = np.full(100, 0.3)
-    grid = [0.0, 0.1, 0.5, 1.0]
-    assert boundary_check(grid, {0.1: zeros, 0.5: zeros}, ones, linf, 10).flagged  # all within 0.5, PGD none
-    assert not boundary_check(grid, {0.1: zeros, 0.5: ones}, ones, linf, 10).flagged
+    stronger = stronger_attack_check("gradient_free_beats_gradient", "Square", "Square", 0.25, half,
+                                     np.arange(100) < 56, "PGD-40, 3 start(s)")
+    assert stronger.flagged and "0.500 under PGD-40, 3 start(s), 0.440 under Square" in stronger.finding
+    assert not stronger_attack_check("x", "Square", "Square", 0.25, half, np.arange(100) < 55).flagged  # 0.05: no
     assert Check("x", "?", None, "").verdict == "not measured"
 
 
@@ -124,7 +123,7 @@ def test_checks_flag_by_their_stated_rules():
 def test_the_diagnose_task_prints_verdicts_and_writes_diagnostics_json(tmp_path, capsys):
     status = main(["--set", "task=diagnose", "--set", "model.precision=8,8,32", "--set", "attack.samples=30",
                    "--set", "diagnose.eps=[0.25]", "--set", "diagnose.params={pgd: {max_iter: 10}, "
-                   "boundary: {max_iter: 5}, square: {max_iter: 50}, autoattack: {apgd_iter: 5, n_target_classes: 2, square_queries: 20}}",
+                   "square: {max_iter: 50}, autoattack: {apgd_iter: 5, n_target_classes: 2, square_queries: 20}}",
                    "--set", f"output.dir={tmp_path}"])
     assert status == 0
     out = capsys.readouterr().out
@@ -133,7 +132,7 @@ def test_the_diagnose_task_prints_verdicts_and_writes_diagnostics_json(tmp_path,
     assert isinstance(result["flagged"], bool) and result["samples"] == 30 and result["reference"] == "FP"
     assert set(result["checks"]) == {"zero_gradient", "transfer_beats_direct", "iterative_vs_single_step",
                                      "robustness_curve_monotone", "unbounded_attack_succeeds",
-                                     "gradient_free_beats_gradient", "square_beats_pgd", "ensemble_beats_pgd"}
+                                     "gradient_free_beats_gradient", "ensemble_beats_pgd"}
     # The dead first layer of the shipped 8-bit model: more than half of its input gradient is zero.
     assert result["checks"]["zero_gradient"]["flagged"] and result["flagged"]
     assert "FLAGGED" in out and "zero_gradient" in out
@@ -144,7 +143,9 @@ def test_the_diagnose_task_prints_verdicts_and_writes_diagnostics_json(tmp_path,
 
 @pytest.mark.parametrize("override, message", [
     ("diagnose.params={cw_l2: {}}", "diagnose.params.cw_l2: not an attack of the diagnosis; allowed: fgsm, pgd"),
-    ("diagnose.params={boundary: {max_iter: 0}}", "diagnose.params.boundary.max_iter: 0 is out of range"),
+    ("diagnose.params={square: {max_iter: 0}}", "diagnose.params.square.max_iter: 0 is out of range"),
+    ("diagnose.params={boundary: {}}", "diagnose.params.boundary: not an attack of the diagnosis; allowed: fgsm, pgd, "
+                                       "square, autoattack"),
     ("diagnose.eps=[0.1, 2]", "diagnose.eps: 2.0 is not an L-inf budget"),
     ("diagnose.reference=3,3,32", "diagnose.reference: "),
     ("diagnose.samples=0", "diagnose.samples: 0 is too small"),

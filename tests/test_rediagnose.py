@@ -74,7 +74,7 @@ def test_the_remade_diagnosis_is_the_studys_own(tmp_path):
     overrides = ["attack.samples=6", "attack.runs=1", 'study.precisions=[FP, "1,1,32"]', "study.attacks=[fgsm]",
                  "study.transfer=[fgsm]", "study.images=2", "study.robustness=false", "diagnose.samples=6",
                  "diagnose.eps=[0.1]",
-                 "diagnose.params={boundary: {max_iter: 3}, square: {max_iter: 20}, "
+                 "diagnose.params={square: {max_iter: 20}, "
                  "autoattack: {apgd_iter: 5, n_target_classes: 2, square_queries: 20}}",
                  f"output.dir={tmp_path / 'runs'}"]
     settings = annt.load_config(REPO / "configs/paper/mnist_study.yaml", overrides)

@@ -280,7 +280,7 @@ def test_a_study_with_diagnose_writes_one_block_per_cell(tiny, tmp_path):
     shutil.copytree(tiny, tmp_path / STUDY)
     assert run_tiny(tmp_path, "--set", "output.resume=true", "--set", "study.diagnose=true",
                     "--set", "diagnose.samples=12", "--set", "diagnose.eps=[0.25]",
-                    "--set", "diagnose.params={pgd: {max_iter: 5}, boundary: {max_iter: 3}, square: {max_iter: 20}, "
+                    "--set", "diagnose.params={pgd: {max_iter: 5}, square: {max_iter: 20}, "
                     "autoattack: {apgd_iter: 5, n_target_classes: 2, square_queries: 20}}") == 0
     study = tmp_path / STUDY
     for name in ("model_a-mnist-fp", "model_a-mnist-w1a1g32"):
