@@ -124,6 +124,15 @@ def _merged(base, given, attack=None, prefix=""):
     return result
 
 
+#: PGD's step for budget ``eps`` is ``PGD_STEP * eps / max_iter`` (Madry et al. 2018) where ANNT sets the budget.
+PGD_STEP = 2.5
+
+
+def pgd_at(pgd_params, eps):
+    """``pgd_params`` at budget ``eps``, with the step :data:`PGD_STEP` sets for it."""
+    return {**pgd_params, "eps": float(eps), "eps_step": PGD_STEP * float(eps) / pgd_params["max_iter"]}
+
+
 #: The attacks every diagnosis runs, with ANNT's values over the data set's defaults: PGD with 3 random starts
 #: (restarts, each sample keeping the first that fools the model); Square (1,000 queries) and AutoAttack at FGSM's eps.
 DIAGNOSIS_PARAMS = {"fgsm": {}, "pgd": {"num_random_init": 3}, "square": {"max_iter": 1000}, "autoattack": {}}

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from art.utils import to_categorical
 
+from .attack_params import pgd_at
 from .attacks import generate
 from .estimator import art_classifier
 from .progress import CostBar, cost_per_sample
@@ -28,8 +29,6 @@ MARGIN = 0.05
 WIDE_MARGIN = 0.20
 #: An unbounded attack "reaches 100 %" when at most this fraction of samples survives it.
 UNBOUNDED_SURVIVORS = 0.01
-#: PGD's step for budget ``eps`` is ``PGD_STEP * eps / max_iter`` (Madry et al. 2018).
-PGD_STEP = 2.5
 #: Robustness-curve budgets (L-inf on [0, 1] images) by data set; 1.0 is unbounded.
 EPS_GRID = {"mnist": (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 1.0),
             "cifar10": (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255, 0.1, 0.25, 0.5, 1.0)}
@@ -108,7 +107,7 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     fgsm_eps = params["fgsm"]["eps"]
     eps_grid = sorted(set(eps_grid) | {0.0, fgsm_eps, 1.0})
     models = 1 if same else 2
-    calls = [("pgd", _pgd_at(params["pgd"], eps)) for eps in eps_grid if eps != 0] * models + \
+    calls = [("pgd", pgd_at(params["pgd"], eps)) for eps in eps_grid if eps != 0] * models + \
         [("fgsm", params["fgsm"])] * models + \
         [("square", {**params["square"], "eps": fgsm_eps}), ("autoattack", {**params["autoattack"], "eps": fgsm_eps})] + \
         ([(attack, params[attack])] * 2 if attack and not same else [])
@@ -124,7 +123,7 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     pgd_success = {}
     for label, model in [("model", trained)] + ([] if same else [("reference", reference)]):
         pgd_success[label] = {eps: np.zeros(len(labels), bool) if eps == 0 else
-                              success(model, run(model, "pgd", _pgd_at(params["pgd"], eps))[0]) for eps in eps_grid}
+                              success(model, run(model, "pgd", pgd_at(params["pgd"], eps))[0]) for eps in eps_grid}
     if same:
         pgd_success["reference"] = pgd_success["model"]
     fgsm_success = {"model": success(trained, run(trained, "fgsm", params["fgsm"])[0])}
@@ -152,10 +151,6 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
                       "adversarial_accuracy": [1.0 - float(pgd_success[label][eps].mean()) for eps in eps_grid]}
               for label in ("model",) + (() if same else ("reference",))}
     return Diagnosis(str(trained.precision), str(reference.precision), len(labels), checks, curves)
-
-
-def _pgd_at(pgd_params, eps):
-    return {**pgd_params, "eps": float(eps), "eps_step": PGD_STEP * float(eps) / pgd_params["max_iter"]}
 
 
 def _transfer(run, success, trained, reference, attack, attack_params):

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from .adversarial_sets import Parts
-from .attack_params import resolve_params
+from .attack_params import pgd_at, resolve_params
 from .attacks import generate
-from .diagnostics import PGD_STEP
 from .errors import DamagedFileError, ResumeError
 from .estimator import art_classifier
 from .outputs import read_npz, write_atomic
@@ -43,11 +42,10 @@ EPS = {"mnist": (0.25, 0.3), "cifar10": (0.05, 8 / 255)}
 
 def member_params(member, dataset, eps, given=None):
     """The ART parameters of ``member`` at budget ``eps``: ``given`` (a mapping) over ANNT's over the data set's.
-    PGD's step is 2.5 eps / iterations (Madry et al. 2018), as in the diagnosis."""
-    params = resolve_params(member.attack, dataset, {**member.params, **(given or {})})
-    params = {**params, "eps": float(eps)}
+    PGD's step is :func:`annt.attack_params.pgd_at`'s, as in the diagnosis, unless ``given`` sets it."""
+    params = {**resolve_params(member.attack, dataset, {**member.params, **(given or {})}), "eps": float(eps)}
     if member.attack == "pgd" and "eps_step" not in (given or {}):
-        params["eps_step"] = PGD_STEP * float(eps) / params["max_iter"]
+        params = pgd_at(params, eps)
     return params
 
 
