@@ -42,3 +42,13 @@ def no_network(monkeypatch):
         return real(url, *args, **kwargs)
 
     monkeypatch.setattr(urllib.request, "urlretrieve", guarded)
+
+
+@pytest.fixture(scope="module")
+def binary():
+    """The shipped 1-bit model_a and 40 of the first 300 test images it classifies correctly."""
+    import numpy as np
+    model = annt.load_model("model_a", "1,1,32")
+    images, labels = annt.load_dataset("mnist", "test")
+    correct = np.flatnonzero(model.predict(images[:300]) == labels[:300])[:40]
+    return model, images[correct], labels[correct]

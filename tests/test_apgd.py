@@ -66,14 +66,6 @@ def test_the_first_step_is_a_signed_step_of_twice_eps_from_the_random_start():
     np.testing.assert_allclose(seen[1], step, atol=1e-6)
 
 
-@pytest.fixture(scope="module")
-def binary():
-    model = annt.load_model("model_a", "1,1,32")
-    images, labels = annt.load_dataset("mnist", "test")
-    correct = np.flatnonzero(model.predict(images[:300]) == labels[:300])[:40]
-    return model, images[correct], labels[correct]
-
-
 def test_the_best_loss_is_the_highest_loss_seen_and_the_budget_holds(binary):
     model, images, labels = binary
     attack = APGD(art_classifier(model), eps=0.1, max_iter=20, loss="dlr")

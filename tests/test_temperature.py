@@ -90,14 +90,6 @@ def test_hns_beta_maximises_the_hessian_norm_over_its_grid(linear):
     assert (temperature.hns_scales(linear, IMAGES, wrong) == 1).all()  # misclassified: left unscaled
 
 
-@pytest.fixture(scope="module")
-def binary():
-    model = annt.load_model("model_a", "1,1,32")
-    images, labels = annt.load_dataset("mnist", "test")
-    correct = np.flatnonzero(model.predict(images[:200]) == labels[:200])[:30]
-    return model, images[correct], labels[correct]
-
-
 def test_without_temperature_it_is_arts_pgd_bit_for_bit(binary):
     from art.attacks.evasion import ProjectedGradientDescent
     model, images, labels = binary
