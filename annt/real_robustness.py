@@ -139,7 +139,7 @@ def precisions_table(found, model, dataset):
     lines = [f"# Apparent against real robustness: {model} on {dataset}", "",
              "Adversarial accuracy on the test images each model classifies correctly; the worst case takes, per "
              "sample, the strongest of all the attacks. The gap between FGSM's column and the worst case is the "
-             "robustness FGSM failed to take away.", "",
+             "robustness FGSM failed to take away. A dash: not measured (yet).", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for precision, result in found.items():
         if result is None:

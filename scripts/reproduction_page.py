@@ -258,7 +258,8 @@ def beyond(dataset, study):
     if worst:
         sources.append(f"`task: robustness` at FGSM's budget ([table](../reports/robustness/{MODEL_OF[dataset]}-"
                        f"{dataset}.md), `python scripts/robustness_table.py {dataset}`): AutoAttack's adversarial "
-                       "accuracy and the worst case per sample over FGSM, PGD-40, APGD-CE, APGD-T, Square and AutoAttack")
+                       "accuracy and the worst case per sample over the table's attacks (FGSM, PGD-40, PGD++ where "
+                       "its columns are filled, APGD-CE, APGD-T, Square and AutoAttack)")
     lines = ["", "## Beyond the paper: robust, or masking its gradients?", "",
              "Measured: " + "; ".join(sources) + ". The transfer column is the `transfer_beats_direct` check on the "
              "study's own FGSM transfer matrix (1,000 samples × 3 runs). A dash: not measured yet.", "",

@@ -41,25 +41,34 @@ def _has_every_row(path):
     return {member.label for member in MEMBERS} <= measured
 
 
+def write_table(model, dataset, folder, command):
+    """``<model>-<dataset>.md`` and ``.png`` in ``folder`` from the precisions measured there."""
+    found = measured(model, dataset, folder)
+    lines = precisions_table(found, model, dataset) + [
+        "", f"Command: `{command}` (each precision: `python -m annt --set task=robustness --set "
+        f"model.name={model} --set model.precision=<precision> --set attack.samples=<samples>`)", ""]
+    write_text(folder / f"{model}-{dataset}.md", "\n".join(lines))
+    precisions_figure(found, model, dataset, folder / f"{model}-{dataset}.png")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=sorted(MODELS))
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--output", default=str(REPO_ROOT / "reports" / "robustness"))
+    parser.add_argument("--table-only", action="store_true", help="rewrite the table and figure from what is "
+                                                                  "measured, measuring nothing")
     args = parser.parse_args(argv)
     model, folder = MODELS[args.dataset], Path(args.output)
-    command = shlex.join(["python", "scripts/robustness_table.py", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(["python", "scripts/robustness_table.py", *[a for a in (sys.argv[1:] if argv is None else argv)
+                                                                     if a != "--table-only"]])
     for precision in PRECISIONS:
         done = folder / f"{model}-{args.dataset}-{annt.Precision.parse(precision).slug}-robustness"
-        if not _has_every_row(done / "robustness.json"):
+        if not args.table_only and not _has_every_row(done / "robustness.json"):
             annt.run({"task": "robustness", "model": {"name": model, "precision": precision},
                       "attack": {"samples": args.samples}, "output": {"dir": str(folder), "resume": done.exists()}})
-        found = measured(model, args.dataset, folder)
-        lines = precisions_table(found, model, args.dataset) + [
-            "", f"Command: `{command}` (each precision: `python -m annt --set task=robustness --set "
-            f"model.name={model} --set model.precision=<precision> --set attack.samples=<samples>`)", ""]
-        write_text(folder / f"{model}-{args.dataset}.md", "\n".join(lines))
-        precisions_figure(found, model, args.dataset, folder / f"{model}-{args.dataset}.png")
+            write_table(model, args.dataset, folder, command)  # after each precision: a killed run leaves its table
+    write_table(model, args.dataset, folder, command)
     print(f"table: {folder / f'{model}-{args.dataset}.md'}")
 
 
