@@ -66,13 +66,17 @@ def test_a_thresholded_model_is_flagged_and_a_plain_fp_model_passes():
                           / "model.npz")
     images, labels = _samples([fp, masked])
 
-    masking = diagnose(masked, fp, images, labels, PARAMS, GRID, attack="fgsm")
+    square = {**PARAMS, "square": resolve_params("square", "mnist", {"max_iter": 500})}  # enough to break some
+    masking = diagnose(masked, fp, images, labels, square, GRID, attack="fgsm")
     checks = {check.name: check for check in masking.checks}
     assert masking.flagged
     assert checks["zero_gradient"].flagged and checks["zero_gradient"].numbers["zero"] == 1.0
     # FGSM has no gradient to follow (it changes no pixel); made on the FP model, it does better.
     assert checks["transfer_beats_direct"].numbers["direct_success"] == 0.0
     assert checks["transfer_beats_direct"].flagged
+    # Square needs no gradient: it breaks images PGD cannot move, and the gradient-free check says so.
+    free = checks["gradient_free_beats_gradient"]
+    assert free.flagged, free.finding
 
     plain = diagnose(fp, fp, images, labels, PARAMS, GRID, attack="fgsm")
     assert not plain.flagged, plain.lines()
