@@ -79,12 +79,13 @@ class APGD:
         self.session = classifier._sess
         self.image, self.logits = classifier._input_ph, classifier._output
         self.labels, self.targets, self.per_sample, self.gradient = _ops(self.image, self.logits, loss)
-        self.forward_backward = 0  # steps taken, each one forward and one backward pass of a batch
+        # Rows computed here counted where the classifier counts its own (FastClassifier.evaluations).
+        self._count = getattr(classifier, "count", lambda **rows: None)
 
     def evaluate(self, x, y, targets=None):
         """Logits, per-sample losses and the loss gradient at ``x`` (one call)."""
         feed = {self.image: x, self.labels: y, self.targets: y if targets is None else targets}
-        self.forward_backward += 1
+        self._count(gradient=len(x))
         return self.session.run([self.logits, self.per_sample, self.gradient], feed)
 
     def generate(self, x, y=None, **_):
@@ -97,6 +98,7 @@ class APGD:
 
     def _attack(self, x, y):
         adversarial = x.copy()
+        self._count(forward=len(x))
         logits = self.session.run(self.logits, {self.image: x})
         standing = np.argmax(logits, axis=1) == y
         ranked = np.argsort(logits, axis=1)  # for APGD-T: targets by the clean image's ranking

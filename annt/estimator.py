@@ -136,7 +136,8 @@ class FastClassifier(TensorFlowClassifier):
         """This thread's cache of logits and its spare runner-up gradients."""
         return self._threads.setdefault(threading.get_ident(), _ThreadState())
 
-    def _count(self, **rows):
+    def count(self, **rows):
+        """Add to :attr:`evaluations`; also for rows an attack computes on the session itself (ANNT's APGD)."""
         with self._counting:
             self.evaluations.update(rows)
 
@@ -163,13 +164,13 @@ class FastClassifier(TensorFlowClassifier):
         if self.cache_rows:
             for _ in range(len(cache) - self.CACHE_ROWS):
                 cache.popitem(last=False)
-        self._count(forward=len(missing), cached=len(x) - len(missing))
+        self.count(forward=len(missing), cached=len(x) - len(missing))
         return self._apply_postprocessing(preds=results, fit=False)
 
     def class_gradient(self, x, label=None, training_mode=False, **kwargs):
         """ART's ``class_gradient``; for one label per sample in one backprop instead of one per label."""
         if label is None or isinstance(label, (int, np.integer)):
-            self._count(gradient=len(x) * (self.nb_classes if label is None else 1))
+            self.count(gradient=len(x) * (self.nb_classes if label is None else 1))
             return super().class_gradient(x, None if label is None else int(label), training_mode, **kwargs)
         label = np.asarray(label)
         if label.shape != (len(x),) or label.min(initial=0) < 0 or label.max(initial=0) >= self.nb_classes:
@@ -183,14 +184,14 @@ class FastClassifier(TensorFlowClassifier):
             recompute = np.flatnonzero(runner_up != label)
             if recompute.size:
                 gradients[recompute] = self._gradient(x_preprocessed[recompute], label[recompute])[0]
-            self._count(gradient=recompute.size, paired=len(x) - recompute.size)
+            self.count(gradient=recompute.size, paired=len(x) - recompute.size)
         elif self.runner_up_gradients:
             gradients, runner_up, runner_up_gradients = self._paired_gradients(x_preprocessed, label)
             state.spare = (x_preprocessed.tobytes(), runner_up, runner_up_gradients)
-            self._count(gradient=len(x))
+            self.count(gradient=len(x))
         else:
             gradients = self._gradient(x_preprocessed, label)[0]
-            self._count(gradient=len(x))
+            self.count(gradient=len(x))
         return self._apply_preprocessing_gradient(x, gradients[:, None])
 
     def loss_gradient(self, x, y, training_mode=False, **kwargs):
@@ -206,7 +207,7 @@ class FastClassifier(TensorFlowClassifier):
             if len(scales) != len(x):
                 raise ValueError(f"logit_scales holds {len(scales)} rows, the gradient is asked for {len(x)}")
             gradients = self._scaled_loss_gradient(x_preprocessed, y_preprocessed, scales, saturation)[0]
-        self._count(gradient=len(x))
+        self.count(gradient=len(x))
         return self._apply_preprocessing_gradient(x, gradients)
 
 

@@ -47,6 +47,7 @@ def jacobian_gram(classifier, images, batch_size=64):
                                         [tf.shape(image)[0], -1]) for k in range(classifier.nb_classes)], axis=1)
             _GRAM[image.graph] = tf.matmul(rows, rows, transpose_b=True)
     gram = _GRAM[image.graph]
+    getattr(classifier, "count", lambda **rows: None)(gradient=len(images) * classifier.nb_classes)
     return np.concatenate([classifier._sess.run(gram, {image: images[start:start + batch_size]})
                            for start in range(0, len(images), batch_size)]).astype(np.float64)
 

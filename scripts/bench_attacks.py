@@ -1,6 +1,7 @@
-"""Benchmark (not a test): the five attacks through ANNT against plain ART, on the same samples.
+"""Benchmark (not a test): the attacks through ANNT against plain ART, on the same samples.
 
-For each model and each attack with the paper's parameters it measures, in one run:
+For each model and each attack with the paper's parameters (ANNT's for the attacks the paper does not use: PGD,
+Square, APGD, AutoAttack) it measures, in one run:
 seconds per sample through ANNT (``annt.attacks.generate`` with its FastClassifier), through plain
 ART's ``TensorFlowClassifier`` at the same batch size, and through plain ART at ART's default
 batch size; whether ANNT's adversarial images equal plain ART's; the model evaluations the
@@ -26,6 +27,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import annt
+from art.attacks.evasion import ProjectedGradientDescent
+
 from annt.adversarial_sets import select_samples
 from annt.attack_params import resolve_params
 from annt.attacks import ATTACKS, boundary_starts, generate
@@ -36,15 +39,26 @@ from annt.outputs import write_atomic, write_json
 MODELS = ("model_a:FP", "model_a:1,1,32", "resnet20:FP", "resnet20:1,1,32")
 #: Samples per attack: two or more full batches at ANNT's batch size, so that batching (and two batches
 #: side by side) costs what it costs in a study.
-SAMPLES = {"fgsm": 1024, "jsma": 128, "uap": 100, "cw_l2": 200, "boundary": 20}
+SAMPLES = {"fgsm": 1024, "jsma": 128, "uap": 100, "cw_l2": 200, "boundary": 20, "pgd": 512, "square": 128,
+           "apgd": 256, "autoattack": 128}
+#: Plain ART's class where ANNT's is its own: ART's PGD for ANNT's (which adds PGD++'s temperature); None where
+#: ART 1.19.2 refuses TF1 classifiers (APGD, AutoAttack).
+PLAIN_ART = {"pgd": ProjectedGradientDescent, "apgd": None, "autoattack": None}
+#: The paper's attacks: the projected grid is theirs.
+PAPER_ATTACKS = ("fgsm", "jsma", "uap", "cw_l2", "boundary")
 #: At ART's default batch size of 1 (CW, JSMA) the time per sample does not depend on the count.
 DEFAULT_BATCH_SAMPLES = 10
 PAPER_GRID = {"precisions": 7, "samples": 1000, "runs": 3}
 DATASET_OF = {"model_a": "mnist", "resnet20": "cifar10"}
 
 
+def plain_art_class(name):
+    """ART's own class for attack ``name``, or None when ART cannot run it on a TF1 classifier."""
+    return PLAIN_ART.get(name, ATTACKS[name].art_class)
+
+
 def art_default_batch_size(name):
-    return inspect.signature(ATTACKS[name].art_class.__init__).parameters["batch_size"].default
+    return inspect.signature(plain_art_class(name).__init__).parameters["batch_size"].default
 
 
 def time_annt(trained, name, params, images, labels, seed):
@@ -64,8 +78,9 @@ def time_plain_art(trained, classifier, name, params, images, labels, seed):
     random.seed(seed)
     np.random.seed(seed)
     quiet = {"verbose": False} if "verbose" in spec.fixed else {}
+    params = {key: value for key, value in params.items() if key != "temperature" or value != "none"}
     with trained.graph.as_default():
-        attack = spec.art_class(classifier, **params, **{**spec.fixed, **quiet})
+        attack = plain_art_class(name)(classifier, **params, **{**spec.fixed, **quiet})
         start = time.perf_counter()
         options = {"x_adv_init": boundary_starts(trained, images, labels, params["init_size"], seed)} \
             if name == "boundary" else {}
@@ -129,27 +144,31 @@ def bench_model(model_name, precision, attacks, seed):
         indices = select_samples(labels, predictions, SAMPLES[name], seed)
         x, y = images[indices], labels[indices]
         annt_s, annt_adv, evaluations = time_annt(trained, name, params, x, y, seed)
-        same_s, same_adv = time_plain_art(trained, plain, name, params, x, y, seed)
-        default_batch = art_default_batch_size(name)
-        default_n = DEFAULT_BATCH_SAMPLES if default_batch == 1 else len(x)
-        default_s, _ = time_plain_art(trained, plain, name, {**params, "batch_size": default_batch},
-                                      x[:default_n], y[:default_n], seed)
         n = len(x)
-        row = {"samples": n, "batch_size": params.get("batch_size"), "art_default_batch_size": default_batch,
-               "art_default_samples": default_n,
-               "annt_s_per_sample": annt_s / n, "art_same_batch_s_per_sample": same_s / n,
-               "art_default_batch_s_per_sample": default_s / default_n,
-               "max_abs_difference": float(np.abs(annt_adv - same_adv).max()),
-               "identical": bool(np.array_equal(annt_adv, same_adv)),
+        row = {"samples": n, "batch_size": params.get("batch_size"), "annt_s_per_sample": annt_s / n,
                "forward_per_sample": evaluations.get("forward", 0) / n,
                "gradient_per_sample": (evaluations.get("gradient", 0) + evaluations.get("paired", 0)) / n,
-               "needed_s_per_sample": needed_seconds(evaluations, limit) / n}
+               "needed_s_per_sample": needed_seconds(evaluations, limit) / n,
+               "art_default_batch_size": None, "art_default_samples": None, "art_same_batch_s_per_sample": None,
+               "art_default_batch_s_per_sample": None, "max_abs_difference": None, "identical": None}
+        if plain_art_class(name) is not None:
+            same_s, same_adv = time_plain_art(trained, plain, name, params, x, y, seed)
+            default_batch = art_default_batch_size(name)
+            default_n = DEFAULT_BATCH_SAMPLES if default_batch == 1 else len(x)
+            default_s, _ = time_plain_art(trained, plain, name, {**params, "batch_size": default_batch},
+                                          x[:default_n], y[:default_n], seed)
+            row.update({"art_default_batch_size": default_batch, "art_default_samples": default_n,
+                        "art_same_batch_s_per_sample": same_s / n, "art_default_batch_s_per_sample": default_s / default_n,
+                        "max_abs_difference": float(np.abs(annt_adv - same_adv).max()),
+                        "identical": bool(np.array_equal(annt_adv, same_adv))})
         row["efficiency"] = row["needed_s_per_sample"] / row["annt_s_per_sample"]
         rows[name] = row
-        print(f"  {name:8s} ANNT {row['annt_s_per_sample']:.4f} s/sample, ART same batch "
-              f"{row['art_same_batch_s_per_sample']:.4f} ({row['art_same_batch_s_per_sample'] / row['annt_s_per_sample']:.1f}x), "
-              f"ART default batch {row['art_default_batch_s_per_sample']:.4f}; max |diff| {row['max_abs_difference']:.2g}; "
-              f"efficiency {row['efficiency']:.2f}", flush=True)
+        art = "ART refuses TF1" if row["identical"] is None else (
+            f"ART same batch {row['art_same_batch_s_per_sample']:.4f} "
+            f"({row['art_same_batch_s_per_sample'] / row['annt_s_per_sample']:.1f}x), ART default batch "
+            f"{row['art_default_batch_s_per_sample']:.4f}; max |diff| {row['max_abs_difference']:.2g}")
+        print(f"  {name:10s} ANNT {row['annt_s_per_sample']:.4f} s/sample, {art}; efficiency {row['efficiency']:.2f}",
+              flush=True)
     return {"model": model_name, "precision": precision, "dataset": trained.dataset, "limit": limit, "attacks": rows}
 
 
@@ -167,7 +186,7 @@ def projected_grid(results):
         quantized = measured.get("1,1,32") or fp
         per_attack = {}
         for name in fp["attacks"]:
-            if name not in quantized["attacks"]:
+            if name not in quantized["attacks"] or name not in PAPER_ATTACKS:
                 continue
             per_attack[name] = {column: PAPER_GRID["samples"] * PAPER_GRID["runs"] / 3600 * (
                 fp["attacks"][name][key] + (PAPER_GRID["precisions"] - 1) * quantized["attacks"][name][key])
@@ -182,7 +201,8 @@ def markdown(results, projections, command, record):
     lines = ["# Attack performance: ANNT against plain ART", "",
              f"Measured by `scripts/bench_attacks.py` on {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} cores, no GPU; {record['finished_at']}, git {record['git_commit']}.",
-             "Each attack runs with the paper's parameters (its Table 5) on the same seeded samples through ANNT "
+             "Each attack runs with the paper's parameters (its Table 5; ANNT's for PGD, Square, APGD and AutoAttack, "
+             "which the paper does not use) on the same seeded samples through ANNT "
              "(`annt.attacks.generate`, `FastClassifier`), through plain ART's `TensorFlowClassifier` at the "
              "same batch size, and through plain ART at ART's own default batch size (CW and JSMA: 1, on the "
              f"first {DEFAULT_BATCH_SAMPLES} samples; the time per sample does not depend on the count there).",
@@ -193,7 +213,8 @@ def markdown(results, projections, command, record):
              "- **limit**: the best forward and input-gradient throughput of the model over batch sizes 32–512;",
              "- **efficiency** = (time the needed evaluations take at the limit) / (measured time); small "
              "batches (CW's line search, JSMA's shrinking active set, Boundary's 20-image trials, UAP's "
-             "one sample at a time) cannot reach the limit, by the algorithms' design;",
+             "one sample at a time, Square's and AutoAttack's batches shrinking to the samples still standing) "
+             "cannot reach the limit, by the algorithms' design;",
              "- **identical**: ANNT's adversarial images equal plain ART's bit for bit (else the largest "
              "difference).", ""]
     for result in results:
@@ -205,19 +226,23 @@ def markdown(results, projections, command, record):
                   "needed s/sample | efficiency |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for name, row in result["attacks"].items():
-            same = row["art_same_batch_s_per_sample"] / row["annt_s_per_sample"]
-            default = row["art_default_batch_s_per_sample"] / row["annt_s_per_sample"]
-            equal = "yes" if row["identical"] else f"no (max {row['max_abs_difference']:.1g})"
+            if row["identical"] is None:
+                art, speed_up, equal = "— (ART refuses TF1) | — (ART refuses TF1)", "—", "—"
+            else:
+                art = (f"{row['art_same_batch_s_per_sample']:.4f} | {row['art_default_batch_s_per_sample']:.4f} "
+                       f"(batch {row['art_default_batch_size']})")
+                speed_up = (f"{row['art_same_batch_s_per_sample'] / row['annt_s_per_sample']:.1f}x / "
+                            f"{row['art_default_batch_s_per_sample'] / row['annt_s_per_sample']:.1f}x")
+                equal = "yes" if row["identical"] else f"no (max {row['max_abs_difference']:.1g})"
             lines.append(
                 f"| {name} | {row['samples']} (batch {row['batch_size']}) | {row['annt_s_per_sample']:.4f} | "
-                f"{row['art_same_batch_s_per_sample']:.4f} | {row['art_default_batch_s_per_sample']:.4f} "
-                f"(batch {row['art_default_batch_size']}) | {same:.1f}x / {default:.1f}x | {equal} | "
-                f"{row['forward_per_sample']:.0f} / {row['gradient_per_sample']:.0f} | "
+                f"{art} | {speed_up} | {equal} | {row['forward_per_sample']:.0f} / {row['gradient_per_sample']:.0f} | "
                 f"{row['needed_s_per_sample']:.4f} | {row['efficiency']:.2f} |")
         lines.append("")
     lines += ["## Projected wall time of the paper's grid on this machine", "",
-              f"{PAPER_GRID['precisions']} precisions x {PAPER_GRID['samples']:,} samples x {PAPER_GRID['runs']} runs "
-              "per attack; FP at the FP model's speed, the six quantized precisions at the 1-bit model's.", "",
+              f"The paper's five attacks; {PAPER_GRID['precisions']} precisions x {PAPER_GRID['samples']:,} samples x "
+              f"{PAPER_GRID['runs']} runs per attack; FP at the FP model's speed, the six quantized precisions at the "
+              "1-bit model's.", "",
               "| data set | attack | ANNT (h) | ART same batch (h) | ART default batch (h) |", "|---|---|---|---|---|"]
     for dataset, projection in projections.items():
         for name, hours in projection["per_attack"].items():
