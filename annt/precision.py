@@ -15,6 +15,9 @@ ACTIVATION_BOUNDS = ("clip", "cabs")
 #: longer exact in float32, so 17..31 would not give the promised levels; 32 = off.
 SUPPORTED_BITS = tuple(range(1, 17)) + (32,)
 
+#: The paper's seven precisions (weights, activations, gradients), the shipped zoo's.
+PAPER_PRECISIONS = ("FP", "1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
+
 
 @dataclass(frozen=True)
 class Precision:

@@ -43,11 +43,10 @@ import annt
 from annt.diagnostics import input_gradient_sparsity
 from annt.manifest import REPO_ROOT, RunRecord, command_line, machine_summary
 from annt.outputs import run_name, write_json, write_text
-from annt.precision import Precision
+from annt.precision import PAPER_PRECISIONS, Precision
 from annt.reports import paper_table6
 from annt.zoo import CARD, WEIGHTS
 
-PRECISIONS = ("FP", "1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
 #: Where the retrained models are kept in the repository (see the module's docstring).
 REPORTS = REPO_ROOT / "reports" / "ablations"
 KEPT = REPORTS / "models"
@@ -301,7 +300,7 @@ def main():
         return
     images, labels = annt.load_dataset(definition.dataset, "test")
     rows = [measure(annt.load_model(definition.model, precision), f"zoo {precision}", runs / "fgsm" / "zoo",
-                    images, labels) for precision in PRECISIONS]
+                    images, labels) for precision in PAPER_PRECISIONS]
     folders = {label: run_folder(runs, definition.model, definition.dataset, precision, seed)
                for label, (precision, seed) in retrained.items()}
     for folder in folders.values():

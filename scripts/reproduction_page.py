@@ -21,12 +21,13 @@ from recheck_cells import machine_label
 from splice_study_report import NOTES
 from annt.diagnostics import transfer_check
 from annt.manifest import REPO_ROOT
+from annt.models import PAPER_MODELS
 from annt.outputs import write_text
+from annt.precision import PAPER_PRECISIONS
 
 NAMES = {"mnist": ("MNIST", "model_a"), "cifar10": ("CIFAR-10", "resnet20")}
 ATTACKS = ("fgsm", "jsma", "uap", "cw_l2", "boundary")
-QUANTIZED = ("1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
-MODEL_OF = {"mnist": "model_a", "cifar10": "resnet20"}
+QUANTIZED = PAPER_PRECISIONS[1:]
 
 
 def read(path):
@@ -240,8 +241,12 @@ def transfers(dataset, study):
 def beyond(dataset, study):
     """Observation 3 under PGD and the gradient-masking diagnostics (issue #13)."""
     pgd = {r["precision"]: r for r in read(study.folder.parent / f"{dataset}_pgd_study" / "table6.csv")}
-    diagnoses = {}
-    for path in sorted((study.folder / "diagnostics").glob("*/diagnostics.json")):
+    diagnoses, own = {}, (study.folder / "diagnostics").is_dir()
+    # The study's own diagnoses, else those of scripts/diagnose_zoo.py (task diagnose per precision).
+    found = sorted((study.folder / "diagnostics").glob("*/diagnostics.json")) if own else \
+        sorted((REPO_ROOT / "reports" / "diagnostics").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-diagnose/"
+                                                             "diagnostics.json"))
+    for path in found:
         diagnosis = json.loads(path.read_text())
         diagnoses[diagnosis["model"]] = diagnosis
     worst = robustness_results(dataset)
@@ -251,13 +256,19 @@ def beyond(dataset, study):
     if pgd:
         sources.append(f"PGD at FGSM's budget (`configs/paper/{dataset}_pgd_study.yaml`, 40 steps, one random start, "
                        f"1,000 samples × 3 runs; [report](../reports/{dataset}_pgd_study/))")
-    if diagnoses:
+    if diagnoses and own:
         sources.append(f"the checks of [wiki/Diagnostics.md](Diagnostics.md) per precision (`study.diagnose` in "
                        f"`configs/paper/{dataset}_study.yaml`, 200 samples; [blocks per cell](../reports/{dataset}_study/"
                        "diagnostics.md)) in the model checks column")
+    elif diagnoses:
+        sources.append(f"the checks of [wiki/Diagnostics.md](Diagnostics.md) per precision (`task: diagnose` beside FP, "
+                       f"200 samples, as `study.diagnose` makes them: `python scripts/diagnose_zoo.py {dataset}`; "
+                       f"[folders](../reports/diagnostics/)) in the model checks column")
     if worst:
-        sources.append(f"`task: robustness` at FGSM's budget ([table](../reports/robustness/{MODEL_OF[dataset]}-"
-                       f"{dataset}.md), `python scripts/robustness_table.py {dataset}`): AutoAttack's adversarial "
+        samples = {result[2] for result in worst.values()}
+        option = "" if samples == {1000} else f" --samples {max(samples)}"
+        sources.append(f"`task: robustness` at FGSM's budget ([table](../reports/robustness/{PAPER_MODELS[dataset]}-"
+                       f"{dataset}.md), `python scripts/robustness_table.py {dataset}{option}`): AutoAttack's adversarial "
                        "accuracy and the worst case per sample over the table's attacks (FGSM, PGD-40, PGD++ where "
                        "its columns are filled, APGD-CE, APGD-T, Square and AutoAttack)")
     lines = ["", "## Beyond the paper: robust, or masking its gradients?", "",
@@ -276,7 +287,7 @@ def beyond(dataset, study):
         flags = [name for name, check in (diagnosis or {}).get("checks", {}).items() if check["flagged"]]
         verdict_text = "—" if diagnosis is None else "FLAGGED" if diagnosis["flagged"] else "no sign"
         moved = "—" if check is None else f"{fmt(transferred)} ({check.verdict})"
-        ensemble, worst_case = worst.get(precision, (None, None))
+        ensemble, worst_case, _ = worst.get(precision, (None, None, None))
         lines.append(f"| {precision} | {fmt(direct)} | {fmt(pgd_accuracy)} | {moved} | {verdict_text} | {', '.join(flags)} "
                      f"| {fmt(ensemble)} | {fmt(worst_case)} |")
     kept = [p for p in QUANTIZED if pgd.get(p) and value(pgd[p], "adversarial_accuracy_mean") is not None
@@ -296,16 +307,16 @@ def beyond(dataset, study):
 
 
 def robustness_results(dataset):
-    """``{precision: (AutoAttack's, the worst case's adversarial accuracy)}`` at FGSM's budget, from the
+    """``{precision: (AutoAttack's, the worst case's adversarial accuracy, samples)}`` at FGSM's budget, from the
     committed ``task: robustness`` results (reports/robustness/)."""
     found = {}
-    for path in sorted((REPO_ROOT / "reports" / "robustness").glob(f"{MODEL_OF[dataset]}-{dataset}-*-robustness/"
+    for path in sorted((REPO_ROOT / "reports" / "robustness").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-robustness/"
                                                                     "robustness.json")):
         result = json.loads(path.read_text())
         eps = min(row["eps"] for row in result["rows"] if row["attack"] == "FGSM")  # the paper's: the smaller
         ensemble = next(row["adversarial_accuracy"] for row in result["rows"]
                         if row["attack"] == "AutoAttack" and row["eps"] == eps)
-        found[result["precision"]] = (ensemble, result["worst"][str(eps)])
+        found[result["precision"]] = (ensemble, result["worst"][str(eps)], result["samples"])
     return found
 
 

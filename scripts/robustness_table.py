@@ -17,17 +17,17 @@ from pathlib import Path
 
 import annt
 from annt.manifest import REPO_ROOT
+from annt.models import PAPER_MODELS
+from annt.precision import PAPER_PRECISIONS
 from annt.outputs import write_text
 from annt.real_robustness import MEMBERS, precisions_figure, precisions_table
 
-MODELS = {"mnist": "model_a", "cifar10": "resnet20"}
-PRECISIONS = ("FP", "1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
 
 
 def measured(model, dataset, folder):
     """``{precision: robustness.json content or None}`` of every shipped precision."""
     found = {}
-    for precision in PRECISIONS:
+    for precision in PAPER_PRECISIONS:
         path = folder / f"{model}-{dataset}-{annt.Precision.parse(precision).slug}-robustness" / "robustness.json"
         found[precision] = json.loads(path.read_text()) if path.is_file() else None
     return found
@@ -53,16 +53,16 @@ def write_table(model, dataset, folder, command):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dataset", choices=sorted(MODELS))
+    parser.add_argument("dataset", choices=sorted(PAPER_MODELS))
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--output", default=str(REPO_ROOT / "reports" / "robustness"))
     parser.add_argument("--table-only", action="store_true", help="rewrite the table and figure from what is "
                                                                   "measured, measuring nothing")
     args = parser.parse_args(argv)
-    model, folder = MODELS[args.dataset], Path(args.output)
+    model, folder = PAPER_MODELS[args.dataset], Path(args.output)
     command = shlex.join(["python", "scripts/robustness_table.py", *[a for a in (sys.argv[1:] if argv is None else argv)
                                                                      if a != "--table-only"]])
-    for precision in PRECISIONS:
+    for precision in PAPER_PRECISIONS:
         done = folder / f"{model}-{args.dataset}-{annt.Precision.parse(precision).slug}-robustness"
         if not args.table_only and not _has_every_row(done / "robustness.json"):
             annt.run({"task": "robustness", "model": {"name": model, "precision": precision},

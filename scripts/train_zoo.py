@@ -13,12 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from annt.precision import PAPER_PRECISIONS
+
 REPO = Path(__file__).resolve().parents[1]
-PRECISIONS = ("FP", "1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32")
 GROUPS = {
-    "mnist": [("configs/train_mnist_a.yaml", "model_a", "mnist", p) for p in PRECISIONS]
+    "mnist": [("configs/train_mnist_a.yaml", "model_a", "mnist", p) for p in PAPER_PRECISIONS]
     + [("configs/train_lenet5.yaml", "lenet5", "mnist", "FP")],
-    "cifar10": [("configs/train_resnet20.yaml", "resnet20", "cifar10", p) for p in PRECISIONS],
+    "cifar10": [("configs/train_resnet20.yaml", "resnet20", "cifar10", p) for p in PAPER_PRECISIONS],
 }
 
 

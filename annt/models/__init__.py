@@ -33,6 +33,10 @@ MODELS = {arch.name: arch for arch in (
 )}
 
 
+#: The paper's architecture for each data set.
+PAPER_MODELS = {"mnist": "model_a", "cifar10": "resnet20"}
+
+
 def build_model(name, precision="FP", activation_bound="clip"):
     """A fresh :class:`ClassifierModel` of architecture ``name`` at ``precision`` (activations feeding
     quantized layers bounded by ``activation_bound``, see :data:`annt.precision.ACTIVATION_BOUNDS`)."""
