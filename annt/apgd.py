@@ -102,7 +102,9 @@ class APGD:
         logits = self.session.run(self.logits, {self.image: x})
         standing = np.argmax(logits, axis=1) == y
         ranked = np.argsort(logits, axis=1)  # for APGD-T: targets by the clean image's ranking
-        targets = range(2, self.n_target_classes + 2) if self.loss == "dlr_targeted" else [None]
+        # As many targets as asked for, at most every class but the true one.
+        targets = range(2, min(self.n_target_classes, logits.shape[1] - 1) + 2) if self.loss == "dlr_targeted" \
+            else [None]
         for rank in targets:
             for _ in range(self.nb_restarts):
                 which = np.flatnonzero(standing)

@@ -4,6 +4,7 @@ Every call is validated exactly like a config file (same checks) and runs the sa
 ``python -m annt``; its error messages name the function's arguments instead of the config keys.
 Defaults are the config's (wiki/Configuration.md).
 """
+import os
 import re
 
 from . import config as config_module
@@ -46,19 +47,23 @@ _ATTACK = {"attack": "attack.name", "params": "attack.params", "samples": "attac
 KEYS = {
     "train": {**_COMMON, "epochs": "train.epochs", "batch_size": "train.batch_size",
               "learning_rate": "train.learning_rate", "train_samples": "train.train_samples", "dataset": "data.dataset",
-              "activation_bound": "model.activation_bound"},
+              "activation_bound": "model.activation_bound", "source": "model.source", "data_path": "data.path"},
     "attack": {**_COMMON, **_ATTACK, "checkpoint": "model.checkpoint"},
     "evaluate": {**{k: v for k, v in _COMMON.items() if k != "seed"}, "adversarial": "evaluate.adversarial", "checkpoint": "model.checkpoint",
                  "test_batch_size": "test.batch_size"},
-    "experiment": {**_COMMON, **_ATTACK, "precisions": "experiment.precisions", "transfer": "experiment.transfer"},
+    "experiment": {**_COMMON, **_ATTACK, "precisions": "experiment.precisions", "transfer": "experiment.transfer",
+                   "models": "experiment.models"},
     "study": {**_COMMON, "samples": "attack.samples", "runs": "attack.runs", "selection": "attack.selection",
               "test_batch_size": "test.batch_size", "precisions": "study.precisions", "attacks": "study.attacks",
               "params": "study.params", "transfer": "study.transfer", "executor": "study.executor",
               "ray_address": "study.ray_address", "reference": "study.reference", "images": "study.images",
               "diagnose": "study.diagnose", "diagnose_samples": "diagnose.samples", "robustness": "study.robustness",
-              "robustness_eps": "robustness.eps", "robustness_params": "robustness.params"},
+              "robustness_eps": "robustness.eps", "robustness_params": "robustness.params", "models": "study.models",
+              "seeds": "study.seeds", "train": "study.train", "epochs": "train.epochs", "source": "model.source",
+              "dataset": "data.dataset", "data_path": "data.path"},
     "diagnose": {**_COMMON, **{k: v for k, v in _ATTACK.items() if k != "runs"}, "checkpoint": "model.checkpoint",
-                 "reference": "diagnose.reference", "eps": "diagnose.eps", "diagnose_params": "diagnose.params"},
+                 "reference": "diagnose.reference", "eps": "diagnose.eps", "diagnose_params": "diagnose.params",
+                 "reference_checkpoint": "diagnose.reference_checkpoint"},
     "robustness": {**_COMMON, "samples": "attack.samples", "selection": "attack.selection",
                    "test_batch_size": "test.batch_size", "checkpoint": "model.checkpoint", "eps": "robustness.eps",
                    "params": "robustness.params"},
@@ -67,18 +72,29 @@ KEYS = {
 
 def _run(task, model, precision, arguments):
     """Run ``task`` with the ``arguments`` (a function's ``locals()``) set at their config keys."""
-    config = {"task": task, "model": {"name": model, "precision": precision}}
+    # A model of one's own (source) is named by its class.
+    config = {"task": task, "model": {"name": None if arguments.get("source") else model, "precision": precision}}
     for keyword, path in KEYS[task].items():
         *sections, key = path.split(".")
         node = config
         for section in sections:
             node = node.setdefault(section, {})
-        value = arguments[keyword]
-        node[key] = list(value) if isinstance(value, tuple) else str(value) if keyword == "adversarial" else value
+        node[key] = _config_value(arguments[keyword])
     try:
         return run(config)
     except ConfigError as error:
         raise ConfigError(_in_arguments(str(error), task)) from None
+
+
+def _config_value(value):
+    """A keyword argument as the config holds it: paths as strings, tuples as lists (also inside mappings)."""
+    if isinstance(value, os.PathLike):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_config_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _config_value(item) for key, item in value.items()}
+    return value
 
 
 def _in_arguments(message, task):
@@ -97,7 +113,7 @@ def _in_arguments(message, task):
 
 def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, learning_rate=None,
           train_samples=None, activation_bound=None, seed=0, dataset=None, data_dir=None, download=True, output_dir="runs",
-          resume=False, overwrite=False):
+          resume=False, overwrite=False, source=None, data_path=None):
     """Train ``model`` at ``precision`` (Tensorpack) and return its run folder.
 
     >>> run = train("model_a", "2,2,32", epochs=1, train_samples=2048, output_dir="runs")
@@ -109,7 +125,8 @@ def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, lear
 
     ``epochs``, ``batch_size``, ``learning_rate``: None takes the model's recipe; ``train_samples``:
     train on the first N images; ``activation_bound``: ``clip`` (None, the default) or ``cabs``;
-    ``resume`` continues the run folder from its last checkpoint.
+    ``resume`` continues the run folder from its last checkpoint. ``source="path/file.py:ClassName"``: a model of
+    your own; ``dataset="npz"`` with ``data_path``: data of your own (wiki/Your-own-model-and-data.md).
     """
     return _run("train", model, precision, locals())
 
@@ -155,9 +172,10 @@ def evaluate(adversarial, model="model_a", precision="FP", *, checkpoint=None, d
 
 def experiment(model="model_a", precisions=("FP", "1,1,32"), attack="fgsm", params=None, *, transfer=False,
                samples=100, runs=1, selection="random", seed=0, data_dir=None, download=True, test_batch_size=256,
-               output_dir="runs", resume=False, overwrite=False):
-    """Attack the shipped ``model`` at each of ``precisions`` (and with ``transfer`` apply every set to every
-    other precision); returns the direct and transfer results and writes the experiment's summary.
+               output_dir="runs", resume=False, overwrite=False, models=None):
+    """Attack ``model`` at each of ``precisions`` (the shipped zoo's, or ``models``: a folder of run folders, or
+    ``{precision: run folder}``; and with ``transfer`` apply every set to every other precision); returns the direct
+    and transfer results and writes the experiment's summary.
 
     >>> result = experiment("model_a", ["FP", "1,1,32"], "fgsm", samples=10, transfer=True, output_dir="runs")
     fgsm on model_a FP (mnist), direct: model_a-mnist-fp
@@ -173,10 +191,13 @@ def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), param
           samples=100, runs=1, selection="random", seed=0, executor="local", ray_address=None, reference=None,
           images=6, diagnose=False, diagnose_samples=None, robustness=True, robustness_eps=None,
           robustness_params=None, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
-          overwrite=False):
-    """Every attack of ``attacks`` on the shipped ``model`` at each of ``precisions`` (``samples`` x ``runs``
+          overwrite=False, models=None, seeds=None, train=False, epochs=None, source=None, dataset=None, data_path=None):
+    """Every attack of ``attacks`` on ``model`` at each of ``precisions`` (``samples`` x ``runs``
     each; ``params``: ``{attack: {ART parameter: value}}``), the transfer matrices of the attacks in
-    ``transfer``, and the report (``<study folder>/report``). ``resume=True`` continues a killed study
+    ``transfer``, and the report (``<study folder>/report``). The models: the shipped zoo's, or ``models`` (a folder
+    of run folders, or ``{precision: run folder}``); ``seeds=[0, 1, 2]``: one model per precision and seed, the
+    report giving mean ± std over them; ``train=True`` trains first every model found nowhere (``epochs`` over the
+    recipe's); ``source``, ``dataset="npz"`` and ``data_path``: a model and data of your own. ``resume=True`` continues a killed study
     from its last saved batch; ``executor="ray"`` runs each cell as a Ray task. ``diagnose=True`` also checks
     every precision for gradient masking (on ``diagnose_samples``, else ``samples``; see :func:`diagnose`).
     ``robustness=True`` measures every precision as :func:`robustness` does (``robustness_eps``,
@@ -195,9 +216,10 @@ def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), param
 
 def diagnose(model="model_a", precision="FP", attack="fgsm", params=None, *, reference="FP", eps=None,
              diagnose_params=None, samples=100, selection="random", seed=0, checkpoint=None, data_dir=None,
-             download=True, test_batch_size=256, output_dir="runs", resume=False, overwrite=False):
-    """Check ``model`` at ``precision`` for gradient masking, beside the shipped model at ``reference``
-    (wiki/Diagnostics.md); prints one verdict per check, writes ``diagnostics.json`` and returns the
+             download=True, test_batch_size=256, output_dir="runs", resume=False, overwrite=False,
+             reference_checkpoint=None):
+    """Check ``model`` at ``precision`` for gradient masking, beside the shipped model at ``reference`` (or the run
+    folder ``reference_checkpoint``; wiki/Diagnostics.md); prints one verdict per check, writes ``diagnostics.json`` and returns the
     :class:`~annt.diagnostics.Diagnosis`.
 
     >>> diagnosis = diagnose("model_a", "8,8,32", samples=20, eps=[0.25],

@@ -85,7 +85,9 @@ def resolve_params(name, dataset, given):
     Raises AttackParameterError (with the parameter's dotted ``name``) for an unknown parameter,
     a wrong type or a value outside its meaningful range.
     """
-    params = _merged(DEFAULTS[name], {**DATASET_PARAMS[dataset].get(name, {}), **PAPER_PARAMS[dataset].get(name, {})})
+    # A user's data set (npz) has neither: ANNT's defaults.
+    params = _merged(DEFAULTS[name], {**DATASET_PARAMS.get(dataset, {}).get(name, {}),
+                                      **PAPER_PARAMS.get(dataset, {}).get(name, {})})
     return _merged(params, given or {}, name)
 
 

@@ -10,22 +10,24 @@ import importlib.util
 import math
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
 from .attack_params import ATTACK_NAMES, DIAGNOSIS_PARAMS, resolve_params
-from .data import DATASETS
+from .data import DATASETS, data_shape
 from .errors import (AdversarialSetError, AnntError, AttackParameterError, CheckpointError, ConfigError,
-                     ModelCardError, OutputExistsError, ResumeError, SampleError, ZooError, excerpt)
+                     DataError, ModelCardError, ModelDefinitionError, ModelSourceError, OutputExistsError, ResumeError, SampleError, ZooError, excerpt)
 from .models import MODELS
-from .outputs import STUDY_FILE
+from .models import architecture as architecture_of
 from .precision import ACTIVATION_BOUNDS, Precision
 from .settings import (AttackSettings, DataSettings, DiagnoseSettings, EvaluateSettings, ExperimentSettings,
                        ModelSettings, OutputSettings, ReportSettings, RobustnessSettings, Settings, StudySettings,
                        TestSettings, TrainSettings)
 from .tasks import TASKS
+from .model_sources import check_card, find_models
+from .outputs import STUDY_FILE, study_folder
 from .zoo import identify, shipped_folder
 
 
@@ -55,6 +57,11 @@ class Option:
             text = f"true (every attack), false, or a list of attacks from {', '.join(ATTACK_NAMES)}"
         elif self.kind == "budgets":
             text = "a list of numbers from 0 to 1, e.g. [0.1, 0.2, 0.3]"
+        elif self.kind == "models":
+            text = ("a folder holding run folders, or a mapping from precision to run folder (a list of them, one "
+                    "per seed, with study.seeds), e.g. {FP: runs/model_a-mnist-fp}")
+        elif self.kind == "seeds":
+            text = "a list of distinct seeds (integers >= 0), e.g. [0, 1, 2]"
         elif self.minimum is not None and self.maximum is not None:
             text = f"{self.kind} from {self.minimum} to {self.maximum}"
         elif self.minimum is not None:
@@ -109,7 +116,34 @@ _CONVERTERS = {
     "attacks": lambda values: tuple(_attack_name(v) for v in _strict(list, "a list of attacks")(values)),
     "transfer": lambda value: value if isinstance(value, bool) else _CONVERTERS["attacks"](value),
     "budgets": lambda values: tuple(_budget(v) for v in _strict(list, "a list of numbers")(values)),
+    "models": lambda value: _models(value),
+    "seeds": lambda values: _seeds(values),
 }
+
+
+def _models(value):
+    """A folder (string), or ``{Precision: [path, ...]}``: the run folders given for each precision."""
+    if isinstance(value, str):
+        return value
+    given = {}
+    for key, folders in _strict(dict, "a folder or a mapping")(value).items():
+        precision = Precision.parse(key)
+        folders = [folders] if isinstance(folders, str) else folders
+        if not isinstance(folders, list) or not folders or not all(isinstance(f, str) for f in folders):
+            raise ValueError(f"{excerpt(key)}: expected a run folder or a list of them, got {excerpt(folders)}")
+        if precision in given:
+            raise ValueError(f"precision {precision} is given twice")
+        given[precision] = folders
+    return given
+
+
+def _seeds(values):
+    seeds = tuple(_strict(int, "a seed")(v) for v in _strict(list, "a list of seeds")(values))
+    if any(not 0 <= seed <= MAX_SEED for seed in seeds):
+        raise ValueError(f"a seed is out of range 0..{MAX_SEED}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError("a seed is given twice")
+    return seeds
 
 
 def _budget(value):
@@ -137,16 +171,21 @@ SCHEMA = {
     "seed": Option("int", 0, "Seed of every random choice (shuffling, initialisation, sampling); run k of an "
                              "attack uses seed + k - 1.", minimum=0, maximum=MAX_SEED),
     "data": {
-        "dataset": Option("str", None, "Data set; null = the model's own.", choices=DATASETS,
-                          nullable=True),
+        "dataset": Option("str", None, "Data set (npz: your own, data.path); null = the model's own.",
+                          choices=DATASETS, nullable=True),
+        "path": Option("path", None, "data.dataset npz: the .npz file holding x_train, y_train, x_test, y_test (images "
+                                     "uint8 0-255 or float in [0, 1], N×H×W×C; labels 0..K-1).", nullable=True),
         "dir": Option("path", None, "Data folder; null = $ANNT_DATA_DIR, else ./data, ../shared/datasets beside "
                                     "the checkout or the checkout's data/, whichever exists first.", nullable=True),
         "download": Option("bool", True, "Download missing files from the canonical sources "
                                          "(SHA-256 checked)."),
     },
     "model": {
-        "name": Option("str", None, "Architecture; null = the checkpoint's (model card), else model_a.",
-                       choices=tuple(MODELS), nullable=True),
+        "name": Option("str", None, "Architecture; null = the checkpoint's (model card), else model.source's class, "
+                                    "else model_a.", choices=tuple(MODELS), nullable=True),
+        "source": Option("str", None, "Your own architecture: path/to/file.py:ClassName (a ClassifierModel subclass) "
+                                      "or the name of an installed annt.models entry point; null = ANNT's own "
+                                      "(model.name).", nullable=True),
         "precision": Option("precision", None, "Bitwidths of weights, activations, gradients; null = "
                                                "the checkpoint's (model card), else FP.", nullable=True),
         "checkpoint": Option("path", None, "Run folder, model.npz or checkpoint to load (tasks test, attack, "
@@ -189,16 +228,28 @@ SCHEMA = {
         "precisions": Option("precisions", None, "task experiment: attack model.name at each of these "
                                                  "precisions (shipped zoo models).", nullable=True),
         "transfer": Option("bool", False, "task experiment: also apply every set to every other precision."),
+        "models": Option("models", None, "task experiment: the trained model of each precision (run folders, as "
+                                         "study.models); null = the shipped zoo.", nullable=True),
     },
     "study": {
-        "precisions": Option("precisions", None, "task study: the precisions of model.name to attack (shipped zoo "
-                                                 "models).", nullable=True),
+        "precisions": Option("precisions", None, "task study: the precisions of model.name to attack (the "
+                                                 "models of study.models, else the shipped zoo's).", nullable=True),
+        "models": Option("models", None, "task study: where each precision's trained model is: a folder whose run "
+                                         "folders are told apart by their model cards, or a mapping from precision to "
+                                         "run folder; null = the shipped zoo.", nullable=True),
+        "seeds": Option("seeds", None, "task study: training seeds, one model per precision and seed (found by the "
+                                       "seed their cards record, or trained with study.train); null = one model per "
+                                       "precision.", nullable=True),
+        "train": Option("bool", False, "task study: first train every model found nowhere (the model's recipe with "
+                                       "the train section's overrides) into the study folder's models/, resumable to "
+                                       "the epoch."),
         "attacks": Option("attacks", None, "task study: the attacks, each on every precision "
                                            "(attack.samples x attack.runs each).", nullable=True),
         "params": Option("mapping", None, "task study: ART parameters per attack, e.g. {cw_l2: {max_iter: 10}}; "
                                           "unset ones take the paper's values, as attack.params.", nullable=True),
         "transfer": Option("transfer", [], "task study: attacks whose sets are also applied to every other "
-                                           "precision (transfer matrices); true = every attack of study.attacks."),
+                                           "precision (transfer matrices); true = every attack of study.attacks. "
+                                           "--set study.attacks narrows a file's list alike."),
         "executor": Option("str", "local", "task study: run the cells in this process (local) or as Ray tasks "
                                            "(ray; pip install ray).", choices=("local", "ray")),
         "ray_address": Option("str", None, "task study, executor ray: address of an existing Ray cluster; null "
@@ -221,6 +272,9 @@ SCHEMA = {
                                           "{square: {max_iter: 5000}}; unset: ANNT's (wiki: Diagnostics).",
                          nullable=True),
         "samples": Option("int", None, "Samples diagnosed; null = attack.samples.", minimum=1, nullable=True),
+        "reference_checkpoint": Option("path", None, "Run folder of the reference model (at diagnose.reference); "
+                                                     "null = the shipped zoo's (in a study: the study's own model at "
+                                                     "that precision, if it has one).", nullable=True),
     },
     "robustness": {
         "eps": Option("budgets", None, "task robustness: L-inf budgets; null = the paper's FGSM eps and RobustBench's "
@@ -348,12 +402,16 @@ def resolve(given):
     config = _merge_checked(SCHEMA, given)
     data, model, output = config["data"], config["model"], config["output"]
     checkpoint, data_dir = _existing_path(model, "model.checkpoint"), _existing_path(data, "data.dir")
+    if model["source"] is not None and model["name"] is not None:
+        raise ConfigError("model.name, model.source: give one of the two (model.source's class names the model)")
     with keyed():
-        name, precision, bound = identify(model["name"], model["precision"], checkpoint, model["activation_bound"])
-    architecture = MODELS[name]
-    if data["dataset"] is not None and data["dataset"] != architecture.dataset:
-        raise ConfigError(f"data.dataset: {architecture.name} is a {architecture.dataset} model, "
-                          f"got {excerpt(data['dataset'])}; allowed: {architecture.dataset}")
+        name, precision, bound, source = identify(model["name"], model["precision"], checkpoint,
+                                                  model["activation_bound"], model["source"])
+    with keyed("model.source"):
+        architecture = architecture_of(name, source)
+    if architecture.source is not None and architecture.module.endswith(".py"):
+        source = f"{architecture.module}:{architecture.class_name}"  # resolved: the same file from any folder
+    dataset, data_path = _dataset(data, architecture)
     if config["task"] in ("experiment", "study") and model["precision"] is not None:
         raise ConfigError(f"model.precision: task {config['task']} attacks each precision of "
                           f"{config['task']}.precisions, not model.precision; remove model.precision (or list "
@@ -366,22 +424,49 @@ def resolve(given):
     attack = config["attack"]
     # Checked for every task, so a typo in an attack section never passes silently.
     with keyed():
-        params = resolve_params(attack["name"], architecture.dataset, attack["params"])
+        params = resolve_params(attack["name"], dataset, attack["params"])
     settings = Settings(
         task=config["task"], seed=config["seed"],
-        data=DataSettings(architecture.dataset, data_dir, data["download"]),
-        model=ModelSettings(name, precision, checkpoint, bound),
+        data=DataSettings(dataset, data_dir, data["download"], data_path),
+        model=ModelSettings(architecture.name, precision, checkpoint, bound, source=source),
         train=TrainSettings(**config["train"]), test=TestSettings(**config["test"]),
         attack=AttackSettings(**{**attack, "params": params}),
         evaluate=EvaluateSettings(_existing_path(config["evaluate"], "evaluate.adversarial")),
-        experiment=ExperimentSettings(config["experiment"]["precisions"] or (), config["experiment"]["transfer"]),
-        study=_study_settings(config["study"], architecture.dataset),
-        diagnose=_diagnose_settings(config["diagnose"], architecture.dataset),
-        robustness=_robustness_settings(config["robustness"], architecture.dataset),
+        experiment=ExperimentSettings(config["experiment"]["precisions"] or (), config["experiment"]["transfer"],
+                                      config["experiment"]["models"]),
+        study=_study_settings(config["study"], dataset),
+        diagnose=_diagnose_settings(config["diagnose"], dataset, _existing_path(
+            config["diagnose"], "diagnose.reference_checkpoint")),
+        robustness=_robustness_settings(config["robustness"], dataset),
         report=ReportSettings(_existing_path(config["report"], "report.folder")),
         output=OutputSettings(_output_dir(output["dir"]), output["resume"], output["overwrite"]))
-    _TASK_CHECKS.get(settings.task, lambda _: None)(settings)
-    return settings
+    return _TASK_CHECKS.get(settings.task, lambda _: None)(settings) or settings
+
+
+def _dataset(data, architecture):
+    """``(data set, .npz path or None)``: ``data.dataset`` (else the architecture's), its file checked and its images
+    fitting the architecture."""
+    dataset = data["dataset"] or architecture.dataset
+    if dataset is None:
+        raise ConfigError(f"data.dataset: {architecture.name} names no data set of its own; allowed: "
+                          f"{', '.join(DATASETS)}")
+    if architecture.dataset is not None and dataset != architecture.dataset and dataset != "npz":
+        raise ConfigError(f"data.dataset: {architecture.name} is a {architecture.dataset} model, "
+                          f"got {excerpt(dataset)}; allowed: {architecture.dataset}, npz")
+    path = _existing_path(data, "data.path")
+    if dataset != "npz":
+        if path is not None:
+            raise ConfigError(f"data.path: only for data.dataset npz (your own data); {dataset} is read from data.dir")
+        return dataset, None
+    if path is None:
+        raise ConfigError("data.path: data.dataset npz needs the .npz file (x_train, y_train, x_test, y_test)")
+    with keyed("data.path"):
+        shape = data_shape("npz", path)
+    declared = architecture.model_class().image_shape  # imports TensorFlow: only for a user's data
+    if declared is not None and tuple(declared) != tuple(shape.image_shape):
+        raise ConfigError(f"data.path: {architecture.name} takes {'x'.join(map(str, declared))} images; "
+                          f"{path} holds {'x'.join(map(str, shape.image_shape))}")
+    return dataset, path
 
 
 def _study_settings(study, dataset):
@@ -402,10 +487,10 @@ def _study_settings(study, dataset):
             raise ConfigError(f"study.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
     return StudySettings(study["precisions"] or (), attacks, params, transfer, study["executor"],
                          study["ray_address"], study["reference"], study["images"], study["diagnose"],
-                         study["robustness"])
+                         study["robustness"], study["seeds"] or (), study["train"], study["models"])
 
 
-def _diagnose_settings(diagnose, dataset):
+def _diagnose_settings(diagnose, dataset, reference_checkpoint):
     """The diagnose section, its attacks' parameters resolved (given over ANNT's diagnosis values over the
     data set's defaults)."""
     given = diagnose["params"] or {}
@@ -422,7 +507,8 @@ def _diagnose_settings(diagnose, dataset):
             params[name] = resolve_params(name, dataset, {**ours, **(mine or {})})
         except AttackParameterError as error:
             raise ConfigError(f"diagnose.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
-    return DiagnoseSettings(diagnose["reference"], diagnose["eps"] or (), params, diagnose["samples"])
+    return DiagnoseSettings(diagnose["reference"], diagnose["eps"] or (), params, diagnose["samples"],
+                            reference_checkpoint)
 
 
 def _robustness_settings(section, dataset):
@@ -458,41 +544,74 @@ def _check_training(settings):
     if train.train_samples is None:
         return
     # The recipe's batch size is the model class's (which imports TensorFlow): looked up only when needed.
-    batch_size = train.batch_size or MODELS[settings.model.name].model_class().batch_size
+    batch_size = train.batch_size or architecture_of(settings.model.name, settings.model.source).model_class().batch_size
     if train.train_samples < batch_size:
         raise ConfigError(f"train.train_samples: {settings.train.train_samples} images are fewer than one batch "
                           f"({batch_size}); allowed: >= train.batch_size")
 
 
 def _check_experiment(settings):
-    _check_shipped_precisions(settings, settings.experiment.precisions, "experiment")
+    models = _find_models(settings, settings.experiment.precisions, settings.experiment.models, "experiment")
+    return replace(settings, experiment=replace(settings.experiment, sources=models))
 
 
 def _check_study(settings):
-    _check_shipped_precisions(settings, settings.study.precisions, "study")
-    if not settings.study.attacks:
+    study = settings.study
+    if not study.attacks:
         raise ConfigError("study.attacks: task study needs a list of attacks, e.g. [fgsm, cw_l2]")
-    if settings.study.diagnose:
-        _check_diagnose(settings)
-    if settings.study.executor == "ray" and importlib.util.find_spec("ray") is None:
+    train_dir = study_folder(settings) / "models" if study.train else None
+    models = _find_models(settings, study.precisions, study.models, "study", study.seeds, train_dir)
+    settings = replace(settings, study=replace(study, sources=models))
+    if study.diagnose:
+        settings = _with_reference(settings, [m.precision for m in models])
+    if study.executor == "ray" and importlib.util.find_spec("ray") is None:
         raise ConfigError("study.executor: ray is not installed; pip install -e '.[ray]' (or use local)")
+    return settings
 
 
-def _check_shipped_precisions(settings, precisions, task):
+def _find_models(settings, precisions, given, task, seeds=(), train_dir=None):
+    """The model of each precision (and seed): :func:`annt.model_sources.find_models` with its errors keyed."""
     if not precisions:
         raise ConfigError(f"{task}.precisions: task {task} needs a list of precisions, e.g. [FP, '1,1,32']")
     if settings.model.checkpoint is not None:
-        raise ConfigError(f"model.checkpoint: task {task} uses the shipped zoo; remove model.checkpoint")
-    for precision in precisions:
-        with keyed(f"{task}.precisions"):
-            shipped_folder(settings.model.name, settings.data.dataset, precision, settings.model.activation_bound)
+        raise ConfigError(f"model.checkpoint: task {task} attacks a model per precision; name their run folders in "
+                          f"{task}.models and remove model.checkpoint")
+    if isinstance(given, str):
+        given = _path(given, f"{task}.models")
+        if not given.is_dir():
+            raise ConfigError(f"{task}.models: no such folder {excerpt(str(given))}")
+    elif given is not None:
+        missing = [p for p in precisions if p not in given and train_dir is None]
+        if missing:
+            raise ConfigError(f"{task}.models: no run folder for {missing[0]}; allowed: one for each of "
+                              f"{', '.join(map(str, precisions))}")
+        given = {p: [_path(f, f"{task}.models.{p}") for f in folders] for p, folders in given.items()}
+    key = f"{task}.models" if given is not None else f"{task}.precisions"
+    with keyed(key):
+        return find_models(settings.model.name, settings.data.dataset, settings.model.activation_bound, precisions,
+                           seeds, given, train_dir)
+
+
+def _with_reference(settings, own=()):
+    """The diagnosis' reference model decided: ``diagnose.reference_checkpoint``, else (unless the study has its own
+    model at that precision, ``own``) the shipped zoo's."""
+    diagnose = settings.diagnose
+    if diagnose.reference_checkpoint is not None:
+        with keyed("diagnose.reference_checkpoint"):
+            check_card(diagnose.reference_checkpoint, settings.model.name, settings.data.dataset, diagnose.reference,
+                       settings.model.activation_bound)
+        return settings
+    if diagnose.reference in own:
+        return settings
+    with keyed("diagnose.reference"):
+        folder = shipped_folder(settings.model.name, settings.data.dataset, diagnose.reference,
+                                settings.model.activation_bound)
+    return replace(settings, diagnose=replace(diagnose, reference_checkpoint=folder))
 
 
 def _check_diagnose(settings):
     _check_zoo_model(settings)
-    with keyed("diagnose.reference"):
-        shipped_folder(settings.model.name, settings.data.dataset, settings.diagnose.reference,
-                       settings.model.activation_bound)
+    return _with_reference(settings)
 
 
 def _check_report(settings):
@@ -561,7 +680,10 @@ def _output_dir(value):
 #: The config key each domain error of the library concerns, and what the user can set about it.
 _ERROR_KEYS = {
     CheckpointError: ("model.checkpoint", ""),
+    DataError: ("data.path", ""),
+    ModelDefinitionError: ("model.source", ""),
     ZooError: ("model.precision", " (task: train), then set model.checkpoint to its run folder"),
+    ModelSourceError: ("study.models", ""),
     AdversarialSetError: ("evaluate.adversarial", ""),
     SampleError: ("attack.samples", ""),
     OutputExistsError: ("output.dir", "; set output.resume: true to continue it or output.overwrite: true "
@@ -589,9 +711,18 @@ def keyed(key=None):
 
 
 def load(path=None, overrides=()):
-    """File (optional) + ``--set`` overrides -> resolved, validated config."""
+    """File (optional) + ``--set`` overrides -> resolved, validated config.
+
+    Narrowing ``study.attacks`` with ``--set`` narrows the file's ``study.transfer`` alike (its attacks that are
+    still studied), unless ``--set`` gives ``study.transfer`` too: then it must name studied attacks."""
     given = load_file(path) if path else {}
-    return resolve(apply_overrides(given, overrides))
+    config = apply_overrides(given, overrides)
+    keys = {".".join(parse_override(text)[0]) for text in overrides}
+    study = config.get("study")
+    if "study.attacks" in keys and "study.transfer" not in keys and isinstance(study, dict) \
+            and isinstance(study.get("transfer"), list) and isinstance(study.get("attacks"), list):
+        study["transfer"] = [name for name in study["transfer"] if name in study["attacks"]]
+    return resolve(config)
 
 
 def reference_markdown(schema=SCHEMA, prefix=""):

@@ -23,13 +23,86 @@ from .errors import DataError
 from .manifest import REPO_ROOT
 from .outputs import sha256_of
 
-DATASETS = ("mnist", "cifar10")
+#: ANNT's own data sets, and ``npz``: a user's, one ``.npz`` file (see :func:`read_npz`).
+DATASETS = ("mnist", "cifar10", "npz")
 SPLITS = ("train", "test")
 NUM_CLASSES = 10
 CLASS_NAMES = {
     "mnist": tuple(str(digit) for digit in range(10)),
     "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
 }
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What a model needs to know of its data: the data set's name, the image shape (H, W, C), the class count."""
+
+    name: str
+    image_shape: tuple
+    num_classes: int
+
+
+#: The shapes of ANNT's own data sets.
+SHAPES = {"mnist": DataShape("mnist", (28, 28, 1), 10), "cifar10": DataShape("cifar10", (32, 32, 3), 10)}
+#: The arrays a user's ``.npz`` data set holds.
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def data_shape(name, path=None):
+    """The :class:`DataShape` of data set ``name`` (for ``npz``, of the file at ``path``, checked)."""
+    if name != "npz":
+        return SHAPES[name]
+    splits = read_npz(path)
+    images = splits["test"][0]
+    return DataShape("npz", images.shape[1:], int(max(labels.max() for _, labels in splits.values())) + 1)
+
+
+def read_npz(path):
+    """``{split: (uint8 or float32 images NHWC, int32 labels)}`` of a user's ``.npz`` data set, checked: the keys
+    :data:`NPZ_KEYS`; images N×H×W×C (or N×H×W: one channel) as uint8 0-255 or float in [0, 1], the same H×W×C in
+    both splits; labels integers 0..K-1 (K >= 2), one per image. Read without pickle."""
+    return _read_npz(str(Path(path).resolve()), Path(path).stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=2)
+def _read_npz(path, _modified):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in NPZ_KEYS if key not in archive.files]
+            if missing:
+                raise DataError(f"{path}: no {', '.join(missing)}; an .npz data set holds {', '.join(NPZ_KEYS)}")
+            arrays = {key: archive[key] for key in NPZ_KEYS}
+    except (OSError, ValueError, zlib.error, EOFError) as error:
+        raise DataError(f"{path} cannot be read as an .npz archive ({str(error).splitlines()[0]})") from None
+    splits = {}
+    for split in SPLITS:
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        images = images[..., None] if images.ndim == 3 else images
+        if images.ndim != 4 or len(images) == 0:
+            raise DataError(f"{path}: x_{split} has shape {arrays[f'x_{split}'].shape}; expected N×H×W×C or N×H×W "
+                            "with N >= 1")
+        if images.dtype != np.uint8:
+            if not np.issubdtype(images.dtype, np.floating):
+                raise DataError(f"{path}: x_{split} is {images.dtype}; expected uint8 (0-255) or float in [0, 1]")
+            if not np.isfinite(images).all() or images.min() < 0 or images.max() > 1:
+                raise DataError(f"{path}: x_{split} holds values outside [0, 1] (from {np.nanmin(images):.4g} to "
+                                f"{np.nanmax(images):.4g}); float images must lie in [0, 1] (uint8: 0-255)")
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise DataError(f"{path}: y_{split} is {labels.dtype} of shape {labels.shape}; expected one integer "
+                            "label per image")
+        if len(labels) != len(images):
+            raise DataError(f"{path}: x_{split} holds {len(images)} images and y_{split} {len(labels)} labels")
+        splits[split] = (images, labels)
+    if splits["train"][0].shape[1:] != splits["test"][0].shape[1:]:
+        raise DataError(f"{path}: train images are {splits['train'][0].shape[1:]}, test images "
+                        f"{splits['test'][0].shape[1:]}; both splits need one shape")
+    classes = max(int(labels.max()) for _, labels in splits.values()) + 1
+    low = min(int(labels.min()) for _, labels in splits.values())
+    if low < 0 or classes < 2:
+        raise DataError(f"{path}: labels run from {low} to {classes - 1}; expected 0..K-1 with K >= 2 classes")
+    for images, labels in splits.values():
+        images.setflags(write=False)
+    return {split: (images, labels.astype(np.int32)) for split, (images, labels) in splits.items()}
 
 
 @dataclass(frozen=True)
@@ -217,8 +290,9 @@ def content_sha256(images, labels):
     return digest.hexdigest()
 
 
-def load_dataset(name, split, data_dir=None, download=True):
-    """``(images, labels)`` of ``split`` of data set ``name``: float32 NHWC in [0, 1], int32.
+def load_dataset(name, split, data_dir=None, download=True, path=None):
+    """``(images, labels)`` of ``split`` of data set ``name``: float32 NHWC in [0, 1], int32. ``npz``: the user's
+    file at ``path`` (:func:`read_npz`).
 
     >>> images, labels = load_dataset("mnist", "test")        # doctest: +SKIP
     >>> images.shape, images.dtype, labels[:3]                # doctest: +SKIP
@@ -228,9 +302,21 @@ def load_dataset(name, split, data_dir=None, download=True):
         raise ValueError(f"unknown data set {name!r}; allowed: {', '.join(DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+    if name == "npz":
+        images, labels = read_npz(path)[split]
+        return (images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images.astype(np.float32),
+                labels.copy())
     folder = resolve_data_dir(data_dir, name, split).resolve() / name
     images, labels = _load_uint8(name, split, folder, bool(download))
     return images.astype(np.float32) / 255.0, labels.copy()
+
+
+def split_size(name, split, data_dir=None, download=True, path=None):
+    """How many images ``split`` of data set ``name`` holds (read as :func:`load_dataset` reads it, unconverted)."""
+    if name == "npz":
+        return len(read_npz(path)[split][1])
+    folder = resolve_data_dir(data_dir, name, split).resolve() / name
+    return len(_load_uint8(name, split, folder, bool(download))[1])
 
 
 def random_crop_flip(image, rng, pad=4):

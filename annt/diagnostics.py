@@ -32,6 +32,7 @@ UNBOUNDED_SURVIVORS = 0.01
 #: Robustness-curve budgets (L-inf on [0, 1] images) by data set; 1.0 is unbounded.
 EPS_GRID = {"mnist": (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 1.0),
             "cifar10": (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255, 16 / 255, 0.1, 0.25, 0.5, 1.0)}
+EPS_GRID["npz"] = EPS_GRID["cifar10"]  # a user's data: the finer grid
 
 
 def input_gradient_sparsity(trained, images, labels, batch_size=256):

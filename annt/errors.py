@@ -48,6 +48,15 @@ class ZooError(AnntError, LookupError):
     """The shipped zoo has no model of that architecture and precision."""
 
 
+class ModelSourceError(AnntError, LookupError):
+    """A model a study needs is found nowhere it may come from, or a run folder given for it holds another."""
+
+
+class ModelDefinitionError(AnntError, ValueError):
+    """A user's model (``file.py:ClassName`` or an entry point) cannot be found or imported, or is not a
+    ClassifierModel, or its file changed since a model was trained with it."""
+
+
 class AdversarialSetError(AnntError, ValueError):
     """An adversarial set file is unreadable, malformed, or does not fit the test split."""
 

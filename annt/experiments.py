@@ -30,7 +30,6 @@ from .outputs import (attack_folder, check_free, claim, diagnosis_folder, evalua
 from .predictor import load_model
 from .settings import EvaluateSettings
 from .tables import experiment_table, summary_table
-from .zoo import shipped_folder
 
 
 def run_attack(settings, trained=None, progress=None, echo=print):
@@ -160,12 +159,13 @@ def _finished_runs(folder, settings, trained):
 
 def load_trained(model):
     """The trained model ``model`` (:class:`~annt.settings.ModelSettings`) names: zoo or checkpoint."""
-    return load_model(model.name, model.precision, model.checkpoint, model.activation_bound)
+    return load_model(None if model.source else model.name, model.precision, model.checkpoint, model.activation_bound,
+                      model.source)
 
 
 def test_split(data):
     """The test split of the data set ``data`` (:class:`~annt.settings.DataSettings`) names."""
-    return load_dataset(data.dataset, "test", data.dir, data.download)
+    return load_dataset(data.dataset, "test", data.dir, data.download, data.path)
 
 
 def describe(trained):
@@ -196,7 +196,8 @@ def _finish(folder, settings, record, title, per_run, echo, **described):
 def _experiment_steps(settings):
     """The attack settings, one per precision, and the (source, target) precision pairs to transfer."""
     precisions = settings.experiment.precisions
-    attacks = {p: settings.with_model(p, task="attack") for p in precisions}
+    attacks = {source.precision: replace(settings, task="attack", model=replace(
+        settings.model, precision=source.precision, checkpoint=source.checkpoint)) for source in settings.experiment.sources}
     pairs = [(s, t) for s in precisions for t in precisions if s != t] if settings.experiment.transfer else []
     return attacks, pairs
 
@@ -211,7 +212,7 @@ def run_experiment(settings):
     clean_accuracy = clean_accuracies(models, settings)
     direct = {precision: run_attack(step, models[precision]) for precision, step in attacks.items()}
     transfer = {(source, target): run_evaluate(
-        _transfer_step(attacks[source], target, direct[source]["folder"]), models[target])
+        _transfer_step(attacks[source], attacks[target].model, direct[source]["folder"]), models[target])
         for source, target in pairs}
     text = experiment_table(settings, clean_accuracy, direct, transfer)
     print("\n" + text)
@@ -230,8 +231,9 @@ def run_experiment(settings):
 
 
 def _transfer_step(attack_settings, target, sets_folder):
-    """Settings applying the sets in ``sets_folder`` (made with ``attack_settings``) to ``target``."""
-    return replace(attack_settings.with_model(target, task="evaluate"), evaluate=EvaluateSettings(Path(sets_folder)))
+    """Settings applying the sets in ``sets_folder`` (made with ``attack_settings``) to the model ``target``
+    (:class:`~annt.settings.ModelSettings`)."""
+    return replace(attack_settings, task="evaluate", model=target, evaluate=EvaluateSettings(Path(sets_folder)))
 
 
 def clean_accuracies(models, settings):
@@ -255,7 +257,7 @@ def check_experiment_folders(settings):
     for step in attacks.values():
         check_free(attack_folder(step), settings.output)
     for source, target in pairs:
-        check_free(transfer_folder(attacks[source], target), settings.output)
+        check_free(transfer_folder(attacks[source], attacks[target].model), settings.output)
 
 
 def check_attack_folder(settings):
@@ -301,9 +303,9 @@ def diagnose_model(settings, trained, reference, attack=None):
 
 
 def load_reference(settings, trained):
-    """The shipped model at ``diagnose.reference`` (``trained`` itself when that is it)."""
-    model = replace(settings.model, precision=settings.diagnose.reference, checkpoint=shipped_folder(
-        settings.model.name, settings.data.dataset, settings.diagnose.reference, settings.model.activation_bound))
+    """The reference model, ``diagnose.reference_checkpoint`` (``trained`` itself when that is it)."""
+    model = replace(settings.model, precision=settings.diagnose.reference,
+                    checkpoint=settings.diagnose.reference_checkpoint, seed=None)
     same = Path(resolve_checkpoint(model.checkpoint)).resolve() == Path(trained.checkpoint).resolve()
     return trained if same else load_trained(model)
 

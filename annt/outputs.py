@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,16 +32,18 @@ from .errors import OutputExistsError
 STUDY_FILE = "study.json"
 
 
-def run_name(model_name, dataset, precision, activation_bound="clip"):
+def run_name(model_name, dataset, precision, activation_bound="clip", seed=None):
     """``<model>-<dataset>-<precision>``, e.g. ``model_a-mnist-w1a1g32`` (``fp`` for full precision),
-    with ``-<bound>`` for an activation bound other than the default ``clip``."""
-    return f"{model_name}-{dataset}-{precision.slug}" + ("" if activation_bound == "clip" else f"-{activation_bound}")
+    with ``-<bound>`` for an activation bound other than the default ``clip`` and ``-seed<k>`` where models of one
+    precision are told apart by their training seed."""
+    return f"{model_name}-{dataset}-{precision.slug}" + ("" if activation_bound == "clip" else f"-{activation_bound}") \
+        + ("" if seed is None else f"-seed{seed}")
 
 
 def model_run_name(settings):
     """:func:`run_name` of the model ``settings`` name."""
     model = settings.model
-    return run_name(model.name, settings.data.dataset, model.precision, model.activation_bound)
+    return run_name(model.name, settings.data.dataset, model.precision, model.activation_bound, model.seed)
 
 
 def training_folder(settings):
@@ -62,9 +65,9 @@ def evaluation_folder(settings, sets_name=None):
     return settings.output.dir / f"{sets_name}-on-{model_run_name(settings)}"
 
 
-def transfer_folder(attack_settings, target_precision):
-    """Where an experiment applies the sets of ``attack_settings`` to the model at ``target_precision``."""
-    return evaluation_folder(attack_settings.with_model(target_precision), attack_folder(attack_settings).name)
+def transfer_folder(attack_settings, target):
+    """Where an experiment applies the sets of ``attack_settings`` to the model ``target`` (ModelSettings)."""
+    return evaluation_folder(replace(attack_settings, model=target), attack_folder(attack_settings).name)
 
 
 def experiment_folder(settings):

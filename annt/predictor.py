@@ -6,8 +6,10 @@ import numpy as np
 from tensorpack import OfflinePredictor, PredictConfig, SmartInit
 
 from .checkpoints import check_variables, read_variables, resolve_checkpoint
-from .errors import CheckpointError
+from .data import DataShape
+from .errors import CheckpointError, ModelDefinitionError
 from .models import MODELS, build_model
+from .models import architecture as architecture_of
 from .outputs import sha256_of
 from .zoo import card_for, identify, shipped_folder
 
@@ -64,7 +66,7 @@ class TrainedModel:
         return f"TrainedModel({self.name!r}, precision={str(self.precision)!r}, checkpoint={str(self.checkpoint)!r})"
 
 
-def load_model(model=None, precision=None, checkpoint=None, activation_bound=None):
+def load_model(model=None, precision=None, checkpoint=None, activation_bound=None, source=None):
     """Load a trained model: from the shipped zoo by name and precision, or from a checkpoint.
 
     >>> from annt import load_dataset
@@ -79,6 +81,8 @@ def load_model(model=None, precision=None, checkpoint=None, activation_bound=Non
 
     A run folder of your own: ``load_model(checkpoint="runs/model_a-mnist-w2a2g32")``.
 
+    ``source``: a model of your own, ``file.py:ClassName`` (a run folder's card names it already).
+
     ``activation_bound``: ``clip`` or ``cabs`` (see :data:`annt.precision.ACTIVATION_BOUNDS`); a run
     folder's card says which its model was trained with.
 
@@ -86,12 +90,33 @@ def load_model(model=None, precision=None, checkpoint=None, activation_bound=Non
     a ``model.npz`` or a TensorFlow checkpoint prefix (without a card beside it, ``model``
     and ``precision`` are needed).
     """
-    name, precision, bound = identify(model, precision, checkpoint, activation_bound)
+    name, precision, bound, source = identify(model, precision, checkpoint, activation_bound, source)
     if checkpoint is None:
         checkpoint = shipped_folder(name, MODELS[name].dataset, precision, bound)
     weights, card = resolve_checkpoint(checkpoint), card_for(checkpoint)
     _check_card_describes(weights, card)
-    return TrainedModel(build_model(name, precision, bound), weights, card)
+    architecture = _check_source(name, source, card)
+    return TrainedModel(build_model(architecture.name, precision, bound, source, data_of(card)), weights, card)
+
+
+def data_of(card):
+    """The :class:`~annt.data.DataShape` a model card records (None for cards of ANNT's own data sets, whose
+    models know theirs)."""
+    if not card or "image_shape" not in card:
+        return None
+    return DataShape(card["dataset"], tuple(card["image_shape"]), card["num_classes"])
+
+
+def _check_source(name, source, card):
+    """The architecture of a user's model, refused if its file changed since the model was trained (its SHA-256
+    differs from the card's): the weights would be read into another network."""
+    architecture = architecture_of(name, source)
+    recorded = (card or {}).get("source_sha256")
+    if recorded and architecture.source_sha256 and architecture.source_sha256 != recorded:
+        raise ModelDefinitionError(f"{source}: the file changed since the model was trained (SHA-256 "
+                                   f"{architecture.source_sha256[:12]}..., the card's {recorded[:12]}...); restore it, "
+                                   "or train again")
+    return architecture
 
 
 def _check_card_describes(weights, card):

@@ -37,7 +37,7 @@ MEMBERS = (Member("FGSM", "fgsm", {}), Member("PGD-40", "pgd", {}),
            Member("APGD-CE", "apgd", {"loss": "ce"}), Member("APGD-T", "apgd", {"loss": "dlr_targeted"}),
            Member("Square", "square", {"max_iter": 5000}), Member("AutoAttack", "autoattack", {}))
 #: Budgets by data set: the paper's FGSM eps and RobustBench's standard one.
-EPS = {"mnist": (0.25, 0.3), "cifar10": (0.05, 8 / 255)}
+EPS = {"mnist": (0.25, 0.3), "cifar10": (0.05, 8 / 255), "npz": (0.05, 8 / 255)}  # a user's data: CIFAR-10's
 
 
 def member_params(member, dataset, eps, given=None):

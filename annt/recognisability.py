@@ -28,8 +28,9 @@ def similarity(clean, adversarial):
 
 @cache
 def threshold(dataset):
-    """The calibrated similarity below which an image of ``dataset`` counts as unrecognisable."""
-    return json.loads(THRESHOLDS.read_text())[dataset]["threshold"]
+    """The calibrated similarity below which an image of ``dataset`` counts as unrecognisable (None: not calibrated
+    for it, as for a user's data)."""
+    return json.loads(THRESHOLDS.read_text()).get(dataset, {}).get("threshold")
 
 
 def unrecognisable(clean, adversarial, dataset):

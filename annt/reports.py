@@ -46,26 +46,38 @@ def paper_table6(dataset, model):
 
 
 class StudyResults:
-    """What a study folder holds: its definition and, per cell, the results finished so far."""
+    """What a study folder holds: its definition and, per cell, the results finished so far; with ``study.seeds``,
+    those of the models trained with ``seed``."""
 
-    def __init__(self, folder):
-        self.folder = Path(folder)
+    def __init__(self, folder, seed=None):
+        self.folder, self.seed = Path(folder), seed
         recorded = read_json(self.folder / STUDY_FILE, DamagedFileError, "study record", ("definition", "clean_accuracy"))
         self.definition, self.clean_accuracy = recorded["definition"], recorded["clean_accuracy"]
         self.model_cards, self.images = recorded.get("model_cards", {}), recorded.get("images", 6)
+        if seed is not None:  # recorded per precision and seed
+            self.clean_accuracy = {p: by_seed.get(str(seed)) for p, by_seed in self.clean_accuracy.items()}
+            self.model_cards = {p: by_seed.get(str(seed)) for p, by_seed in self.model_cards.items()}
         self.reference = paper_table6(self.dataset, self.model) if recorded.get("reference") == "paper" else {}
 
     model = property(lambda self: self.definition["model"])
     dataset = property(lambda self: self.definition["dataset"])
     precisions = property(lambda self: self.definition["precisions"])
     attacks = property(lambda self: list(self.definition["attacks"]))
+    seeds = property(lambda self: self.definition.get("seeds", []))
+
+    def of_seed(self, seed):
+        """The results of the models trained with ``seed``."""
+        return StudyResults(self.folder, seed)
+
+    def run_name(self, precision):
+        """The run name of this study's model at ``precision`` (of :attr:`seed`)."""
+        return run_name(self.model, self.dataset, Precision.parse(precision), seed=self.seed)
 
     def cell_folder(self, attack, precision):
-        return self.folder / "cells" / f"{run_name(self.model, self.dataset, Precision.parse(precision))}-{attack}"
+        return self.folder / "cells" / f"{self.run_name(precision)}-{attack}"
 
     def transfer_folder(self, attack, source, target):
-        name = run_name(self.model, self.dataset, Precision.parse(target))
-        return self.folder / "transfer" / f"{self.cell_folder(attack, source).name}-on-{name}"
+        return self.folder / "transfer" / f"{self.cell_folder(attack, source).name}-on-{self.run_name(target)}"
 
     def cell(self, attack, precision):
         """The cell's ``metrics.json`` once all its runs are done, else None."""
@@ -88,23 +100,119 @@ class StudyResults:
 
 
 def write_report(folder):
-    """(Re)write ``<folder>/report/`` from the study folder's saved cells; returns the report folder."""
+    """(Re)write ``<folder>/report/`` from the study folder's saved cells; returns the report folder. With
+    ``study.seeds``, each model's report is in ``report/seed-<k>/`` and the report itself gives Table 6 over the
+    models and, per comparison between precisions, for how many models it holds."""
     results = StudyResults(folder)
 
     def fill(report):
-        written = [_table6(results, report), _table3(results, report), _recognisability(results, report)]
-        if "jsma" in results.attacks:
-            written.append(_table7(results, report))
-        for attack in results.definition["transfer"]:
-            written.append(_transfer(results, report, attack))
-        written += _diagnostics(results, report)
-        written += _robustness(results, report)
-        written += _figures(results, report)
-        _index(results, report, [path for path in written if path])
+        if not results.seeds:
+            _model_report(results, report)
+            return
+        written = []
+        for seed in results.seeds:
+            (report / f"seed-{seed}").mkdir()
+            written.append(_model_report(results.of_seed(seed), report / f"seed-{seed}"))
+        written += over_models(results, report)
+        _index(results, report, written)
 
     # Written aside and swapped in whole: a crash midway leaves the previous report, never half of each.
     write_folder(results.folder / "report", fill)
     return results.folder / "report"
+
+
+def _model_report(results, report):
+    """The report of one model per precision into ``report``; returns its index."""
+    written = [_table6(results, report), _table3(results, report), _recognisability(results, report)]
+    if "jsma" in results.attacks:
+        written.append(_table7(results, report))
+    for attack in results.definition["transfer"]:
+        written.append(_transfer(results, report, attack))
+    written += _diagnostics(results, report)
+    written += _robustness(results, report)
+    written += _figures(results, report)
+    return _index(results, report, [path for path in written if path])
+
+
+def over_models(results, report):
+    """``table6.md``/``.csv`` over the models of every seed (mean ± std over models beside the spread over runs),
+    ``comparisons.md``/``.csv`` (each precision against the first: for how many models adversarial accuracy is
+    higher) and the figures against bitwidth; returns the files written."""
+    views = [results.of_seed(seed) for seed in results.seeds]
+    per_model = {seed: {(row["attack"], row["precision"]): row for row in _table6_rows(view)}
+                 for seed, view in zip(results.seeds, views)}
+    rows = []
+    for attack in results.attacks:
+        for precision in results.precisions:
+            done = [per_model[seed][(attack, precision)] for seed in results.seeds
+                    if per_model[seed][(attack, precision)]["status"] == "done"]
+            row = {"attack": attack, "precision": precision, "models_done": len(done), "models": len(results.seeds),
+                   "runs": results.definition["runs"], "samples": results.definition["samples"],
+                   "status": "done" if len(done) == len(results.seeds) else "missing"}
+            for metric in CSV_METRICS:
+                means = [r[f"{metric}_mean"] for r in done if r[f"{metric}_mean"] is not None]
+                spreads = [r[f"{metric}_std"] for r in done if r[f"{metric}_std"] is not None]
+                row[f"{metric}_mean"] = float(np.mean(means)) if means else None
+                row[f"{metric}_std_over_models"] = float(np.std(means, ddof=1)) if len(means) > 1 else None
+                row[f"{metric}_std_over_runs"] = float(np.mean(spreads)) if spreads and row["runs"] > 1 else None
+            rows.append(row)
+    written = [write_csv(report / "table6.csv", rows)]
+    clean = [[p, _over_models(float(np.mean(list(by_seed.values()))), float(np.std(list(by_seed.values()), ddof=1))
+                              if len(by_seed) > 1 else None)] for p, by_seed in results.clean_accuracy.items()]
+    text = [f"# Table 6 over {len(results.seeds)} models per precision: {results.model} on {results.dataset}", "",
+            f"Trained with seeds {', '.join(map(str, results.seeds))} (one report each: `seed-<k>/`). Mean over the "
+            "models ± std over the models, and the spread over runs (the models' mean std over their runs; n/a for "
+            f"one run); {results.definition['samples']} samples × {results.definition['runs']} run(s) per model and "
+            "cell; `—` = not finished for every model.", "", "Clean test accuracy (mean ± std over the models):", "",
+            _markdown(["precision", "clean accuracy"], clean)]
+    for attack in results.attacks:
+        lines = []
+        for row in (r for r in rows if r["attack"] == attack):
+            cells = [row["precision"]]
+            for metric, _ in TABLE6_METRICS:
+                cells += ["—", "—"] if row["status"] != "done" else [
+                    _over_models(row[f"{metric}_mean"], row[f"{metric}_std_over_models"]),
+                    number(row[f"{metric}_std_over_runs"])]
+            lines.append(cells + [f"{row['models_done']}/{row['models']}"])
+        header = ["precision"] + [h for _, title in TABLE6_METRICS for h in (title, "spread over runs")] + ["models"]
+        text += ["", f"## {attack} ({_params(results.definition['attacks'][attack])})", "", _markdown(header, lines)]
+    written.append(write_text(report / "table6.md", "\n".join(text) + "\n"))
+    written += _comparisons(results, per_model, report)
+    figure_rows = [{**row, **{f"{m}_std": row[f"{m}_std_over_models"] for m in CSV_METRICS}} for row in rows]
+    return written + bitwidth_figures(figure_rows, report)
+
+
+def _over_models(mean, std):
+    return number(mean) + ("" if std is None else f" ± {std:.2g}")
+
+
+def _comparisons(results, per_model, report):
+    """Each precision against the study's first, per attack: in how many models (paired by seed) its adversarial
+    accuracy is higher, and the difference's mean ± std over models."""
+    first, rows = results.precisions[0], []
+    for attack in results.attacks:
+        for precision in results.precisions[1:]:
+            differences = [per_model[seed][(attack, precision)]["adversarial_accuracy_mean"]
+                           - per_model[seed][(attack, first)]["adversarial_accuracy_mean"] for seed in results.seeds
+                           if per_model[seed][(attack, precision)]["status"] == "done"
+                           and per_model[seed][(attack, first)]["status"] == "done"]
+            rows.append({"attack": attack, "precision": precision, "against": first, "models": len(differences),
+                         "higher_in": sum(d > 0 for d in differences), "lower_in": sum(d < 0 for d in differences),
+                         "difference_mean": float(np.mean(differences)) if differences else None,
+                         "difference_std_over_models": float(np.std(differences, ddof=1)) if len(differences) > 1
+                         else None})
+    lines = [[row["attack"], f"{row['precision']} vs {row['against']}",
+              f"{row['higher_in']} of {row['models']}", f"{row['lower_in']} of {row['models']}",
+              "—" if row["difference_mean"] is None else
+              f"{row['difference_mean']:+.3f}" + ("" if row["difference_std_over_models"] is None
+                                                  else f" ± {row['difference_std_over_models']:.2g}")]
+             for row in rows]
+    text = [f"# Comparisons between precisions over {len(results.seeds)} models: {results.model} on {results.dataset}",
+            "", f"For each attack, each precision against {first}: in how many of the models (paired by training seed, "
+            "each attacked on its own samples) its adversarial accuracy is higher, and lower, and the difference "
+            "(mean ± std over the models).", "",
+            _markdown(["attack", "comparison", "higher in", "lower in", "difference"], lines)]
+    return [write_csv(report / "comparisons.csv", rows), write_text(report / "comparisons.md", "\n".join(text) + "\n")]
 
 
 def _table6_rows(results):
@@ -187,6 +295,8 @@ def _recognisability(results, report):
     """Per finished cell: the successful images the SSIM criterion calls unrecognisable, those of them whose true
     class is still in the model's top 2, and adversarial accuracy and mean L2 counting only recognisable ones."""
     limit, models, rows = threshold(results.dataset), {}, []
+    if limit is None:
+        return None
     for attack in results.attacks:
         for precision in results.precisions:
             if results.cell(attack, precision) is None:
@@ -239,7 +349,7 @@ def _diagnostics(results, report):
     attack transfers from the reference better than it works directly) and ``robustness_curves.png``."""
     found = {path.parent.name: read_json(path, DamagedFileError, "diagnosis")
              for path in sorted((results.folder / "diagnostics").glob("*/diagnostics.json"))}
-    diagnoses = {p: found.get(run_name(results.model, results.dataset, Precision.parse(p))) for p in results.precisions}
+    diagnoses = {p: found.get(results.run_name(p)) for p in results.precisions}
     if not any(diagnoses.values()):
         return []
     text = [f"# Gradient-masking diagnostics: {results.model} on {results.dataset}", "",
@@ -275,8 +385,7 @@ def _robustness(results, report):
     PGD, PGD++, APGD, Square and AutoAttack, and the worst case per sample (:mod:`annt.real_robustness`)."""
     found = {p: None for p in results.precisions}
     for p in results.precisions:
-        path = results.folder / "robustness" / run_name(results.model, results.dataset, Precision.parse(p)) / \
-            "robustness.json"
+        path = results.folder / "robustness" / results.run_name(p) / "robustness.json"
         if path.is_file():
             found[p] = read_json(path, DamagedFileError, "robustness measurement", ("rows", "worst", "samples"))
     if not any(found.values()):
@@ -404,15 +513,20 @@ def _figures(results, report):
 
 
 def _index(results, report, written):
-    cells = [(a, p) for a in results.attacks for p in results.precisions]
-    missing = [f"{a} on {p}" for a, p in cells if results.cell(a, p) is None]
-    text = [f"# Study report: {results.model} on {results.dataset}", "",
+    """``README.md``: the cells finished and missing, and the files written (``written``); returns its path."""
+    views = [results] if results.seed is not None or not results.seeds else [results.of_seed(s) for s in results.seeds]
+    cells = [(view, a, p) for view in views for a in results.attacks for p in results.precisions]
+    missing = [f"{a} on {p}" + ("" if view.seed is None else f" (seed {view.seed})")
+               for view, a, p in cells if view.cell(a, p) is None]
+    seed = "" if results.seed is None else f", the models trained with seed {results.seed}"
+    text = [f"# Study report: {results.model} on {results.dataset}{seed}", "",
             f"{len(cells) - len(missing)} of {len(cells)} cells finished"
             + (f"; missing: {', '.join(missing)}." if missing else "."), "",
-            "Files: " + ", ".join(f"[{path.name}]({path.name})" for path in written), "",
+            "Files: " + ", ".join(f"[{name}]({name})" for name in (path.relative_to(report).as_posix()
+                                                                     for path in written)), "",
             f"Written by `{command_line()}`; rewrite it from the saved cells alone with "
             f"`python -m annt --set task=report --set report.folder={results.folder}`."]
-    write_text(report / "README.md", "\n".join(text) + "\n")
+    return write_text(report / "README.md", "\n".join(text) + "\n")
 
 
 def run_report(settings):

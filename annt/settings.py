@@ -4,10 +4,16 @@ Everything below the config edge reads these (``settings.model.precision`` is a
 :class:`~annt.precision.Precision`, paths are :class:`~pathlib.Path`), never the config mapping;
 :meth:`Settings.as_config` gives the mapping back for manifests, where it is recorded as resolved.
 """
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 from .precision import Precision
+
+
+def RESOLVED(default):  # noqa: N802  (reads as a marker on the field)
+    """A field the config edge fills in from others (which model a precision uses), not a config key: manifests
+    record the keys it came from, and it is left out of :meth:`Settings.as_config`."""
+    return field(default=default, metadata={"resolved": True})
 
 
 @dataclass(frozen=True)
@@ -15,6 +21,7 @@ class DataSettings:
     dataset: str
     dir: Path | None = None  # None: $ANNT_DATA_DIR, else the default folders (annt.data.resolve_data_dir)
     download: bool = True
+    path: Path | None = None  # dataset npz: the user's .npz file
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,20 @@ class ModelSettings:
     precision: Precision
     checkpoint: Path | None = None  # None: the shipped zoo model
     activation_bound: str = "clip"  # annt.precision.ACTIVATION_BOUNDS
+    seed: int | None = RESOLVED(None)  # the training seed, when several models per precision are told apart by it
+    source: str | None = None  # a user's architecture: file.py:ClassName or an annt.models entry point
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """One model a task uses (:func:`annt.model_sources.find_models`): its precision, its training seed (None: the
+    only model of that precision), its run folder, and how it got there: ``zoo``, ``run folder``, or ``train``
+    (the study trains it into that folder first)."""
+
+    precision: Precision
+    seed: int | None
+    checkpoint: Path
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,8 @@ class EvaluateSettings:
 class ExperimentSettings:
     precisions: tuple = ()  # of Precision
     transfer: bool = False
+    models: object = None  # as given: None (the zoo), a folder, or {Precision: [run folder, ...]}
+    sources: tuple = RESOLVED(())  # of ModelSource, one per precision
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,10 @@ class StudySettings:
     images: int = 6
     diagnose: bool = False  # also diagnose every precision (annt.diagnostics), one block per cell in the report
     robustness: bool = True  # also measure every precision's apparent against real robustness (annt.real_robustness)
+    seeds: tuple = ()  # training seeds: one model per precision and seed; () = one model per precision
+    train: bool = False  # train every model found nowhere (into the study folder's models/) before attacking
+    models: object = None  # as given: None (the zoo), a folder, or {Precision: [run folder, ...]}
+    sources: tuple = RESOLVED(())  # of ModelSource, one per precision and seed, in that order
 
 
 @dataclass(frozen=True)
@@ -78,6 +105,7 @@ class DiagnoseSettings:
     eps: tuple = ()  # robustness-curve budgets; () = annt.diagnostics.EPS_GRID of the data set
     params: dict = None  # fgsm, pgd, boundary -> their resolved ART parameters
     samples: int | None = None  # None: attack.samples
+    reference_checkpoint: Path | None = None  # the reference's run folder; None: the shipped zoo's
 
 
 @dataclass(frozen=True)
@@ -117,12 +145,6 @@ class Settings:
     report: ReportSettings
     output: OutputSettings
 
-    def with_model(self, precision=None, task=None):
-        """These settings for the same architecture at another precision (and task), e.g. one step of
-        an experiment."""
-        return replace(self, task=task or self.task,
-                       model=replace(self.model, precision=precision or self.model.precision))
-
     def as_config(self):
         """The resolved config mapping (precisions and paths as strings), as manifests record it."""
         return _plain(self)
@@ -132,7 +154,10 @@ def _plain(value):
     if isinstance(value, (Precision, Path)):
         return str(value)
     if is_dataclass(value):
-        return {field.name: _plain(getattr(value, field.name)) for field in fields(value)}
-    if isinstance(value, tuple):
+        return {each.name: _plain(getattr(value, each.name)) for each in fields(value)
+                if not each.metadata.get("resolved")}
+    if isinstance(value, (tuple, list)):
         return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
     return value

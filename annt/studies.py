@@ -11,26 +11,29 @@ import time
 from dataclasses import dataclass, replace
 
 from .errors import DamagedFileError, ResumeError
-from .data import resolve_data_dir
+from .data import resolve_data_dir, split_size
 from .experiments import (clean_accuracies, diagnose_model, load_reference, load_trained, measure_robustness,
                           run_attack, run_evaluate, write_diagnosis)
 from .manifest import RunRecord
 from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, read_json,
                       study_folder, write_json)
 from .reports import write_report
-from .progress import CostBar, cost_per_sample
+from .progress import CostBar, cost_per_sample, training_cost
 from .settings import AttackSettings, EvaluateSettings, OutputSettings
 from .tables import on_screen
-from .zoo import shipped_folder
+from .zoo import CARD
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One attack on one precision: its settings, as for task ``attack``, writing into the study's ``cells/``."""
+    """One attack on one model (:class:`~annt.settings.ModelSource`): its settings, as for task ``attack``, writing
+    into the study's ``cells/``."""
 
     attack: str
-    precision: object
+    model: object
     settings: object
+
+    precision = property(lambda self: self.model.precision)
 
     @property
     def samples(self):
@@ -42,43 +45,41 @@ class Cell:
         return cost_per_sample(self.attack, self.settings.attack.params)
 
     def __str__(self):
-        return f"{self.attack} on {self.precision}"
+        return f"{self.attack} on {self.precision}" + ("" if self.model.seed is None else f" seed {self.model.seed}")
 
 
 def study_cells(settings):
-    """The cells of a study, attack by attack in the order given, each over every precision.
+    """The cells of a study, attack by attack in the order given, each over every model (precision, then seed).
 
-    Their paths are absolute and their models named by their zoo folders, so that they run the same in
+    Their paths are absolute and their models named by their run folders, so that they run the same in
     any process (Ray workers need not share the driver's working directory or environment)."""
     output = OutputSettings(study_folder(settings).resolve() / "cells", resume=True)
-    data = replace(settings.data, dir=resolve_data_dir(settings.data.dir, settings.data.dataset).resolve())
+    data = replace(settings.data, dir=resolve_data_dir(settings.data.dir, settings.data.dataset).resolve(),
+                   path=settings.data.path and settings.data.path.resolve())
     cells = []
     for name in settings.study.attacks:
-        for precision in settings.study.precisions:
-            model = replace(settings.model, precision=precision,
-                            checkpoint=shipped_folder(settings.model.name, data.dataset, precision,
-                                                      settings.model.activation_bound).resolve())
+        for source in settings.study.sources:
             attack = AttackSettings(name, settings.study.params[name], settings.attack.samples, settings.attack.runs,
                                     settings.attack.selection)
-            cells.append(Cell(name, precision, replace(settings, task="attack", data=data, model=model,
-                                                       attack=attack, output=output)))
+            cells.append(Cell(name, source, replace(settings, task="attack", data=data, model=model_settings(
+                settings, source), attack=attack, output=output)))
     return cells
 
 
+def model_settings(settings, source):
+    """``settings.model`` for the model ``source`` (a :class:`~annt.settings.ModelSource`)."""
+    return replace(settings.model, precision=source.precision, checkpoint=source.checkpoint, seed=source.seed)
+
+
 def transfers(settings, cell):
-    """The evaluations applying ``cell``'s sets to every other precision, if its attack is a transfer attack."""
+    """The evaluations applying ``cell``'s sets to every other precision (the model of the same seed), if its attack
+    is a transfer attack: ``(target ModelSource, evaluate settings)`` pairs."""
     if cell.attack not in settings.study.transfer:
         return []
     output = OutputSettings(study_folder(settings).resolve() / "transfer", resume=True)
-    steps = []
-    for target in settings.study.precisions:
-        if target != cell.precision:
-            model = replace(cell.settings.model, precision=target, checkpoint=shipped_folder(
-                cell.settings.model.name, cell.settings.data.dataset, target,
-                cell.settings.model.activation_bound).resolve())
-            steps.append(replace(cell.settings, task="evaluate", model=model, output=output,
-                                 evaluate=EvaluateSettings(attack_folder(cell.settings))))
-    return steps
+    return [(target, replace(cell.settings, task="evaluate", model=model_settings(settings, target), output=output,
+                             evaluate=EvaluateSettings(attack_folder(cell.settings))))
+            for target in settings.study.sources if target.seed == cell.model.seed and target != cell.model]
 
 
 #: Definition entries a resumed study may change: more transfer matrices add evaluations, never alter a cell.
@@ -87,7 +88,8 @@ GROWABLE = ("transfer",)
 
 def definition(settings):
     """What a study is, as recorded in ``study.json``: resuming needs the very same (but :data:`GROWABLE`)."""
-    return {"model": settings.model.name, "dataset": settings.data.dataset, "seed": settings.seed,
+    seeds = {"seeds": list(settings.study.seeds)} if settings.study.seeds else {}  # absent: one model per precision
+    return {"model": settings.model.name, "dataset": settings.data.dataset, "seed": settings.seed, **seeds,
             "precisions": [str(p) for p in settings.study.precisions], "attacks": settings.study.params,
             "samples": settings.attack.samples, "runs": settings.attack.runs, "selection": settings.attack.selection,
             "transfer": list(settings.study.transfer)}
@@ -107,65 +109,123 @@ def check_study_folder(settings):
 
 
 def run_study(settings):
-    """Run every cell (skipping finished work) and its transfers to the other precisions, then write the report."""
+    """Train the models the study has to (``study.train``), run every cell (skipping finished work) and its
+    transfers to the other precisions, then write the report."""
     record = RunRecord()
     check_study_folder(settings)
     cells = study_cells(settings)
-    models = {cell.precision: load_trained(cell.settings.model) for cell in cells if cell.attack == cells[0].attack}
-    clean_accuracy = clean_accuracies(models, cells[0].settings)
+    training = [source for source in settings.study.sources if source.origin == "train"]
     folder = claim(study_folder(settings), settings.output)
-    write_json(folder / STUDY_FILE, {"definition": definition(settings),
-                                     "clean_accuracy": {str(p): a for p, a in clean_accuracy.items()},
-                                     "model_cards": {str(p): (m.card or {}).get("test_accuracy")
-                                                     for p, m in models.items()},
-                                     "data_dir": None if settings.data.dir is None else str(settings.data.dir),
-                                     "reference": settings.study.reference, "images": settings.study.images})
-    run = _ray_cells if settings.study.executor == "ray" else _local_cells
-    bar = CostBar(sum(cell.samples * cell.cost for cell in cells), sum(cell.samples for cell in cells), "study")
+    bar = CostBar(sum(cell.samples * cell.cost for cell in cells) + sum(model_training_cost(settings, s) for s in training),
+                  sum(cell.samples for cell in cells), "study")
     with bar:
+        for number, source in enumerate(training, 1):
+            bar.write(f"training {source.precision}{_seed_text(source)} (model {number} of {len(training)}): "
+                      f"{source.checkpoint}")
+            train_model(settings, source, bar)
+        models = {source: load_trained(model_settings(settings, source)) for source in settings.study.sources}
+        clean_accuracy = clean_accuracies(models, cells[0].settings)
+        write_json(folder / STUDY_FILE, {
+            "definition": definition(settings),
+            "clean_accuracy": _by_precision(settings, clean_accuracy),
+            "model_cards": _by_precision(settings, {s: (m.card or {}).get("test_accuracy") for s, m in models.items()}),
+            "models": [{"precision": str(s.precision), "seed": s.seed, "origin": s.origin,
+                        "checkpoint": str(models[s].checkpoint), "clean_accuracy": clean_accuracy[s],
+                        "card_test_accuracy": (models[s].card or {}).get("test_accuracy")} for s in models],
+            "data_dir": None if settings.data.dir is None else str(settings.data.dir),
+            "reference": settings.study.reference, "images": settings.study.images})
+        run = _ray_cells if settings.study.executor == "ray" else _local_cells
         for cell, result, seconds in run(cells, bar, models, settings.study.ray_address):
             bar.write(_cell_line(cell, result, seconds))
             # Transfer as soon as the sets exist, so that a study stopped early already holds their matrices.
-            for step in transfers(settings, cell):
+            for target, step in transfers(settings, cell):
                 if not (evaluation_folder(step) / "metrics.json").is_file():
-                    run_evaluate(step, models[step.model.precision], echo=lambda *_: None)
+                    run_evaluate(step, models[target], echo=lambda *_: None)
     if settings.study.diagnose:
-        _diagnose_precisions(settings, cells, models, folder / "diagnostics")
+        _diagnose_models(settings, cells, models, folder / "diagnostics")
     if settings.study.robustness:
-        _measure_precisions(settings, cells, models, folder / "robustness")
+        _measure_models(settings, cells, models, folder / "robustness")
     report = write_report(folder)
     write_json(folder / "manifest.json", record.manifest(settings))
     print(f"study: {folder}\nreport: {report}")
     return {"folder": folder, "report": report}
 
 
-def _diagnose_precisions(settings, cells, models, folder):
-    """The gradient-masking checks of every precision (skipping those done), each beside ``diagnose.reference``,
-    in ``<folder>/<run name>/``; the per-attack transfer check comes from the study's own transfer matrices."""
-    precisions = [cell for cell in cells if cell.attack == cells[0].attack]
-    for number, cell in enumerate(precisions, 1):
+def _seed_text(source):
+    return "" if source.seed is None else f" seed {source.seed}"
+
+
+def _by_precision(settings, values):
+    """``{precision: value}`` of one model per precision, or ``{precision: {seed: value}}`` with study.seeds."""
+    if not settings.study.seeds:
+        return {str(source.precision): value for source, value in values.items()}
+    found = {}
+    for source, value in values.items():
+        found.setdefault(str(source.precision), {})[str(source.seed)] = value
+    return found
+
+
+def model_training_cost(settings, source):
+    """What training ``source`` costs on the study's bar (:func:`annt.progress.training_cost`)."""
+    from .training import recipe  # imports TensorFlow: only when a study trains
+    epochs, _, _ = recipe(training_settings(settings, source))
+    data = settings.data
+    train_images = split_size(data.dataset, "train", data.dir, data.download, data.path)
+    return training_cost(epochs, min(train_images, settings.train.train_samples or train_images),
+                         split_size(data.dataset, "test", data.dir, data.download, data.path))
+
+
+def training_settings(settings, source):
+    """Settings training ``source`` into its run folder: the model's recipe with the train section's overrides,
+    seeded by the model's seed (else the config's), resuming a training a kill interrupted."""
+    folder = source.checkpoint
+    resumable = (folder / "checkpoint").is_file()
+    return replace(settings, task="train", seed=settings.seed if source.seed is None else source.seed,
+                   model=model_settings(settings, source),
+                   output=OutputSettings(folder.parent, resume=resumable, overwrite=folder.exists() and not resumable))
+
+
+def train_model(settings, source, bar):
+    """Train ``source`` (skipped when its run folder is finished), advancing ``bar`` by each epoch's cost."""
+    from .training import run_training
+    cost = model_training_cost(settings, source)
+    if (source.checkpoint / CARD).is_file():
+        bar.add(0, cost)
+        return
+    run_training(training_settings(settings, source), epoch_done=lambda done, epochs: bar.add(0, cost * done / epochs))
+
+
+def _diagnose_models(settings, cells, models, folder):
+    """The gradient-masking checks of every model (skipping those done), each beside the study's model at
+    ``diagnose.reference`` of the same seed (else ``diagnose.reference_checkpoint``, else the zoo's), in
+    ``<folder>/<run name>/``; the per-attack transfer check comes from the study's own transfer matrices."""
+    first = [cell for cell in cells if cell.attack == cells[0].attack]
+    for number, cell in enumerate(first, 1):
         target = folder / model_run_name(cell.settings)
         if (target / "diagnostics.json").is_file():
             continue
-        trained = models[cell.precision]
-        reference = models.get(settings.diagnose.reference) or load_reference(cell.settings, trained)
-        print(f"diagnosing {cell.precision} beside {reference.precision} (precision {number} of {len(precisions)})")
+        trained = models[cell.model]
+        own = [s for s in models if s.precision == settings.diagnose.reference and s.seed == cell.model.seed]
+        reference = models[own[0]] if own else load_reference(cell.settings, trained)
+        print(f"diagnosing {cell.precision}{_seed_text(cell.model)} beside {reference.precision} "
+              f"(model {number} of {len(first)})")
         diagnosis = diagnose_model(cell.settings, trained, reference)
         write_diagnosis(target, diagnosis, {"model": str(trained.precision),
                                             "reference": f"{reference.precision} (reference)"})
 
 
-def _measure_precisions(settings, cells, models, folder):
-    """Apparent against real robustness of every precision (skipping those done), on the study's samples and
+def _measure_models(settings, cells, models, folder):
+    """Apparent against real robustness of every model (skipping those done), on the study's samples and
     seed, in ``<folder>/<run name>/``, each resumable to the batch (:func:`annt.experiments.measure_robustness`)."""
-    precisions = [cell for cell in cells if cell.attack == cells[0].attack]
-    for number, cell in enumerate(precisions, 1):
+    first = [cell for cell in cells if cell.attack == cells[0].attack]
+    for number, cell in enumerate(first, 1):
         target = folder / model_run_name(cell.settings)
         if (target / "robustness.json").is_file():
             continue
-        print(f"apparent against real robustness of {cell.precision} (precision {number} of {len(precisions)})")
+        print(f"apparent against real robustness of {cell.precision}{_seed_text(cell.model)} "
+              f"(model {number} of {len(first)})")
         target.mkdir(parents=True, exist_ok=True)
-        measure_robustness(cell.settings, models[cell.precision], target)
+        measure_robustness(cell.settings, models[cell.model], target)
 
 
 def _cell_line(cell, result, seconds):
@@ -179,7 +239,7 @@ def _local_cells(cells, bar, models, _address):
     """Run the cells here, one after the other: ``(cell, result, seconds)`` as each finishes."""
     for cell in cells:
         start = time.time()
-        result = run_attack(cell.settings, models[cell.precision], progress=bar.part(cell.cost), echo=lambda *_: None)
+        result = run_attack(cell.settings, models[cell.model], progress=bar.part(cell.cost), echo=lambda *_: None)
         yield cell, result, time.time() - start
 
 

@@ -48,7 +48,9 @@ def clean_images(adversarial_set, data_dir=None):
     recorded = adversarial_set.manifest.get("data_dir")
     if data_dir is None and recorded and Path(recorded).is_dir():
         data_dir = recorded
-    images, _ = load_dataset(adversarial_set.manifest.get("dataset", "mnist"), "test", data_dir)
+    dataset = adversarial_set.manifest.get("dataset", "mnist")
+    path = ((adversarial_set.manifest.get("config") or {}).get("data") or {}).get("path") if dataset == "npz" else None
+    images, _ = load_dataset(dataset, "test", data_dir, path=path)
     return images[adversarial_set.indices]
 
 

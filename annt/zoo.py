@@ -35,14 +35,19 @@ def shipped_folder(model_name, dataset, precision, activation_bound="clip"):
     """The zoo folder of a shipped model; ZooError naming the shipped precisions if absent."""
     folder = zoo_path(model_name, dataset, precision, activation_bound)
     if folder is None:
-        shipped = ", ".join(str(p) for p in sorted(
-            (Precision.parse(entry["precision"]) for entry in shipped_models().values()
-             if entry["model"] == model_name and entry.get("activation_bound", "clip") == activation_bound),
-            key=lambda p: (p.is_full, p.weights, p.activations, p.gradients)))
-        bound = "" if activation_bound == "clip" else f" with activation bound {activation_bound}"
-        raise ZooError(f"no shipped {model_name}{bound} at {precision}; shipped: {shipped or 'none'}. "
-                       "Train one and load it from its run folder")
+        raise ZooError(f"{not_shipped(model_name, precision, activation_bound)}. Train one and load it from its run "
+                       "folder")
     return folder
+
+
+def not_shipped(model_name, precision, activation_bound="clip"):
+    """``no shipped <model> at <precision>; shipped: <its shipped precisions>``."""
+    shipped = ", ".join(str(p) for p in sorted(
+        (Precision.parse(entry["precision"]) for entry in shipped_models().values()
+         if entry["model"] == model_name and entry.get("activation_bound", "clip") == activation_bound),
+        key=lambda p: (p.is_full, p.weights, p.activations, p.gradients)))
+    bound = "" if activation_bound == "clip" else f" with activation bound {activation_bound}"
+    return f"no shipped {model_name}{bound} at {precision}; shipped: {shipped or 'none'}"
 
 
 def card_for(checkpoint):
@@ -52,9 +57,9 @@ def card_for(checkpoint):
     if not card.is_file():
         return None
     recorded = read_json(card, CheckpointError, "model card", CARD_KEYS)
-    if recorded["model"] not in MODELS:
-        raise CheckpointError(f"{card}: model {excerpt(recorded['model'])} is not one ANNT builds; allowed: "
-                              f"{', '.join(MODELS)}")
+    if recorded["model"] not in MODELS and not recorded.get("source"):
+        raise CheckpointError(f"{card}: model {excerpt(recorded['model'])} is not one ANNT builds and the card names "
+                              f"no source for it; allowed: {', '.join(MODELS)}")
     try:
         Precision.parse(recorded["precision"])
     except ValueError as problem:
@@ -62,13 +67,14 @@ def card_for(checkpoint):
     return recorded
 
 
-def identify(name=None, precision=None, checkpoint=None, activation_bound=None):
-    """``(model name, Precision, activation bound)`` to load: from the checkpoint's card, else the arguments
-    or defaults.
+def identify(name=None, precision=None, checkpoint=None, activation_bound=None, source=None):
+    """``(model name, Precision, activation bound, source)`` to load: from the checkpoint's card, else the
+    arguments or defaults.
 
-    Values given beside a checkpoint that has a card must agree with it; a checkpoint without a card
-    needs name and precision. The defaults are ``model_a``, ``FP`` and ``clip`` (cards written before the
-    bound could be chosen are ``clip``).
+    Values given beside a checkpoint that has a card must agree with it (a source given beside a card that names
+    one replaces it: the file moved); a checkpoint without a card needs name (or source) and precision. The
+    defaults are ``model_a`` (without a source; with one, None: the source's class names it), ``FP`` and ``clip``
+    (cards written before the bound could be chosen are ``clip``).
     """
     card = card_for(checkpoint) if checkpoint is not None else None
     precision = None if precision is None else Precision.parse(precision)
@@ -79,8 +85,8 @@ def identify(name=None, precision=None, checkpoint=None, activation_bound=None):
             if given is not None and given != recorded[field]:
                 raise ModelCardError(f"{str(given)!r} disagrees with the checkpoint's card "
                                      f"({str(recorded[field])!r})", field)
-        return recorded["name"], recorded["precision"], recorded["activation_bound"]
-    if checkpoint is not None and (name is None or precision is None):
+        return recorded["name"], recorded["precision"], recorded["activation_bound"], source or card.get("source")
+    if checkpoint is not None and ((name is None and source is None) or precision is None):
         raise ModelCardError(f"{checkpoint} has no {CARD} beside it; give the model's name and precision",
                              "checkpoint")
-    return name or "model_a", precision or Precision(), activation_bound or "clip"
+    return name or (None if source else "model_a"), precision or Precision(), activation_bound or "clip", source

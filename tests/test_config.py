@@ -44,7 +44,7 @@ def in_tmp(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("text, message", [
     ("task: train\nmodle:\n  name: model_a\n", r"modle: unknown key; allowed here: task, seed, data"),
-    ("task: train\nmodel:\n  nmae: model_a\n", r"model.nmae: unknown key; allowed here: name, precision, checkpoint"),
+    ("task: train\nmodel:\n  nmae: model_a\n", r"model.nmae: unknown key; allowed here: name, source, precision, checkpoint"),
     ("task: fly\n", r"task: 'fly' is not allowed; allowed: train, test"),
     ("task: train\nmodel:\n  name: vgg16\n", r"model.name: 'vgg16' is not allowed; allowed: model_a, model_b"),
     ("task: train\nmodel:\n  precision: 3,3\n", r"model.precision: .*allowed: 'FP', 'W,A,G'"),

@@ -85,7 +85,9 @@ def test_hns_beta_maximises_the_hessian_norm_over_its_grid(linear):
             norms.append(np.linalg.norm(WEIGHTS.astype(np.float64) @ (beta ** 2 * (np.diag(p) - np.outer(p, p)))
                                         @ WEIGHTS.T.astype(np.float64)))
         best = int(np.argmax(norms))
-        assert scales[i] == pytest.approx(betas[best] if 0 < best < 99 else 1.0, rel=1e-9)
+        # The model's float32 logits may differ in their last bits with TensorFlow's thread count (seen: 4e-8 of
+        # beta); the grid's points lie about 1 % of its range apart.
+        assert scales[i] == pytest.approx(betas[best] if 0 < best < 99 else 1.0, rel=1e-6)
     wrong = (labels + 1) % 3
     assert (temperature.hns_scales(linear, IMAGES, wrong) == 1).all()  # misclassified: left unscaled
 

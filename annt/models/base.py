@@ -16,7 +16,7 @@ from ..quantization import DoReFa
 
 
 class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
-    """A 10-class image classifier buildable at any :class:`~annt.precision.Precision`.
+    """An image classifier buildable at any :class:`~annt.precision.Precision`.
 
     The graph exposes the tensors ``input``, ``label``, ``logits``, ``output`` (softmax),
     ``cross_entropy_loss`` and ``accuracy``. Weights of every layer except
@@ -24,7 +24,9 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
     """
 
     name = None
+    #: Height, width, channels of the images; None: the data's.
     image_shape = None
+    #: Set from the data the model is built for (10 for MNIST and CIFAR-10).
     num_classes = 10
     #: Layers never quantized (weights nor input): the first and the last.
     full_precision_layers = ()
@@ -37,15 +39,27 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
     learning_rate = 1e-3
     augment = False
 
-    def __init__(self, precision="FP", activation_bound="clip"):
+    def __init__(self, precision="FP", activation_bound="clip", data=None):
         self.precision = Precision.parse(precision)
         self.activation_bound = activation_bound
         self.quantizer = DoReFa(self.precision, activation_bound)
+        self.data = data
+        if data is not None:
+            if self.image_shape is not None and tuple(self.image_shape) != tuple(data.image_shape):
+                raise ValueError(f"{self.name} takes {'x'.join(map(str, self.image_shape))} images; "
+                                 f"{data.name} holds {'x'.join(map(str, data.image_shape))}")
+            self.image_shape, self.num_classes = tuple(data.image_shape), data.num_classes
+        if self.image_shape is None:
+            raise ValueError(f"{self.name or type(self).__name__} leaves its image shape to the data; build it "
+                             "for a data set")
 
     @property
     def dataset(self):
-        """The data set this architecture classifies, as the catalog (:data:`annt.models.MODELS`) says."""
-        return MODELS[self.name].dataset
+        """The data set this model classifies: the data it is built for, else the catalog's
+        (:data:`annt.models.MODELS`) for ANNT's own (a subclass may name one as a class attribute)."""
+        if self.data is not None:
+            return self.data.name
+        return MODELS[self.name].dataset if self.name in MODELS else None
 
     def inputs(self):
         """Float32 images in [0, 1] (NHWC) and int32 labels."""
