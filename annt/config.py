@@ -28,7 +28,7 @@ from .settings import (AttackSettings, DataSettings, DiagnoseSettings, EvaluateS
 from .tasks import TASKS
 from .model_sources import check_card, find_models
 from .outputs import STUDY_FILE, study_folder
-from .zoo import identify, shipped_folder
+from .zoo import card_for, identify, shipped_folder
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,10 @@ SCHEMA = {
                              nullable=True),
         "learning_rate": Option("float", None, "Initial learning rate; null = the model's recipe.",
                                 minimum=0, nullable=True),
+        "schedule": Option("str", None, "Learning-rate schedule; null = the model's recipe (step for every model ANNT "
+                                        "ships): step (x0.1 at 1/2 and 3/4 of the epochs) or constant (the original "
+                                        "ANNT tool's model_a: Adam at one rate).", choices=("step", "constant"),
+                           nullable=True),
         "train_samples": Option("int", None, "Train on the first N training images; null = all.",
                                 minimum=1, nullable=True),
     },
@@ -411,7 +415,7 @@ def resolve(given):
         architecture = architecture_of(name, source)
     if architecture.source is not None and architecture.module.endswith(".py"):
         source = f"{architecture.module}:{architecture.class_name}"  # resolved: the same file from any folder
-    dataset, data_path = _dataset(data, architecture)
+    dataset, data_path = _dataset(data, architecture, card_for(checkpoint) if checkpoint is not None else None)
     if config["task"] in ("experiment", "study") and model["precision"] is not None:
         raise ConfigError(f"model.precision: task {config['task']} attacks each precision of "
                           f"{config['task']}.precisions, not model.precision; remove model.precision (or list "
@@ -443,10 +447,12 @@ def resolve(given):
     return _TASK_CHECKS.get(settings.task, lambda _: None)(settings) or settings
 
 
-def _dataset(data, architecture):
-    """``(data set, .npz path or None)``: ``data.dataset`` (else the architecture's), its file checked and its images
-    fitting the architecture."""
-    dataset = data["dataset"] or architecture.dataset
+def _dataset(data, architecture, card):
+    """``(data set, .npz path or None)``: ``data.dataset`` (else the architecture's, else the one the checkpoint's
+    ``card`` was trained on), its file checked and its images fitting the architecture."""
+    dataset = data["dataset"] or architecture.dataset or (card or {}).get("dataset")
+    if dataset == "npz" and data["path"] is None and (card or {}).get("data_path"):
+        data = {**data, "path": card["data_path"]}  # the data the model was trained on
     if dataset is None:
         raise ConfigError(f"data.dataset: {architecture.name} names no data set of its own; allowed: "
                           f"{', '.join(DATASETS)}")

@@ -51,6 +51,7 @@ class TrainSettings:
     epochs: int | None = None  # None: the model's recipe, as for the next two
     batch_size: int | None = None
     learning_rate: float | None = None
+    schedule: str | None = None  # "step" or "constant"; None: the model's recipe
     train_samples: int | None = None  # None: every training image
 
 

@@ -40,6 +40,8 @@ def recipe(settings):
     given = settings.train
     if given.learning_rate is not None:
         model.learning_rate = given.learning_rate
+    if given.schedule is not None:
+        model.schedule = given.schedule
     return given.epochs or model.epochs, given.batch_size or model.batch_size, model
 
 
@@ -108,7 +110,7 @@ def run_training(settings, epoch_done=None):
         **_source_record(settings),
         test_accuracy=round(test_accuracy, 6), test_samples=int(len(test_labels)),
         train_samples=int(len(train_labels)), epochs=epochs, batch_size=batch_size,
-        learning_rate_schedule=model.learning_rate_schedule(epochs),
+        schedule=model.schedule, learning_rate_schedule=model.learning_rate_schedule(epochs),
         weights=WEIGHTS, weights_sha256=sha256_of(weights))
     write_json(folder / CARD, card)
     logger.info(f"test accuracy of {folder.name}: {test_accuracy:.4f}")

@@ -203,6 +203,9 @@ def test_a_study_trains_a_model_of_your_own_on_your_data_at_two_precisions_and_t
     import annt
     trained = annt.load_model(checkpoint=study / "models" / "small_convnet-npz-w2a2g32-seed1")
     assert (trained.name, str(trained.precision), trained.model.num_classes) == ("small_convnet", "2,2,32", 5)
+    # A task on the run folder alone finds the data it was trained on.
+    settings = config.load(None, ["task=test", f"model.checkpoint={study / 'models' / 'small_convnet-npz-fp-seed0'}"])
+    assert (settings.data.dataset, settings.data.path) == ("npz", digits5.resolve())
 
 
 def test_a_study_resumes_a_killed_training_and_restarts_one_that_saved_nothing(tmp_path, digits5):

@@ -120,3 +120,14 @@ def test_a_training_interrupted_before_its_first_checkpoint_leaves_no_folder(tmp
     assert main(["--set", "task=train", "--set", "train.train_samples=256"]) == 130
     assert "run the same command to start again" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "model_a-mnist-fp").exists()
+
+
+def test_the_constant_schedule_keeps_one_rate_and_the_card_says_so(tmp_path):
+    run = annt.train("model_a", "FP", epochs=2, train_samples=1024, schedule="constant", output_dir=str(tmp_path))
+    card = json.loads((run / "model_card.json").read_text())
+    assert card["schedule"] == "constant" and card["learning_rate_schedule"] == [[0, 0.001]]
+    log = (run / "log.log").read_text()
+    assert "learning_rate: 0.001" in log and "learning_rate: 0.0001" not in log
+    stepped = annt.train("model_a", "FP", epochs=2, train_samples=1024, output_dir=str(tmp_path / "step"))
+    assert json.loads((stepped / "model_card.json").read_text())["learning_rate_schedule"] == [[0, 0.001], [1, 0.0001],
+                                                                                               [2, 1e-05]]

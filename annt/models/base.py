@@ -37,6 +37,8 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
     epochs = 10
     batch_size = 128
     learning_rate = 1e-3
+    #: ``step``: x0.1 at 1/2 and x0.01 at 3/4 of the epochs; ``constant``: one rate throughout.
+    schedule = "step"
     augment = False
 
     def __init__(self, precision="FP", activation_bound="clip", data=None):
@@ -106,6 +108,9 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
         return tf.train.AdamOptimizer(lr)
 
     def learning_rate_schedule(self, epochs):
-        """``[(epoch, lr), ...]`` for tensorpack's ``ScheduledHyperParamSetter``: x0.1 at 1/2 and 3/4."""
+        """``[(epoch, lr), ...]`` for tensorpack's ``ScheduledHyperParamSetter``: x0.1 at 1/2 and 3/4 (``step``), or
+        the one rate (``constant``)."""
+        if self.schedule == "constant":
+            return [(0, self.learning_rate)]
         return [(0, self.learning_rate), (max(1, epochs // 2), self.learning_rate * 0.1),
                 (max(2, (3 * epochs) // 4), self.learning_rate * 0.01)]
