@@ -47,7 +47,8 @@ _ATTACK = {"attack": "attack.name", "params": "attack.params", "samples": "attac
 KEYS = {
     "train": {**_COMMON, "epochs": "train.epochs", "batch_size": "train.batch_size",
               "learning_rate": "train.learning_rate", "schedule": "train.schedule", "train_samples": "train.train_samples", "dataset": "data.dataset",
-              "activation_bound": "model.activation_bound", "source": "model.source", "data_path": "data.path"},
+              "activation_bound": "model.activation_bound", "source": "model.source", "data_path": "data.path",
+              "layout": "model.layout"},
     "attack": {**_COMMON, **_ATTACK, "checkpoint": "model.checkpoint"},
     "evaluate": {**{k: v for k, v in _COMMON.items() if k != "seed"}, "adversarial": "evaluate.adversarial", "checkpoint": "model.checkpoint",
                  "test_batch_size": "test.batch_size"},
@@ -60,7 +61,7 @@ KEYS = {
               "diagnose": "study.diagnose", "diagnose_samples": "diagnose.samples", "robustness": "study.robustness",
               "robustness_eps": "robustness.eps", "robustness_params": "robustness.params", "models": "study.models",
               "seeds": "study.seeds", "train": "study.train", "epochs": "train.epochs", "source": "model.source",
-              "dataset": "data.dataset", "data_path": "data.path"},
+              "dataset": "data.dataset", "data_path": "data.path", "layout": "model.layout"},
     "diagnose": {**_COMMON, **{k: v for k, v in _ATTACK.items() if k != "runs"}, "checkpoint": "model.checkpoint",
                  "reference": "diagnose.reference", "eps": "diagnose.eps", "diagnose_params": "diagnose.params",
                  "reference_checkpoint": "diagnose.reference_checkpoint"},
@@ -113,7 +114,7 @@ def _in_arguments(message, task):
 
 def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, learning_rate=None, schedule=None,
           train_samples=None, activation_bound=None, seed=0, dataset=None, data_dir=None, download=True, output_dir="runs",
-          resume=False, overwrite=False, source=None, data_path=None):
+          resume=False, overwrite=False, source=None, data_path=None, layout=None):
     """Train ``model`` at ``precision`` (Tensorpack) and return its run folder.
 
     >>> run = train("model_a", "2,2,32", epochs=1, train_samples=2048, output_dir="runs")
@@ -127,7 +128,8 @@ def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, lear
     recipe; ``train_samples``:
     train on the first N images; ``activation_bound``: ``clip`` (None, the default) or ``cabs``;
     ``resume`` continues the run folder from its last checkpoint. ``source="path/file.py:ClassName"``: a model of
-    your own; ``dataset="npz"`` with ``data_path``: data of your own (wiki/Your-own-model-and-data.md).
+    your own; ``dataset="npz"`` with ``data_path``: data of your own (wiki/Your-own-model-and-data.md); ``layout``: a
+    ResNet's, ``preactivation`` (None) or ``original`` (the original ANNT tool's).
     """
     return _run("train", model, precision, locals())
 
@@ -192,7 +194,8 @@ def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), param
           samples=100, runs=1, selection="random", seed=0, executor="local", ray_address=None, reference=None,
           images=6, diagnose=False, diagnose_samples=None, robustness=True, robustness_eps=None,
           robustness_params=None, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
-          overwrite=False, models=None, seeds=None, train=False, epochs=None, source=None, dataset=None, data_path=None):
+          overwrite=False, models=None, seeds=None, train=False, epochs=None, source=None, dataset=None, data_path=None,
+          layout=None):
     """Every attack of ``attacks`` on ``model`` at each of ``precisions`` (``samples`` x ``runs``
     each; ``params``: ``{attack: {ART parameter: value}}``), the transfer matrices of the attacks in
     ``transfer``, and the report (``<study folder>/report``). The models: the shipped zoo's, or ``models`` (a folder

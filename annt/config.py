@@ -19,7 +19,7 @@ from .attack_params import ATTACK_NAMES, DIAGNOSIS_PARAMS, resolve_params
 from .data import DATASETS, data_shape
 from .errors import (AdversarialSetError, AnntError, AttackParameterError, CheckpointError, ConfigError,
                      DataError, ModelCardError, ModelDefinitionError, ModelSourceError, OutputExistsError, ResumeError, SampleError, ZooError, excerpt)
-from .models import MODELS
+from .models import LAYOUTS, MODELS
 from .models import architecture as architecture_of
 from .precision import ACTIVATION_BOUNDS, Precision
 from .settings import (AttackSettings, DataSettings, DiagnoseSettings, EvaluateSettings, ExperimentSettings,
@@ -190,6 +190,10 @@ SCHEMA = {
                                                "the checkpoint's (model card), else FP.", nullable=True),
         "checkpoint": Option("path", None, "Run folder, model.npz or checkpoint to load (tasks test, attack, "
                                            "evaluate); null = the shipped zoo model.", nullable=True),
+        "layout": Option("str", None, "A ResNet's layout: preactivation (the zoo's: tensorpack's pre-activation "
+                                      "example) or original (the original ANNT tool's, wiki: Models and "
+                                      "quantization); null = the checkpoint's (model card), else preactivation.",
+                         choices=LAYOUTS, nullable=True),
         "activation_bound": Option("str", None, "How activations feeding quantized layers are bounded to [0, 1]: "
                                                 "clip (DoReFa-Net's paper) or cabs, min(|x|, 1) (tensorpack's DoReFa example); null "
                                                 "= the checkpoint's (model card), else clip.",
@@ -409,10 +413,13 @@ def resolve(given):
     if model["source"] is not None and model["name"] is not None:
         raise ConfigError("model.name, model.source: give one of the two (model.source's class names the model)")
     with keyed():
-        name, precision, bound, source = identify(model["name"], model["precision"], checkpoint,
-                                                  model["activation_bound"], model["source"])
+        name, precision, bound, source, layout = identify(model["name"], model["precision"], checkpoint,
+                                                          model["activation_bound"], model["source"], model["layout"])
     with keyed("model.source"):
         architecture = architecture_of(name, source)
+    if model["layout"] is not None and model["layout"] not in architecture.layouts:
+        raise ConfigError(f"model.layout: {architecture.name} is built in one layout; allowed: null (model.layout is "
+                          "for the ResNets)")
     if architecture.source is not None and architecture.module.endswith(".py"):
         source = f"{architecture.module}:{architecture.class_name}"  # resolved: the same file from any folder
     dataset, data_path = _dataset(data, architecture, card_for(checkpoint) if checkpoint is not None else None)
@@ -432,7 +439,7 @@ def resolve(given):
     settings = Settings(
         task=config["task"], seed=config["seed"],
         data=DataSettings(dataset, data_dir, data["download"], data_path),
-        model=ModelSettings(architecture.name, precision, checkpoint, bound, source=source),
+        model=ModelSettings(architecture.name, precision, checkpoint, bound, source=source, layout=layout),
         train=TrainSettings(**config["train"]), test=TestSettings(**config["test"]),
         attack=AttackSettings(**{**attack, "params": params}),
         evaluate=EvaluateSettings(_existing_path(config["evaluate"], "evaluate.adversarial")),
@@ -542,7 +549,7 @@ def _check_zoo_model(settings):
     model = settings.model
     if model.checkpoint is None:
         with keyed("model.precision"):
-            shipped_folder(model.name, settings.data.dataset, model.precision, model.activation_bound)
+            shipped_folder(model.name, settings.data.dataset, model.precision, model.activation_bound, model.layout)
 
 
 def _check_training(settings):
@@ -594,8 +601,7 @@ def _find_models(settings, precisions, given, task, seeds=(), train_dir=None):
         given = {p: [_path(f, f"{task}.models.{p}") for f in folders] for p, folders in given.items()}
     key = f"{task}.models" if given is not None else f"{task}.precisions"
     with keyed(key):
-        return find_models(settings.model.name, settings.data.dataset, settings.model.activation_bound, precisions,
-                           seeds, given, train_dir)
+        return find_models(settings.model, settings.data.dataset, precisions, seeds, given, train_dir)
 
 
 def _with_reference(settings, own=()):
@@ -604,14 +610,13 @@ def _with_reference(settings, own=()):
     diagnose = settings.diagnose
     if diagnose.reference_checkpoint is not None:
         with keyed("diagnose.reference_checkpoint"):
-            check_card(diagnose.reference_checkpoint, settings.model.name, settings.data.dataset, diagnose.reference,
-                       settings.model.activation_bound)
+            check_card(diagnose.reference_checkpoint, settings.model, settings.data.dataset, diagnose.reference)
         return settings
     if diagnose.reference in own:
         return settings
     with keyed("diagnose.reference"):
         folder = shipped_folder(settings.model.name, settings.data.dataset, diagnose.reference,
-                                settings.model.activation_bound)
+                                settings.model.activation_bound, settings.model.layout)
     return replace(settings, diagnose=replace(diagnose, reference_checkpoint=folder))
 
 

@@ -25,7 +25,7 @@ from .evaluation import evaluate_set, write_rows
 from .manifest import RunRecord
 from .metrics import aggregate
 from .outputs import (attack_folder, check_free, claim, diagnosis_folder, evaluation_folder, experiment_folder,
-                      read_json, robustness_folder, run_name, sha256_of, transfer_folder, write_atomic, write_json,
+                      read_json, model_run_name, robustness_folder, sha256_of, transfer_folder, write_atomic, write_json,
                       write_text)
 from .predictor import load_model
 from .settings import EvaluateSettings
@@ -65,7 +65,7 @@ def run_attack(settings, trained=None, progress=None, echo=print):
                                         run, progress)
         per_run.append(_evaluate_run(adversarial_set, trained, images, run_folder, settings))
     title = (f"{spec.name} on {trained.name} {trained.precision} ({trained.dataset}), "
-             f"direct: {run_name(trained.name, trained.dataset, trained.precision, trained.model.activation_bound)}")
+             f"direct: {model_run_name(settings)}")
     return _finish(folder, settings, record, title, per_run, echo, source=describe(trained),
                    target=describe(trained), attack=spec.name, params=spec.params, transfer=False)
 
@@ -160,7 +160,7 @@ def _finished_runs(folder, settings, trained):
 def load_trained(model):
     """The trained model ``model`` (:class:`~annt.settings.ModelSettings`) names: zoo or checkpoint."""
     return load_model(None if model.source else model.name, model.precision, model.checkpoint, model.activation_bound,
-                      model.source)
+                      model.source, model.layout)
 
 
 def test_split(data):

@@ -8,11 +8,12 @@ from .errors import CheckpointError, ModelSourceError
 from .outputs import read_json, run_name
 from .precision import Precision
 from .settings import ModelSource
-from .zoo import CARD, WEIGHTS, not_shipped, zoo_path
+from .zoo import CARD, WEIGHTS, layout_of, not_shipped, zoo_path
 
 
-def find_models(name, dataset, activation_bound, precisions, seeds=(), given=None, train_dir=None):
-    """One :class:`ModelSource` per precision and seed (``seeds`` empty: one model per precision, whichever seed).
+def find_models(model, dataset, precisions, seeds=(), given=None, train_dir=None):
+    """One :class:`ModelSource` per precision and seed (``seeds`` empty: one model per precision, whichever seed) of
+    the architecture ``model`` (:class:`~annt.settings.ModelSettings`: name, activation bound, layout) names.
 
     ``given``: None (the shipped zoo), a folder whose run folders are told apart by their model cards, or a mapping
     ``{Precision: [run folder, ...]}`` (one folder per seed, in the order of ``seeds``). A model found nowhere is
@@ -25,11 +26,11 @@ def find_models(name, dataset, activation_bound, precisions, seeds=(), given=Non
                 folders = given.get(precision)
                 folder = None if not folders else _nth(folders, position, precision, seeds)
                 if folder is not None:
-                    check_card(folder, name, dataset, precision, activation_bound, seed)
+                    check_card(folder, model, dataset, precision, seed)
             elif given is not None:
-                folder = _search(Path(given), name, dataset, precision, activation_bound, seed)
+                folder = _search(Path(given), model, dataset, precision, seed)
             else:
-                folder = zoo_path(name, dataset, precision, activation_bound)
+                folder = zoo_path(model.name, dataset, precision, model.activation_bound, model.layout)
                 if folder is not None and seed is not None and _card(folder).get("seed") != seed:
                     folder = None
             if folder is not None:
@@ -37,14 +38,15 @@ def find_models(name, dataset, activation_bound, precisions, seeds=(), given=Non
                                          "zoo" if given is None else "run folder"))
             elif train_dir is not None:
                 found.append(ModelSource(precision, seed, Path(train_dir).resolve() / run_name(
-                    name, dataset, precision, activation_bound, seed), "train"))
+                    model.name, dataset, precision, model.activation_bound, seed, model.layout), "train"))
             elif given is None and seed is None:
-                raise ModelSourceError(f"{not_shipped(name, precision, activation_bound)}; train it (in a study: study.train: "
-                                       "true) or name its run folder (study.models, experiment.models)")
+                raise ModelSourceError(f"{not_shipped(model.name, precision, model.activation_bound, model.layout)}; "
+                                       "train it (in a study: study.train: true) or name its run folder (study.models, "
+                                       "experiment.models)")
             else:
                 where = "the shipped zoo" if given is None else str(given)
-                raise ModelSourceError(f"no {name} ({dataset}) at {precision}{_of_seed(seed)} in {where}; train it "
-                                       "(in a study: study.train: true) or name its run folder")
+                raise ModelSourceError(f"no {model.name} ({dataset}) at {precision}{_of_seed(seed)} in {where}; train "
+                                       "it (in a study: study.train: true) or name its run folder")
     return tuple(found)
 
 
@@ -65,42 +67,49 @@ def _card(folder):
     return read_json(Path(folder) / CARD, ModelSourceError, "model card", ("model", "precision"))
 
 
-def check_card(folder, name, dataset, precision, activation_bound, seed=None):
-    """Refuse a run folder that is not a finished training of ``name`` at ``precision`` (and ``seed``)."""
+def _describe(name, dataset, precision, activation_bound, layout):
+    """``name (dataset) at precision``, with the bound and layout where they are not the defaults."""
+    return (f"{name} ({dataset}) at {precision}" + ("" if activation_bound == "clip" else f", bound {activation_bound}")
+            + ("" if layout in (None, "preactivation") else f", {layout} layout"))
+
+
+def _recorded(card, folder, dataset):
+    """What a card says its model is: ``(name, dataset, Precision, activation bound, layout)``."""
+    try:
+        precision = Precision.parse(card["precision"])
+    except ValueError as problem:
+        raise CheckpointError(f"{folder / CARD}: {problem}") from None
+    return card["model"], card.get("dataset", dataset), precision, card.get("activation_bound", "clip"), layout_of(card)
+
+
+def check_card(folder, model, dataset, precision, seed=None):
+    """Refuse a run folder that is not a finished training of the architecture ``model`` (ModelSettings) names at
+    ``precision`` (and ``seed``)."""
     folder = Path(folder)
     if not (folder / CARD).is_file() or not (folder / WEIGHTS).is_file():
         raise ModelSourceError(f"{folder} is not a finished run folder (it needs {CARD} and {WEIGHTS})")
     card = _card(folder)
-    recorded = (card["model"], card.get("dataset", dataset), _precision(card, folder),
-                card.get("activation_bound", "clip"))
-    if recorded != (name, dataset, precision, activation_bound):
-        raise ModelSourceError(f"{folder}: its card names {recorded[0]} ({recorded[1]}) at {recorded[2]}"
-                               f"{'' if recorded[3] == 'clip' else ', bound ' + recorded[3]}; expected {name} "
-                               f"({dataset}) at {precision}{'' if activation_bound == 'clip' else ', bound ' + activation_bound}")
+    recorded = _recorded(card, folder, dataset)
+    expected = (model.name, dataset, precision, model.activation_bound, model.layout)
+    if recorded != expected:
+        raise ModelSourceError(f"{folder}: its card names {_describe(*recorded)}; expected {_describe(*expected)}")
     if seed is not None and card.get("seed") != seed:
         raise ModelSourceError(f"{folder}: its card says it was trained with seed {card.get('seed')}; expected {seed}")
 
 
-def _precision(card, folder):
-    try:
-        return Precision.parse(card["precision"])
-    except ValueError as problem:
-        raise CheckpointError(f"{folder / CARD}: {problem}") from None
-
-
-def _search(folder, name, dataset, precision, activation_bound, seed):
-    """The one run folder under ``folder`` (itself or up to two levels down) holding ``name`` at ``precision``."""
+def _search(folder, model, dataset, precision, seed):
+    """The one run folder under ``folder`` (itself or up to two levels down) holding ``model`` at ``precision``."""
     if not folder.is_dir():
         raise ModelSourceError(f"{folder} is not a folder")
+    expected = (model.name, dataset, precision, model.activation_bound, model.layout)
     matches = []
     for card_path in sorted([*folder.glob(CARD), *folder.glob(f"*/{CARD}"), *folder.glob(f"*/*/{CARD}")]):
         card = _card(card_path.parent)
-        if (card["model"], card.get("dataset", dataset), card.get("activation_bound", "clip")) == \
-                (name, dataset, activation_bound) and _precision(card, card_path.parent) == precision \
-                and (seed is None or card.get("seed") == seed) and (card_path.parent / WEIGHTS).is_file():
+        if _recorded(card, card_path.parent, dataset) == expected and (seed is None or card.get("seed") == seed) \
+                and (card_path.parent / WEIGHTS).is_file():
             matches.append(card_path.parent)
     if len(matches) > 1:
-        raise ModelSourceError(f"{len(matches)} run folders under {folder} hold {name} at {precision}{_of_seed(seed)} "
+        raise ModelSourceError(f"{len(matches)} run folders under {folder} hold {_describe(*expected)}{_of_seed(seed)} "
                                f"({', '.join(m.name for m in matches)}); name one per precision"
                                + ("" if seed is not None else ", or list their seeds in study.seeds"))
     return matches[0] if matches else None

@@ -32,18 +32,20 @@ from .errors import OutputExistsError
 STUDY_FILE = "study.json"
 
 
-def run_name(model_name, dataset, precision, activation_bound="clip", seed=None):
+def run_name(model_name, dataset, precision, activation_bound="clip", seed=None, layout=None):
     """``<model>-<dataset>-<precision>``, e.g. ``model_a-mnist-w1a1g32`` (``fp`` for full precision),
-    with ``-<bound>`` for an activation bound other than the default ``clip`` and ``-seed<k>`` where models of one
-    precision are told apart by their training seed."""
+    with ``-<bound>`` for an activation bound other than the default ``clip``, ``-original`` for a ResNet in the
+    original ANNT tool's layout, and ``-seed<k>`` where models of one precision are told apart by their training
+    seed."""
     return f"{model_name}-{dataset}-{precision.slug}" + ("" if activation_bound == "clip" else f"-{activation_bound}") \
-        + ("" if seed is None else f"-seed{seed}")
+        + ("" if layout in (None, "preactivation") else f"-{layout}") + ("" if seed is None else f"-seed{seed}")
 
 
 def model_run_name(settings):
     """:func:`run_name` of the model ``settings`` name."""
     model = settings.model
-    return run_name(model.name, settings.data.dataset, model.precision, model.activation_bound, model.seed)
+    return run_name(model.name, settings.data.dataset, model.precision, model.activation_bound, model.seed,
+                    model.layout)
 
 
 def training_folder(settings):

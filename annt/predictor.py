@@ -66,7 +66,7 @@ class TrainedModel:
         return f"TrainedModel({self.name!r}, precision={str(self.precision)!r}, checkpoint={str(self.checkpoint)!r})"
 
 
-def load_model(model=None, precision=None, checkpoint=None, activation_bound=None, source=None):
+def load_model(model=None, precision=None, checkpoint=None, activation_bound=None, source=None, layout=None):
     """Load a trained model: from the shipped zoo by name and precision, or from a checkpoint.
 
     >>> from annt import load_dataset
@@ -81,7 +81,8 @@ def load_model(model=None, precision=None, checkpoint=None, activation_bound=Non
 
     A run folder of your own: ``load_model(checkpoint="runs/model_a-mnist-w2a2g32")``.
 
-    ``source``: a model of your own, ``file.py:ClassName`` (a run folder's card names it already).
+    ``source``: a model of your own, ``file.py:ClassName`` (a run folder's card names it already). ``layout``: a
+    ResNet's, ``preactivation`` (None: the zoo's) or ``original`` (:data:`annt.models.LAYOUTS`).
 
     ``activation_bound``: ``clip`` or ``cabs`` (see :data:`annt.precision.ACTIVATION_BOUNDS`); a run
     folder's card says which its model was trained with.
@@ -90,13 +91,13 @@ def load_model(model=None, precision=None, checkpoint=None, activation_bound=Non
     a ``model.npz`` or a TensorFlow checkpoint prefix (without a card beside it, ``model``
     and ``precision`` are needed).
     """
-    name, precision, bound, source = identify(model, precision, checkpoint, activation_bound, source)
+    name, precision, bound, source, layout = identify(model, precision, checkpoint, activation_bound, source, layout)
     if checkpoint is None:
-        checkpoint = shipped_folder(name, MODELS[name].dataset, precision, bound)
+        checkpoint = shipped_folder(name, MODELS[name].dataset, precision, bound, layout)
     weights, card = resolve_checkpoint(checkpoint), card_for(checkpoint)
     _check_card_describes(weights, card)
     architecture = _check_source(name, source, card)
-    return TrainedModel(build_model(architecture.name, precision, bound, source, data_of(card)), weights, card)
+    return TrainedModel(build_model(architecture.name, precision, bound, source, data_of(card), layout), weights, card)
 
 
 def data_of(card):

@@ -71,7 +71,8 @@ class StudyResults:
 
     def run_name(self, precision):
         """The run name of this study's model at ``precision`` (of :attr:`seed`)."""
-        return run_name(self.model, self.dataset, Precision.parse(precision), seed=self.seed)
+        return run_name(self.model, self.dataset, Precision.parse(precision), seed=self.seed,
+                        layout=self.definition.get("layout"))
 
     def cell_folder(self, attack, precision):
         return self.folder / "cells" / f"{self.run_name(precision)}-{attack}"

@@ -32,6 +32,7 @@ class ModelSettings:
     activation_bound: str = "clip"  # annt.precision.ACTIVATION_BOUNDS
     seed: int | None = RESOLVED(None)  # the training seed, when several models per precision are told apart by it
     source: str | None = None  # a user's architecture: file.py:ClassName or an annt.models entry point
+    layout: str | None = None  # a ResNet's (annt.models.LAYOUTS); None: its default, or one for other models
 
 
 @dataclass(frozen=True)

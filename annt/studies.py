@@ -88,8 +88,10 @@ GROWABLE = ("transfer",)
 
 def definition(settings):
     """What a study is, as recorded in ``study.json``: resuming needs the very same (but :data:`GROWABLE`)."""
-    seeds = {"seeds": list(settings.study.seeds)} if settings.study.seeds else {}  # absent: one model per precision
-    return {"model": settings.model.name, "dataset": settings.data.dataset, "seed": settings.seed, **seeds,
+    # Absent: one model per precision; the layout of an architecture built in one.
+    seeds = {"seeds": list(settings.study.seeds)} if settings.study.seeds else {}
+    layout = {"layout": settings.model.layout} if settings.model.layout not in (None, "preactivation") else {}
+    return {"model": settings.model.name, "dataset": settings.data.dataset, "seed": settings.seed, **seeds, **layout,
             "precisions": [str(p) for p in settings.study.precisions], "attacks": settings.study.params,
             "samples": settings.attack.samples, "runs": settings.attack.runs, "selection": settings.attack.selection,
             "transfer": list(settings.study.transfer)}

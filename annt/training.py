@@ -36,7 +36,7 @@ def recipe(settings):
     """``(epochs, batch size, model)``: the model's training recipe with the train section's overrides (the
     learning rate set on the model)."""
     model = build_model(settings.model.name, settings.model.precision, settings.model.activation_bound,
-                        settings.model.source, data_shape(settings.data.dataset, settings.data.path))
+                        settings.model.source, data_shape(settings.data.dataset, settings.data.path), settings.model.layout)
     given = settings.train
     if given.learning_rate is not None:
         model.learning_rate = given.learning_rate
@@ -102,11 +102,12 @@ def run_training(settings, epoch_done=None):
 
     weights = export_compact(tf.train.latest_checkpoint(str(folder)), model, folder / WEIGHTS)
     trained = TrainedModel(build_model(model.name, model.precision, model.activation_bound, settings.model.source,
-                                       model.data), weights)
+                                       model.data, model.layout), weights)
     test_accuracy = trained.accuracy(test_images, test_labels, settings.test.batch_size)
     card = record.manifest(
         settings, model=model.name, dataset=model.dataset, precision=str(model.precision),
-        activation_bound=model.activation_bound, image_shape=list(model.image_shape), num_classes=model.num_classes,
+        activation_bound=model.activation_bound, layout=model.layout, image_shape=list(model.image_shape),
+        num_classes=model.num_classes,
         **_source_record(settings),
         test_accuracy=round(test_accuracy, 6), test_samples=int(len(test_labels)),
         train_samples=int(len(train_labels)), epochs=epochs, batch_size=batch_size,

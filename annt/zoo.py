@@ -25,29 +25,44 @@ def shipped_models():
             for card_path in sorted(zoo_dir().glob(f"*/{CARD}"))}
 
 
-def zoo_path(model_name, dataset, precision, activation_bound="clip"):
+def zoo_path(model_name, dataset, precision, activation_bound="clip", layout=None):
     """The folder of a shipped model, or None when the zoo has no such model."""
-    folder = zoo_dir() / run_name(model_name, dataset, precision, activation_bound)
+    folder = zoo_dir() / run_name(model_name, dataset, precision, activation_bound, layout=layout)
     return folder if (folder / WEIGHTS).is_file() else None
 
 
-def shipped_folder(model_name, dataset, precision, activation_bound="clip"):
+def shipped_folder(model_name, dataset, precision, activation_bound="clip", layout=None):
     """The zoo folder of a shipped model; ZooError naming the shipped precisions if absent."""
-    folder = zoo_path(model_name, dataset, precision, activation_bound)
+    folder = zoo_path(model_name, dataset, precision, activation_bound, layout)
     if folder is None:
-        raise ZooError(f"{not_shipped(model_name, precision, activation_bound)}. Train one and load it from its run "
-                       "folder")
+        raise ZooError(f"{not_shipped(model_name, precision, activation_bound, layout)}. Train one and load it from "
+                       "its run folder")
     return folder
 
 
-def not_shipped(model_name, precision, activation_bound="clip"):
+def layout_of(card):
+    """The layout a model card records (None for a model built in one layout; cards written before the layout could
+    be chosen are ResNets' ``preactivation``)."""
+    return card.get("layout", "preactivation" if MODELS.get(card["model"]) and MODELS[card["model"]].layouts
+                    else None)
+
+
+def not_shipped(model_name, precision, activation_bound="clip", layout=None):
     """``no shipped <model> at <precision>; shipped: <its shipped precisions>``."""
     shipped = ", ".join(str(p) for p in sorted(
         (Precision.parse(entry["precision"]) for entry in shipped_models().values()
-         if entry["model"] == model_name and entry.get("activation_bound", "clip") == activation_bound),
+         if entry["model"] == model_name and entry.get("activation_bound", "clip") == activation_bound
+         and layout_of(entry) == _default_layout(model_name, layout)),
         key=lambda p: (p.is_full, p.weights, p.activations, p.gradients)))
     bound = "" if activation_bound == "clip" else f" with activation bound {activation_bound}"
-    return f"no shipped {model_name}{bound} at {precision}; shipped: {shipped or 'none'}"
+    arranged = "" if layout in (None, "preactivation") else f" in the {layout} layout"
+    return f"no shipped {model_name}{bound}{arranged} at {precision}; shipped: {shipped or 'none'}"
+
+
+def _default_layout(model_name, layout):
+    """``layout``, else the architecture's default (None where it has one layout)."""
+    layouts = MODELS[model_name].layouts if model_name in MODELS else ()
+    return layout or (layouts[0] if layouts else None)
 
 
 def card_for(checkpoint):
@@ -67,8 +82,8 @@ def card_for(checkpoint):
     return recorded
 
 
-def identify(name=None, precision=None, checkpoint=None, activation_bound=None, source=None):
-    """``(model name, Precision, activation bound, source)`` to load: from the checkpoint's card, else the
+def identify(name=None, precision=None, checkpoint=None, activation_bound=None, source=None, layout=None):
+    """``(model name, Precision, activation bound, source, layout)`` to load: from the checkpoint's card, else the
     arguments or defaults.
 
     Values given beside a checkpoint that has a card must agree with it (a source given beside a card that names
@@ -80,13 +95,17 @@ def identify(name=None, precision=None, checkpoint=None, activation_bound=None, 
     precision = None if precision is None else Precision.parse(precision)
     if card is not None:
         recorded = {"name": card["model"], "precision": Precision.parse(card["precision"]),
-                    "activation_bound": card.get("activation_bound", "clip")}
-        for field, given in (("name", name), ("precision", precision), ("activation_bound", activation_bound)):
+                    "activation_bound": card.get("activation_bound", "clip"), "layout": layout_of(card)}
+        for field, given in (("name", name), ("precision", precision), ("activation_bound", activation_bound),
+                             ("layout", layout)):
             if given is not None and given != recorded[field]:
                 raise ModelCardError(f"{str(given)!r} disagrees with the checkpoint's card "
                                      f"({str(recorded[field])!r})", field)
-        return recorded["name"], recorded["precision"], recorded["activation_bound"], source or card.get("source")
+        return (recorded["name"], recorded["precision"], recorded["activation_bound"], source or card.get("source"),
+                recorded["layout"])
     if checkpoint is not None and ((name is None and source is None) or precision is None):
         raise ModelCardError(f"{checkpoint} has no {CARD} beside it; give the model's name and precision",
                              "checkpoint")
-    return name or (None if source else "model_a"), precision or Precision(), activation_bound or "clip", source
+    name = name or (None if source else "model_a")
+    return name, precision or Precision(), activation_bound or "clip", source, \
+        None if name is None else _default_layout(name, layout)

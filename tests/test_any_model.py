@@ -240,3 +240,15 @@ def test_an_experiment_and_a_diagnosis_take_run_folders_too(tmp_path, capsys):
     err = fails(tmp_path, capsys, "task=diagnose", "model.precision=1,1,32",
                 f"diagnose.reference_checkpoint={zoo / 'model_a-mnist-w8a8g32'}")
     assert "diagnose.reference_checkpoint: " in err and "at 8,8,32; expected model_a (mnist) at FP" in err
+
+
+def test_a_layout_is_a_resnets_and_its_zoo_is_looked_up_by_it(tmp_path, capsys):
+    err = fails(tmp_path, capsys, "task=train", "model.name=model_a", "model.layout=original")
+    assert "model.layout: model_a is built in one layout" in err
+    err = fails(tmp_path, capsys, "task=attack", "model.name=resnet20", "model.layout=original")
+    assert "model.precision: no shipped resnet20 in the original layout at FP; shipped: none" in err
+    resolved = config.load(None, ["task=train", "model.name=resnet20", "model.layout=original", "model.precision=2,2,32",
+                                  f"output.dir={tmp_path}"])
+    from annt.outputs import training_folder
+    assert training_folder(resolved).name == "resnet20-cifar10-w2a2g32-original"
+    assert config.load(None, ["task=attack", "model.name=resnet20"]).model.layout == "preactivation"

@@ -8,8 +8,8 @@ from annt.models import MODELS, build_model
 NAMED = ("input", "label", "logits", "output", "cross_entropy_loss", "accuracy")
 
 
-def build(name, precision, training=True):
-    model = build_model(name, precision)
+def build(name, precision, training=True, layout=None):
+    model = build_model(name, precision, layout=layout)
     graph = tf.Graph()
     with graph.as_default():
         inputs = [tf.placeholder(s.dtype, s.shape, s.name) for s in model.get_input_signature()]
@@ -57,6 +57,41 @@ def test_quantized_activations_feed_quantized_layers():
     levels = np.unique(values)
     assert len(levels) <= 4 and levels.min() >= 0 and levels.max() <= 1
     np.testing.assert_allclose(levels * 3, np.round(levels * 3), atol=1e-5)
+
+
+def _levels(values):
+    return np.unique(np.round(values, 5))
+
+
+@pytest.mark.parametrize("name", ["resnet20", "resnet32"])
+def test_the_original_resnet_layout_quantizes_each_branch_and_feeds_later_blocks_the_unquantized_sum(name):
+    model, graph = build(name, "2,2,32", training=False, layout="original")
+    assert model.layout == "original"
+    direct = weight_consumers(graph)
+    assert direct.pop("conv0") and direct.pop("linear") and not any(direct.values())
+    image = np.random.RandomState(0).rand(4, 32, 32, 3).astype(np.float32)
+    with tf.Session(graph=graph) as session:
+        session.run(tf.global_variables_initializer())
+        first, second, later = session.run(
+            [graph.get_operation_by_name(f"group0/block0/{conv}/Conv2D").inputs[0] for conv in ("conv1", "conv2")]
+            + [graph.get_operation_by_name("group0/block1/conv1/Conv2D").inputs[0]], {"input:0": image})
+        output = session.run(graph.get_tensor_by_name("logits:0"), {"input:0": image})
+    # The very first block reads conv0's quantized output, its second conv the quantized branch: 2 bits, 4 levels.
+    for values in (first, second):
+        levels = _levels(values)
+        assert len(levels) <= 4 and levels.min() >= 0 and levels.max() <= 1
+        np.testing.assert_allclose(levels * 3, np.round(levels * 3), atol=1e-4)
+    # A later block's first conv reads BN-ReLU of the sum: not quantized, not clipped to 1.
+    assert len(_levels(later)) > 4 and later.min() >= 0
+    assert output.shape == (4, 10) and np.isfinite(output).all()
+    # No normalisation of the input: conv0 reads the image itself.
+    assert graph.get_operation_by_name("conv0/Conv2D").inputs[0].op.name == "input"
+
+
+def test_a_layout_is_only_for_the_resnets():
+    assert build_model("resnet20", "FP").layout == "preactivation"
+    with pytest.raises(ValueError, match="model_a has one layout"):
+        build_model("model_a", "FP", layout="original")
 
 
 def test_unknown_model_is_rejected():

@@ -26,6 +26,7 @@ class Architecture:
     class_name: str
     source: str | None = None
     source_sha256: str | None = None
+    layouts: tuple = ()  # the layouts it can be built in (:data:`LAYOUTS`), the first its default; () = one
 
     def model_class(self):
         """The :class:`~annt.models.base.ClassifierModel` subclass (imports TensorFlow)."""
@@ -34,14 +35,18 @@ class Architecture:
         return getattr(importlib.import_module(self.module), self.class_name)
 
 
+#: The ResNets' layouts: ``preactivation`` (tensorpack's pre-activation example, every quantized convolution's input
+#: clipped and quantized; the zoo's) and ``original`` (the original ANNT tool's ``cifar10_resnet_q.py``).
+LAYOUTS = ("preactivation", "original")
+
 MODELS = {arch.name: arch for arch in (
     Architecture("model_a", "mnist", "annt.models.mnist", "ModelA"),
     Architecture("model_b", "mnist", "annt.models.mnist", "ModelB"),
     Architecture("model_c", "mnist", "annt.models.mnist", "ModelC"),
     Architecture("lenet5", "mnist", "annt.models.mnist", "LeNet5"),
-    Architecture("resnet20", "cifar10", "annt.models.cifar", "ResNet20"),
-    Architecture("resnet32", "cifar10", "annt.models.cifar", "ResNet32"),
-    Architecture("resnet44", "cifar10", "annt.models.cifar", "ResNet44"),
+    Architecture("resnet20", "cifar10", "annt.models.cifar", "ResNet20", layouts=LAYOUTS),
+    Architecture("resnet32", "cifar10", "annt.models.cifar", "ResNet32", layouts=LAYOUTS),
+    Architecture("resnet44", "cifar10", "annt.models.cifar", "ResNet44", layouts=LAYOUTS),
     Architecture("cifar_convnet", "cifar10", "annt.models.cifar", "CifarConvNet"),
 )}
 
@@ -109,12 +114,13 @@ def architecture(name, source=None):
     return MODELS[name]
 
 
-def build_model(name, precision="FP", activation_bound="clip", source=None, data=None):
+def build_model(name, precision="FP", activation_bound="clip", source=None, data=None, layout=None):
     """A fresh :class:`ClassifierModel` of architecture ``name`` (or the one ``source`` defines) at ``precision``
     (activations feeding quantized layers bounded by ``activation_bound``, see
     :data:`annt.precision.ACTIVATION_BOUNDS`). ``data``: the :class:`~annt.data.DataShape` it classifies, for a model
-    that leaves its image shape or data set to the data."""
-    return architecture(name, source).model_class()(precision, activation_bound, data)
+    that leaves its image shape or data set to the data; ``layout``: one of :data:`LAYOUTS` for a ResNet (None: its
+    default)."""
+    return architecture(name, source).model_class()(precision, activation_bound, data, layout)
 
 
-__all__ = ["Architecture", "MODELS", "architecture", "build_model", "from_source"]
+__all__ = ["Architecture", "LAYOUTS", "MODELS", "architecture", "build_model", "from_source"]

@@ -28,6 +28,8 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
     image_shape = None
     #: Set from the data the model is built for (10 for MNIST and CIFAR-10).
     num_classes = 10
+    #: The layout of an architecture built in several (:data:`annt.models.LAYOUTS`), its default; None: one.
+    layout = None
     #: Layers never quantized (weights nor input): the first and the last.
     full_precision_layers = ()
     #: Nonlinearity used where an activation is not quantized.
@@ -41,7 +43,11 @@ class ClassifierModel(ModelDesc, metaclass=abc.ABCMeta):
     schedule = "step"
     augment = False
 
-    def __init__(self, precision="FP", activation_bound="clip", data=None):
+    def __init__(self, precision="FP", activation_bound="clip", data=None, layout=None):
+        if layout is not None and layout != self.layout:
+            if self.layout is None:
+                raise ValueError(f"{self.name} has one layout; {layout!r} is for the ResNets")
+            self.layout = layout
         self.precision = Precision.parse(precision)
         self.activation_bound = activation_bound
         self.quantizer = DoReFa(self.precision, activation_bound)

@@ -1,6 +1,7 @@
-"""CIFAR-10 classifiers: pre-activation ResNets (the paper's "Resnet20") and a plain convnet."""
+"""CIFAR-10 classifiers: ResNets (the paper's "Resnet20"), pre-activation or in the original ANNT tool's layout, and a
+plain convnet."""
 from .._backend import tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
-from tensorpack import (AvgPooling, BatchNorm, Conv2D, Dropout, FullyConnected, GlobalAvgPooling,
+from tensorpack import (AvgPooling, BatchNorm, BNReLU, Conv2D, Dropout, FullyConnected, GlobalAvgPooling,
                         MaxPooling, argscope, regularize_cost)
 
 from .base import ClassifierModel
@@ -15,7 +16,8 @@ def _normalize(image):
 
 
 class ResNet20(ClassifierModel):
-    """Pre-activation CIFAR ResNet (He et al., 2016) with ``blocks`` blocks in each of 3 stages."""
+    """CIFAR ResNet (He et al., 2016) with ``blocks`` blocks in each of 3 stages, in one of :data:`LAYOUTS`
+    (wiki/Models-and-quantization.md compares them)."""
 
     name = "resnet20"
     image_shape = (32, 32, 3)
@@ -25,8 +27,11 @@ class ResNet20(ClassifierModel):
     epochs = 20
     learning_rate = 0.1
     weight_decay = 2e-4
+    layout = "preactivation"
 
     def network(self, image):
+        if self.layout == "original":
+            return self._original_network(image)
         with argscope(Conv2D, kernel_size=3, use_bias=False, activation=tf.identity,
                       kernel_initializer=tf.variance_scaling_initializer(scale=2.0, mode="fan_out")):
             x = Conv2D("conv0", _normalize(image), 16)
@@ -38,14 +43,39 @@ class ResNet20(ClassifierModel):
             x = GlobalAvgPooling("gap", x)
             return FullyConnected("linear", x, self.num_classes)
 
+    def _original_network(self, image):
+        """The original ANNT tool's layout (its ``cifar10_resnet_q.py``): the image not normalised; conv0's BN-ReLU
+        clipped and quantized; each block's branch conv -> BN-ReLU -> clip and quantize -> conv -> BN-ReLU -> clip and
+        quantize, added to the shortcut; every block but the first feeds its first conv BN-ReLU of the sum, not
+        quantized."""
+        with argscope(Conv2D, kernel_size=3, use_bias=False, activation=BNReLU,
+                      kernel_initializer=tf.variance_scaling_initializer(scale=2.0, mode="fan_out")):
+            x = self.activate(Conv2D("conv0", image, 16))
+            for stage, channels in enumerate((16, 32, 64)):
+                for block in range(self.blocks):
+                    stride = 2 if stage > 0 and block == 0 else 1
+                    with tf.variable_scope(f"group{stage}/block{block}"):
+                        y = x if stage == block == 0 else BNReLU("preact", x)
+                        y = self.activate(Conv2D("conv1", y, channels, strides=stride))
+                        y = self.activate(Conv2D("conv2", y, channels))
+                        x = self._shortcut(x, channels, stride) + y
+            x = BNReLU("bnlast", x)  # input of the last layer: not quantized
+            x = GlobalAvgPooling("gap", x)
+            return FullyConnected("linear", x, self.num_classes, activation=tf.identity)
+
+    @staticmethod
+    def _shortcut(x, channels, stride):
+        """The identity, or where a stage halves the size, average pooling and zero channel padding."""
+        if stride == 1:
+            return x
+        pad = (channels - x.shape[-1]) // 2
+        return tf.pad(AvgPooling("pool", x, 2), [[0, 0], [0, 0], [0, 0], [pad, pad]])
+
     def _residual(self, name, x, channels, stride):
         with tf.variable_scope(name):
             y = Conv2D("conv1", self.activate(BatchNorm("bn1", x)), channels, strides=stride)
             y = Conv2D("conv2", self.activate(BatchNorm("bn2", y)), channels)
-            if stride == 2:  # shortcut: average pooling and zero channel padding
-                pad = (channels - x.shape[-1]) // 2
-                x = tf.pad(AvgPooling("pool", x, 2), [[0, 0], [0, 0], [0, 0], [pad, pad]])
-            return x + y
+            return self._shortcut(x, channels, stride) + y
 
     def regularization(self):
         return tf.multiply(self.weight_decay, regularize_cost(".*/W", tf.nn.l2_loss),
@@ -58,14 +88,14 @@ class ResNet20(ClassifierModel):
 
 
 class ResNet32(ResNet20):
-    """Pre-activation CIFAR ResNet with 5 blocks per stage."""
+    """CIFAR ResNet with 5 blocks per stage."""
 
     name = "resnet32"
     blocks = 5
 
 
 class ResNet44(ResNet20):
-    """Pre-activation CIFAR ResNet with 7 blocks per stage."""
+    """CIFAR ResNet with 7 blocks per stage."""
 
     name = "resnet44"
     blocks = 7
