@@ -13,6 +13,7 @@ every number on the page comes from those files. A cell not finished yet is show
 import argparse
 import csv
 import json
+import math
 import subprocess
 import sys
 
@@ -46,11 +47,13 @@ def fmt(number, digits=3):
 
 
 def verdict(holding, total, expected):
-    """holds / partly / does not hold, from how many of ``total`` comparisons agree with the paper;
-    provisional while fewer than ``expected`` could be made (cells missing)."""
+    """holds / mostly holds / holds at half / mostly does not hold / does not hold, from how many of ``total``
+    comparisons agree with the paper; provisional while fewer than ``expected`` could be made (cells
+    missing)."""
     if total == 0:
         return "not decided (cells missing)"
-    word = "holds" if holding == total else "does not hold" if holding == 0 else "partly holds"
+    word = "holds" if holding == total else "does not hold" if holding == 0 else \
+        "mostly holds" if 2 * holding > total else "holds at half" if 2 * holding == total else "mostly does not hold"
     return word + (f" (provisional: {total} of {expected} comparisons)" if total < expected else "")
 
 
@@ -179,15 +182,22 @@ def unrecognisable(study):
     fp = {(r["attack"], r["precision"]): r for r in read(study.folder / "recognisability.csv")}.get(("boundary", "FP"))
     head = ("**1.2 On 1-bit networks Boundary sometimes returns unrecognisable images whose true class is still in the "
             f"top 2** (`configs/paper/{folder.name}.yaml`, 3,000 samples; unrecognisable = SSIM to the clean "
-            "image below the calibrated threshold, [wiki/Diagnostics.md](Diagnostics.md); rule: holds when at least 1 % "
-            "of the successful images are unrecognisable with the true class in the top 2, partly when some are "
-            "unrecognisable but fewer keep it)")
+            "image below the calibrated threshold, [wiki/Diagnostics.md](Diagnostics.md); rule, with FP as the "
+            "control: holds when at least 1 % of the 1-bit model's successful images are unrecognisable with the true "
+            "class in the top 2 and that share exceeds FP's by more than twice the standard error of the difference)")
     if one_bit is None:
         return ["", head + ": not decided (the 1-bit Boundary study's report is not committed yet)."]
     successful, hidden, top2 = (int(one_bit[k]) for k in ("successful", "unrecognisable",
                                                           "unrecognisable_true_class_top2"))
-    word = "holds" if top2 >= 0.01 * successful else "partly holds" if hidden else "does not hold"
-    text = (f": {word}. Of {successful} successful images on the 1-bit model, {hidden} are unrecognisable, and "
+    word, control = "not decided (no FP control in the study)", ""
+    if fp is not None:
+        share, fp_share = top2 / successful, int(fp["unrecognisable_true_class_top2"]) / int(fp["successful"])
+        error = math.sqrt(share * (1 - share) / successful + fp_share * (1 - fp_share) / int(fp["successful"]))
+        word = "holds" if share >= 0.01 and share - fp_share > 2 * error else "does not hold"
+        control = (f" ({100 * share:.1f} % of the successful images on the 1-bit model against {100 * fp_share:.1f} % "
+                   f"on FP; difference {100 * (share - fp_share):+.1f} points, twice its standard error "
+                   f"{200 * error:.1f})")
+    text = (f": {word}{control}. Of {successful} successful images on the 1-bit model, {hidden} are unrecognisable, and "
             f"{top2} of those keep the true class in the top 2. Adversarial accuracy counting them as failures: "
             f"{fmt(value(one_bit, 'adversarial_accuracy_recognisable_only_mean'))} instead of "
             f"{fmt(value(one_bit, 'adversarial_accuracy_mean'))}")
@@ -284,8 +294,10 @@ def beyond(dataset, study):
         check = None if direct is None or transferred is None or precision == "FP" else \
             transfer_check("fgsm", 1 - direct, 1 - transferred)
         pgd_accuracy = value(row, "adversarial_accuracy_mean") if row and row["status"] == "done" else None
-        flags = [name for name, check in (diagnosis or {}).get("checks", {}).items() if check["flagged"]]
-        verdict_text = "—" if diagnosis is None else "FLAGGED" if diagnosis["flagged"] else "no sign"
+        flags = [name for name, found in (diagnosis or {}).get("checks", {}).items() if found["flagged"]]
+        if check is not None and check.flagged and check.name not in flags:  # the study's FGSM transfer check
+            flags.append(check.name)
+        verdict_text = "FLAGGED" if flags else "—" if diagnosis is None else "no sign"
         moved = "—" if check is None else f"{fmt(transferred)} ({check.verdict})"
         ensemble, worst_case, _ = worst.get(precision, (None, None, None))
         lines.append(f"| {precision} | {fmt(direct)} | {fmt(pgd_accuracy)} | {moved} | {verdict_text} | {', '.join(flags)} "
