@@ -601,7 +601,7 @@ def _find_models(settings, precisions, given, task, seeds=(), train_dir=None):
         given = {p: [_path(f, f"{task}.models.{p}") for f in folders] for p, folders in given.items()}
     key = f"{task}.models" if given is not None else f"{task}.precisions"
     with keyed(key):
-        return find_models(settings.model, settings.data.dataset, precisions, seeds, given, train_dir)
+        return find_models(settings.model, settings.data.dataset, precisions, seeds, given, train_dir, settings.train)
 
 
 def _with_reference(settings, own=()):

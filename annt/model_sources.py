@@ -11,9 +11,10 @@ from .settings import ModelSource
 from .zoo import CARD, WEIGHTS, layout_of, not_shipped, zoo_path
 
 
-def find_models(model, dataset, precisions, seeds=(), given=None, train_dir=None):
+def find_models(model, dataset, precisions, seeds=(), given=None, train_dir=None, recipe=None):
     """One :class:`ModelSource` per precision and seed (``seeds`` empty: one model per precision, whichever seed) of
-    the architecture ``model`` (:class:`~annt.settings.ModelSettings`: name, activation bound, layout) names.
+    the architecture ``model`` (:class:`~annt.settings.ModelSettings`: name, activation bound, layout) names, trained
+    as ``recipe`` (:class:`~annt.settings.TrainSettings`) asks where it sets anything.
 
     ``given``: None (the shipped zoo), a folder whose run folders are told apart by their model cards, or a mapping
     ``{Precision: [run folder, ...]}`` (one folder per seed, in the order of ``seeds``). A model found nowhere is
@@ -27,11 +28,18 @@ def find_models(model, dataset, precisions, seeds=(), given=None, train_dir=None
                 folder = None if not folders else _nth(folders, position, precision, seeds)
                 if folder is not None:
                     check_card(folder, model, dataset, precision, seed)
+                    unlike = _unlike(_card(folder), recipe)
+                    if unlike:
+                        raise ModelSourceError(f"{folder}: its card says it was trained with {unlike}")
             elif given is not None:
-                folder = _search(Path(given), model, dataset, precision, seed)
+                folder = _search(Path(given), model, dataset, precision, seed, recipe)
             else:
                 folder = zoo_path(model.name, dataset, precision, model.activation_bound, model.layout)
-                if folder is not None and seed is not None and _card(folder).get("seed") != seed:
+                unlike = "" if folder is None else _unlike(_card(folder), recipe)
+                if unlike and train_dir is None:
+                    raise ModelSourceError(f"the shipped {model.name} at {precision} was trained with {unlike} (the "
+                                           "train section); train one as it asks (in a study: study.train: true)")
+                if folder is not None and ((seed is not None and _card(folder).get("seed") != seed) or unlike):
                     folder = None
             if folder is not None:
                 found.append(ModelSource(precision, seed, Path(folder).resolve(),
@@ -97,7 +105,23 @@ def check_card(folder, model, dataset, precision, seed=None):
         raise ModelSourceError(f"{folder}: its card says it was trained with seed {card.get('seed')}; expected {seed}")
 
 
-def _search(folder, model, dataset, precision, seed):
+#: What a card records of each ``train`` setting, and the recipe's value where a card predates the setting.
+_RECORDED = {"epochs": lambda card: card.get("epochs"), "batch_size": lambda card: card.get("batch_size"),
+             "learning_rate": lambda card: (card.get("learning_rate_schedule") or [[None, None]])[0][1],
+             "schedule": lambda card: card.get("schedule", "step"),
+             "train_samples": lambda card: card.get("train_samples")}
+
+
+def _unlike(card, recipe):
+    """How the card's training differs from what ``recipe`` sets (``"schedule step, not constant"``), or ""."""
+    if recipe is None:
+        return ""
+    differs = [f"{key} {_RECORDED[key](card)}, not {getattr(recipe, key)}" for key in _RECORDED
+               if getattr(recipe, key) is not None and _RECORDED[key](card) != getattr(recipe, key)]
+    return "; ".join(differs)
+
+
+def _search(folder, model, dataset, precision, seed, recipe=None):
     """The one run folder under ``folder`` (itself or up to two levels down) holding ``model`` at ``precision``."""
     if not folder.is_dir():
         raise ModelSourceError(f"{folder} is not a folder")
@@ -106,7 +130,7 @@ def _search(folder, model, dataset, precision, seed):
     for card_path in sorted([*folder.glob(CARD), *folder.glob(f"*/{CARD}"), *folder.glob(f"*/*/{CARD}")]):
         card = _card(card_path.parent)
         if _recorded(card, card_path.parent, dataset) == expected and (seed is None or card.get("seed") == seed) \
-                and (card_path.parent / WEIGHTS).is_file():
+                and not _unlike(card, recipe) and (card_path.parent / WEIGHTS).is_file():
             matches.append(card_path.parent)
     if len(matches) > 1:
         raise ModelSourceError(f"{len(matches)} run folders under {folder} hold {_describe(*expected)}{_of_seed(seed)} "

@@ -252,3 +252,16 @@ def test_a_layout_is_a_resnets_and_its_zoo_is_looked_up_by_it(tmp_path, capsys):
     from annt.outputs import training_folder
     assert training_folder(resolved).name == "resnet20-cifar10-w2a2g32-original"
     assert config.load(None, ["task=attack", "model.name=resnet20"]).model.layout == "preactivation"
+
+
+@needs_mnist
+def test_models_trained_otherwise_than_the_train_section_asks_are_not_used(tmp_path, capsys):
+    err = fails(tmp_path, capsys, "task=study", "model.name=model_a", "study.precisions=[FP]", "study.attacks=[fgsm]",
+                "train.schedule=constant")
+    assert "study.precisions: the shipped model_a at FP was trained with schedule step, not constant" in err
+    resolved = config.load(None, ["task=study", "model.name=model_a", "study.precisions=[FP]", "study.attacks=[fgsm]",
+                                  "train.schedule=constant", "study.train=true", f"output.dir={tmp_path}"])
+    assert [s.origin for s in resolved.study.sources] == ["train"]
+    err = fails(tmp_path, capsys, "task=study", "model.name=model_a", "study.precisions=[FP]", "study.attacks=[fgsm]",
+                "train.epochs=3", f"study.models={{FP: {REPO / 'models' / 'model_a-mnist-fp'}}}")
+    assert "its card says it was trained with epochs 30, not 3" in err
