@@ -138,6 +138,12 @@ def observations(study, other, table7_l0):
         agree, total, text = compare(study, attack, "adversarial_accuracy", lambda q, fp: q > fp)
         lines += ["", f"**3. Quantized models resist {attack.upper()} better than FP** (rule: adversarial accuracy above "
                   f"FP's, per quantized precision): {verdict(agree, total, 6)} ({agree} of {total}). {text}."]
+        if attack == "uap":
+            lines[-1] += (" How UAP stops: ART's `UniversalPerturbation` adds to its one perturbation until the fooling "
+                          "rate on the attacked set reaches 1 − delta (delta 0.2: 80 %) or max_iter passes end (20), so a "
+                          "run that reaches its target ends near 0.2 adversarial accuracy whatever the model; a cell "
+                          "well above 0.2 is one whose passes ran out first. Its adversarial accuracy measures where "
+                          "the attack stopped as much as how robust the model is.")
     cw = [study.get("cw_l2", p, "adversarial_accuracy") for p in ("FP",) + QUANTIZED]
     cw = [c for c in cw if c is not None]
     agree, total, text = compare(study, "cw_l2", "mean_l2_successful", lambda q, fp: q > fp)
