@@ -28,7 +28,7 @@ from .settings import (AttackSettings, DataSettings, DiagnoseSettings, EvaluateS
 from .tasks import TASKS
 from .model_sources import check_card, find_models
 from .outputs import STUDY_FILE, study_folder
-from .zoo import card_for, identify, shipped_folder
+from .zoo import card_for, identify, shipped_folder, zoo_path
 
 
 @dataclass(frozen=True)
@@ -612,8 +612,10 @@ def _with_reference(settings, own=()):
         with keyed("diagnose.reference_checkpoint"):
             check_card(diagnose.reference_checkpoint, settings.model, settings.data.dataset, diagnose.reference)
         return settings
-    if diagnose.reference in own:
-        return settings
+    if diagnose.reference in own:  # the study's own model; the zoo's, where it has one, for a diagnosis outside it
+        folder = zoo_path(settings.model.name, settings.data.dataset, diagnose.reference,
+                          settings.model.activation_bound, settings.model.layout)
+        return settings if folder is None else replace(settings, diagnose=replace(diagnose, reference_checkpoint=folder))
     with keyed("diagnose.reference"):
         folder = shipped_folder(settings.model.name, settings.data.dataset, diagnose.reference,
                                 settings.model.activation_bound, settings.model.layout)
