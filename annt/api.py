@@ -46,7 +46,8 @@ _ATTACK = {"attack": "attack.name", "params": "attack.params", "samples": "attac
 #: The config key each keyword argument of each function sets.
 KEYS = {
     "train": {**_COMMON, "epochs": "train.epochs", "batch_size": "train.batch_size",
-              "learning_rate": "train.learning_rate", "schedule": "train.schedule", "train_samples": "train.train_samples", "dataset": "data.dataset",
+              "learning_rate": "train.learning_rate", "schedule": "train.schedule", "train_samples": "train.train_samples",
+              "test_samples": "train.test_samples", "dataset": "data.dataset",
               "activation_bound": "model.activation_bound", "source": "model.source", "data_path": "data.path",
               "layout": "model.layout"},
     "attack": {**_COMMON, **_ATTACK, "checkpoint": "model.checkpoint"},
@@ -113,7 +114,7 @@ def _in_arguments(message, task):
 
 
 def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, learning_rate=None, schedule=None,
-          train_samples=None, activation_bound=None, seed=0, dataset=None, data_dir=None, download=True, output_dir="runs",
+          train_samples=None, test_samples=None, activation_bound=None, seed=0, dataset=None, data_dir=None, download=True, output_dir="runs",
           resume=False, overwrite=False, source=None, data_path=None, layout=None):
     """Train ``model`` at ``precision`` (Tensorpack) and return its run folder.
 
@@ -125,8 +126,8 @@ def train(model="model_a", precision="FP", *, epochs=None, batch_size=None, lear
     ['model-16.data-00000-of-00001', 'model-16.index', 'model.npz', 'model_card.json']
 
     ``epochs``, ``batch_size``, ``learning_rate``, ``schedule`` (``step`` or ``constant``): None takes the model's
-    recipe; ``train_samples``:
-    train on the first N images; ``activation_bound``: ``clip`` (None, the default) or ``cabs``;
+    recipe; ``train_samples`` / ``test_samples``:
+    train on / validate and measure the card's accuracy on the first N images of the split; ``activation_bound``: ``clip`` (None, the default) or ``cabs``;
     ``resume`` continues the run folder from its last checkpoint. ``source="path/file.py:ClassName"``: a model of
     your own; ``dataset="npz"`` with ``data_path``: data of your own (wiki/Your-own-model-and-data.md); ``layout``: a
     ResNet's, ``preactivation`` (None) or ``original`` (the original ANNT tool's).

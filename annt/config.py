@@ -212,6 +212,9 @@ SCHEMA = {
                            nullable=True),
         "train_samples": Option("int", None, "Train on the first N training images; null = all.",
                                 minimum=1, nullable=True),
+        "test_samples": Option("int", None, "Validate after each epoch, and measure the card's test accuracy, on the "
+                                            "first N test images; null = all (the card records N).",
+                               minimum=1, nullable=True),
     },
     "test": {
         "batch_size": Option("int", 256, "Batch size for inference.", minimum=1),

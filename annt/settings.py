@@ -54,6 +54,7 @@ class TrainSettings:
     learning_rate: float | None = None
     schedule: str | None = None  # "step" or "constant"; None: the model's recipe
     train_samples: int | None = None  # None: every training image
+    test_samples: int | None = None  # None: every test image
 
 
 @dataclass(frozen=True)

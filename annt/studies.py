@@ -173,8 +173,9 @@ def model_training_cost(settings, source):
     epochs, _, _ = recipe(training_settings(settings, source))
     data = settings.data
     train_images = split_size(data.dataset, "train", data.dir, data.download, data.path)
+    test_images = split_size(data.dataset, "test", data.dir, data.download, data.path)
     return training_cost(epochs, min(train_images, settings.train.train_samples or train_images),
-                         split_size(data.dataset, "test", data.dir, data.download, data.path))
+                         min(test_images, settings.train.test_samples or test_images))
 
 
 def training_settings(settings, source):

@@ -72,6 +72,9 @@ def run_training(settings, epoch_done=None):
     if settings.train.train_samples:
         train_images = train_images[:settings.train.train_samples]
         train_labels = train_labels[:settings.train.train_samples]
+    if settings.train.test_samples:
+        test_images = test_images[:settings.train.test_samples]
+        test_labels = test_labels[:settings.train.test_samples]
 
     # Tensorpack writes its log at once; only a checkpoint makes the folder something to resume.
     folder = claim(training_folder(settings), settings.output, lambda run: (run / "checkpoint").is_file())

@@ -28,12 +28,13 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def resnet(tmp_path_factory):
-    run = annt.train("resnet20", "2,2,32", epochs=1, train_samples=2560, output_dir=str(tmp_path_factory.mktemp("r")))
+    run = annt.train("resnet20", "2,2,32", epochs=1, train_samples=2560, test_samples=1000,
+                     output_dir=str(tmp_path_factory.mktemp("r")))
     return annt.load_model(checkpoint=run)
 
 
 def test_brief_resnet20_training_learns_something(resnet):
-    assert resnet.card["test_accuracy"] > 0.15  # chance is 0.10
+    assert resnet.card["test_accuracy"] > 0.15 and resnet.card["test_samples"] == 1000  # chance is 0.10
     assert str(resnet.precision) == "2,2,32"
 
 
@@ -53,10 +54,12 @@ def test_every_attack_runs_on_resnet20(name, resnet):
 
 
 def test_a_resnet20_in_the_original_layout_trains_records_its_layout_and_loads_in_it(tmp_path):
-    run = annt.train("resnet20", "1,1,32", layout="original", epochs=1, train_samples=512, output_dir=str(tmp_path))
+    run = annt.train("resnet20", "1,1,32", layout="original", epochs=1, train_samples=512, test_samples=500,
+                     output_dir=str(tmp_path))
     assert run.name == "resnet20-cifar10-w1a1g32-original"
     trained = annt.load_model(checkpoint=run)
     assert trained.card["layout"] == "original" and trained.model.layout == "original"
+    assert trained.card["test_samples"] == 500  # validated and measured on the first 500 test images
     images, labels = annt.load_dataset("cifar10", "test")
     assert trained.accuracy(images[:500], labels[:500]) == pytest.approx(
         annt.load_model(checkpoint=run, layout="original").accuracy(images[:500], labels[:500]))

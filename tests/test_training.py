@@ -58,9 +58,9 @@ def test_existing_run_is_not_touched_without_a_flag(short_run):
 
 
 def test_resume_continues_from_the_last_checkpoint(tmp_path):
-    first = annt.train("model_a", "1,1,32", epochs=1, train_samples=2048, output_dir=str(tmp_path))
-    resumed = annt.train("model_a", "1,1,32", epochs=2, train_samples=2048, output_dir=str(tmp_path),
-                         resume=True)
+    first = annt.train("model_a", "1,1,32", epochs=1, train_samples=2048, test_samples=500, output_dir=str(tmp_path))
+    resumed = annt.train("model_a", "1,1,32", epochs=2, train_samples=2048, test_samples=500,
+                         output_dir=str(tmp_path), resume=True)
     assert resumed == first
     log = (first / "log.log").read_text()  # Tensorpack kept the first run's log under another name
     assert "Restoring checkpoint from" in log and "Start Epoch 2" in log and "Start Epoch 1 " not in log
@@ -69,7 +69,8 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path):
 
 
 def test_same_seed_same_weights(tmp_path):
-    runs = [annt.train("lenet5", "FP", epochs=1, train_samples=1024, output_dir=str(tmp_path / str(i)), seed=7)
+    runs = [annt.train("lenet5", "FP", epochs=1, train_samples=1024, test_samples=500, output_dir=str(tmp_path / str(i)),
+                       seed=7)
             for i in range(2)]
     first, second = (read_variables(run / "model.npz") for run in runs)
     for name in first:
@@ -92,7 +93,7 @@ def test_cli_test_task_on_a_run_folder(short_run, capsys):
 
 
 def test_the_activation_bound_is_trained_recorded_and_used_when_loading(tmp_path, capsys):
-    run = annt.train("model_a", "2,2,32", epochs=1, train_samples=2048, activation_bound="cabs",
+    run = annt.train("model_a", "2,2,32", epochs=1, train_samples=2048, test_samples=1000, activation_bound="cabs",
                      output_dir=str(tmp_path))
     assert run.name == "model_a-mnist-w2a2g32-cabs"
     card = json.loads((run / "model_card.json").read_text())
@@ -100,6 +101,8 @@ def test_the_activation_bound_is_trained_recorded_and_used_when_loading(tmp_path
     loaded = annt.load_model(checkpoint=run)
     assert loaded.model.activation_bound == "cabs"
     images, labels = annt.load_dataset("mnist", "test")
+    images, labels = images[:1000], labels[:1000]  # the card measured the first 1,000
+    assert card["test_samples"] == 1000
     assert loaded.accuracy(images, labels) == card["test_accuracy"]
     (tmp_path / "alone").mkdir()
     shutil.copy(run / "model.npz", tmp_path / "alone" / "model.npz")  # without its card
@@ -123,11 +126,13 @@ def test_a_training_interrupted_before_its_first_checkpoint_leaves_no_folder(tmp
 
 
 def test_the_constant_schedule_keeps_one_rate_and_the_card_says_so(tmp_path):
-    run = annt.train("model_a", "FP", epochs=2, train_samples=1024, schedule="constant", output_dir=str(tmp_path))
+    run = annt.train("model_a", "FP", epochs=2, train_samples=1024, test_samples=500, schedule="constant",
+                     output_dir=str(tmp_path))
     card = json.loads((run / "model_card.json").read_text())
     assert card["schedule"] == "constant" and card["learning_rate_schedule"] == [[0, 0.001]]
     log = (run / "log.log").read_text()
     assert "learning_rate: 0.001" in log and "learning_rate: 0.0001" not in log
-    stepped = annt.train("model_a", "FP", epochs=2, train_samples=1024, output_dir=str(tmp_path / "step"))
+    stepped = annt.train("model_a", "FP", epochs=2, train_samples=1024, test_samples=500,
+                         output_dir=str(tmp_path / "step"))
     assert json.loads((stepped / "model_card.json").read_text())["learning_rate_schedule"] == [[0, 0.001], [1, 0.0001],
                                                                                                [2, 1e-05]]
