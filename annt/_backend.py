@@ -41,7 +41,12 @@ def _stderr_to_file():
             os.close(saved)
 
 
-with nullcontext() if VERBOSE else _stderr_to_file():
+def quiet_stderr():
+    """Catch what TensorFlow's C++ code prints for the block (shown if the block fails), unless verbose."""
+    return nullcontext() if VERBOSE else _stderr_to_file()
+
+
+with quiet_stderr():
     import tensorflow.compat.v1 as tf  # noqa: E402
     from tensorpack.models import registry  # noqa: E402
 

@@ -57,6 +57,10 @@ class ModelDefinitionError(AnntError, ValueError):
     ClassifierModel, or its file changed since a model was trained with it."""
 
 
+class DeploymentError(AnntError, ValueError):
+    """A TFLite model cannot be made, read or run as asked (a missing or damaged file, images of another shape)."""
+
+
 class AdversarialSetError(AnntError, ValueError):
     """An adversarial set file is unreadable, malformed, or does not fit the test split."""
 

@@ -1,0 +1,134 @@
+"""What ships to a device: a trained model exported to TensorFlow Lite, and the exported model as a classifier.
+
+TensorFlow's own converter (``tf.compat.v1.lite.TFLiteConverter.from_session``) and interpreter
+(``tf.lite.Interpreter``) do the work; ANNT adds the format each precision maps to, a seeded representative set,
+batched inference with inputs quantized as the model declares, and ART's black-box classifier around it (the
+attacks that need only outputs: Square, Boundary, HopSkipJump).
+"""
+import warnings
+from pathlib import Path
+
+from ._backend import quiet_stderr, tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
+import numpy as np
+
+from .errors import DeploymentError
+
+#: ``float32``: the simulation's float graph as is; ``dynamic``: weights stored in int8, computed in float;
+#: ``int8``: full-integer (weights and activations int8, int8 input and output), calibrated on a representative set.
+FORMATS = ("float32", "dynamic", "int8")
+#: Images of the training split the int8 converter calibrates its activation ranges on.
+REPRESENTATIVE_IMAGES = 200
+
+
+def default_format(precision):
+    """``int8`` where the model's numbers fit 8-bit integers (FP, and DoReFa at 8 bits or fewer), else
+    ``float32``: DoReFa's 12- and 16-bit levels are finer than int8's, TFLite has no 12- or 16-bit kernels."""
+    fits = precision.is_full or (precision.weights <= 8 and precision.activations <= 8)
+    return "int8" if fits else "float32"
+
+
+def representative_indices(train_size, seed, count=REPRESENTATIVE_IMAGES):
+    """The training images, drawn with ``seed``, the int8 converter calibrates on."""
+    return np.sort(np.random.default_rng(seed).choice(train_size, size=min(count, train_size), replace=False))
+
+
+def export_tflite(trained, format, representative=None):
+    """The ``.tflite`` bytes of ``trained`` (a :class:`~annt.predictor.TrainedModel`) in ``format``;
+    ``representative`` (float32 images in [0, 1]) is needed for ``int8``."""
+    if format not in FORMATS:
+        raise DeploymentError(f"unknown TFLite format {format!r}; allowed: {', '.join(FORMATS)}")
+    if format == "int8" and (representative is None or not len(representative)):
+        raise DeploymentError("an int8 export needs representative images to calibrate on")
+    with trained.graph.as_default():
+        converter = tf.lite.TFLiteConverter.from_session(trained.session, [trained.tensor("input")],
+                                                         [trained.tensor("logits")])
+        if format != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if format == "int8":
+            images = np.asarray(representative, dtype=np.float32)
+            converter.representative_dataset = lambda: ([image[None]] for image in images)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = converter.inference_output_type = tf.int8
+        with quiet_stderr():
+            return converter.convert()
+
+
+class DeployedModel:
+    """A ``.tflite`` model run by TensorFlow Lite's interpreter, with :class:`~annt.predictor.TrainedModel`'s
+    ``logits`` / ``predict`` / ``accuracy``: float images in [0, 1] go in, float logits come out (an int8 model's
+    input is quantized with its declared scale and zero point, its output dequantized)."""
+
+    def __init__(self, model, batch_size=256):
+        self.path = None if isinstance(model, bytes) else Path(model)
+        content = model if isinstance(model, bytes) else _read(self.path)
+        try:
+            with warnings.catch_warnings(), quiet_stderr():
+                warnings.simplefilter("ignore", UserWarning)  # "tf.lite.Interpreter is deprecated": it still runs
+                self.interpreter = tf.lite.Interpreter(model_content=content)
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise DeploymentError(f"{self.path or 'the model'} is not a TFLite model that loads: "
+                                  f"{str(error).splitlines()[0]}") from None
+        self.content, self.batch_size, self._batch = content, batch_size, None
+        (self._input,), (self._output,) = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        self.input_shape = tuple(int(n) for n in self._input["shape"][1:])
+        self.num_classes = int(self._output["shape"][-1])
+        self.input_dtype = np.dtype(self._input["dtype"])
+
+    def logits(self, images):
+        """Logits (dequantized) for float32 images in [0, 1] (NHWC), ``batch_size`` images per ``invoke``."""
+        images = np.asarray(images, dtype=np.float32)
+        if images.shape[1:] != self.input_shape:
+            raise DeploymentError(f"{self.path or 'the model'} takes {'x'.join(map(str, self.input_shape))} images; "
+                                  f"these are {'x'.join(map(str, images.shape[1:]))}")
+        batches = [self._invoke(images[start:start + self.batch_size])
+                   for start in range(0, len(images), self.batch_size)]
+        return np.concatenate(batches) if batches else np.zeros((0, self.num_classes), np.float32)
+
+    def predict(self, images):
+        """Predicted class of each image."""
+        return self.logits(images).argmax(axis=1)
+
+    def accuracy(self, images, labels):
+        """Fraction of ``images`` classified as ``labels``."""
+        return float(np.mean(self.predict(images) == np.asarray(labels)))
+
+    def tensor_types(self):
+        """Each tensor's name, type and (scale, zero point), in the interpreter's order: what runs in integers."""
+        return [{"name": detail["name"], "dtype": np.dtype(detail["dtype"]).name,
+                 "quantization": [float(detail["quantization"][0]), int(detail["quantization"][1])]}
+                for detail in self.interpreter.get_tensor_details()]
+
+    def operators(self):
+        """The interpreter's operators by name (``CONV_2D``, ``DEQUANTIZE``, ...), in order."""
+        return [op["op_name"] for op in self.interpreter._get_ops_details()]
+
+    def art_classifier(self):
+        """ART's black-box classifier on :meth:`logits` (the neural-network flavour, which Square requires): for the
+        attacks that need only outputs."""
+        from art.estimators.classification.blackbox import BlackBoxClassifierNeuralNetwork
+        return BlackBoxClassifierNeuralNetwork(self.logits, self.input_shape, self.num_classes, channels_first=False,
+                                               clip_values=(0.0, 1.0))
+
+    def _invoke(self, images):
+        if self._batch != len(images):
+            self.interpreter.resize_tensor_input(self._input["index"], [len(images), *self.input_shape])
+            self.interpreter.allocate_tensors()
+            self._batch = len(images)
+        scale, zero_point = self._input["quantization"]
+        if self.input_dtype == np.float32:
+            fed = images
+        else:
+            limits = np.iinfo(self.input_dtype)
+            fed = np.clip(np.round(images / scale + zero_point), limits.min, limits.max).astype(self.input_dtype)
+        self.interpreter.set_tensor(self._input["index"], fed)
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self._output["index"])
+        scale, zero_point = self._output["quantization"]
+        return out.astype(np.float32) if scale == 0 else (out.astype(np.float32) - zero_point) * scale
+
+
+def _read(path):
+    if not path.is_file():
+        raise DeploymentError(f"no TFLite model at {path}")
+    return path.read_bytes()

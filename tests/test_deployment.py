@@ -1,0 +1,93 @@
+"""TFLite export: the full-integer model_a keeps its simulation's accuracy, the deployed model's batched inference
+equals the interpreter called image by image, an output-only attack runs on it, and bad files are named."""
+import numpy as np
+import pytest
+
+import annt
+from annt.deployment import DeployedModel, default_format, export_tflite, representative_indices
+from annt.errors import DeploymentError
+from annt.precision import Precision
+
+from conftest import needs_mnist
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return annt.load_dataset("mnist", "test"), annt.load_dataset("mnist", "train")
+
+
+@pytest.fixture(scope="module")
+def fp_int8(mnist):
+    (_, _), (train_images, _) = mnist
+    simulated = annt.load_model("model_a", "FP")
+    representative = train_images[representative_indices(len(train_images), seed=0)]
+    return simulated, DeployedModel(export_tflite(simulated, "int8", representative))
+
+
+def test_the_default_format_is_int8_where_the_numbers_fit_8_bit_integers():
+    assert [default_format(Precision.parse(p)) for p in ("FP", "1,1,32", "8,8,32", "12,12,32", "16,16,32")] == [
+        "int8", "int8", "int8", "float32", "float32"]
+
+
+def test_the_representative_set_is_seeded():
+    assert np.array_equal(representative_indices(60000, 3), representative_indices(60000, 3))
+    assert not np.array_equal(representative_indices(60000, 3), representative_indices(60000, 4))
+    assert len(set(representative_indices(60000, 3))) == 200 and len(representative_indices(50, 3)) == 50
+
+
+@needs_mnist
+def test_the_int8_model_a_keeps_its_simulations_accuracy_within_one_percent(fp_int8, mnist):
+    simulated, deployed = fp_int8
+    (images, labels), _ = mnist
+    assert deployed.input_dtype == np.int8
+    assert "int8" in {tensor["dtype"] for tensor in deployed.tensor_types()}
+    assert "DEQUANTIZE" not in deployed.operators()  # nothing computed in float inside
+    assert abs(deployed.accuracy(images, labels) - simulated.accuracy(images, labels)) <= 0.01
+    assert np.mean(deployed.predict(images) == simulated.predict(images)) >= 0.99
+
+
+@needs_mnist
+def test_batched_inference_equals_the_interpreter_image_by_image(fp_int8, mnist):
+    _, deployed = fp_int8
+    (images, _), _ = mnist
+    one_by_one = DeployedModel(deployed.content, batch_size=1)
+    np.testing.assert_array_equal(deployed.logits(images[:300]), one_by_one.logits(images[:300]))
+
+
+@needs_mnist
+def test_the_float32_export_predicts_as_the_simulation(mnist):
+    (images, _), _ = mnist
+    simulated = annt.load_model("model_a", "1,1,32")
+    deployed = DeployedModel(export_tflite(simulated, "float32"))
+    np.testing.assert_array_equal(deployed.predict(images[:1000]), simulated.predict(images[:1000]))
+    np.testing.assert_allclose(deployed.logits(images[:100]), simulated.logits(images[:100]), atol=1e-3)
+
+
+@needs_mnist
+def test_an_output_only_attack_runs_on_the_deployed_model_reproducibly(fp_int8, mnist):
+    from art.attacks.evasion import SquareAttack
+    _, deployed = fp_int8
+    (images, labels), _ = mnist
+    images, labels = images[:8], labels[:8]
+    runs = []
+    for _ in range(2):
+        np.random.seed(5)
+        attack = SquareAttack(deployed.art_classifier(), norm=np.inf, eps=0.3, max_iter=30, nb_restarts=1,
+                              verbose=False)
+        runs.append(attack.generate(images, y=np.eye(10)[labels]))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert np.abs(runs[0] - images).max() <= 0.3 + 1e-6 and runs[0].min() >= 0 and runs[0].max() <= 1
+    assert deployed.accuracy(runs[0], labels) < deployed.accuracy(images, labels)
+
+
+def test_missing_and_damaged_files_and_other_shapes_are_named(tmp_path, fp_int8):
+    with pytest.raises(DeploymentError, match="no TFLite model at .*missing.tflite"):
+        DeployedModel(tmp_path / "missing.tflite")
+    _, deployed = fp_int8
+    (tmp_path / "cut.tflite").write_bytes(deployed.content[:len(deployed.content) // 2])
+    with pytest.raises(DeploymentError, match="cut.tflite is not a TFLite model that loads"):
+        DeployedModel(tmp_path / "cut.tflite")
+    with pytest.raises(DeploymentError, match="takes 28x28x1 images; these are 32x32x3"):
+        deployed.logits(np.zeros((2, 32, 32, 3), np.float32))
+    with pytest.raises(DeploymentError, match="unknown TFLite format 'int4'"):
+        export_tflite(None, "int4")
