@@ -5,7 +5,9 @@ TensorFlow's own converter (``tf.compat.v1.lite.TFLiteConverter.from_session``) 
 batched inference with inputs quantized as the model declares, and ART's black-box classifier around it (the
 attacks that need only outputs: Square, Boundary, HopSkipJump).
 """
+import copy
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from ._backend import quiet_stderr, tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
@@ -39,6 +41,8 @@ def export_tflite(trained, format, representative=None):
         raise DeploymentError(f"unknown TFLite format {format!r}; allowed: {', '.join(FORMATS)}")
     if format == "int8" and (representative is None or not len(representative)):
         raise DeploymentError("an int8 export needs representative images to calibrate on")
+    if format == "int8" and trained.precision.activations == 8:
+        trained = _with_integer_activations(trained)
     with trained.graph.as_default():
         converter = tf.lite.TFLiteConverter.from_session(trained.session, [trained.tensor("input")],
                                                          [trained.tensor("logits")])
@@ -51,6 +55,15 @@ def export_tflite(trained, format, representative=None):
             converter.inference_input_type = converter.inference_output_type = tf.int8
         with quiet_stderr():
             return converter.convert()
+
+
+def _with_integer_activations(trained):
+    """``trained`` in a graph of its own whose 8-bit activations are bounded only: the int8 tensors then hold
+    DoReFa's levels (the converter calibrates them to [0, 1], scale 1/255) and no rounding is left in float."""
+    from .predictor import TrainedModel
+    model = copy.copy(trained.model)
+    model.quantizer = replace(model.quantizer, integer_activations=True)
+    return TrainedModel(model, trained.checkpoint, trained.card)
 
 
 class DeployedModel:

@@ -39,18 +39,19 @@ def quantize_weights(w, bits):
     return 2.0 * quantize(t, bits) - 1.0
 
 
-def quantize_activations(x, bits, full_precision=tf.nn.relu, bound="clip"):
+def quantize_activations(x, bits, full_precision=tf.nn.relu, bound="clip", rounded=True):
     """DoReFa activation quantizer ``fa`` for inputs of quantized layers.
 
     Bounds ``x`` to [0, 1] (``clip``, or ``cabs``: ``min(|x|, 1)``) and quantizes it; at 32 bits it
-    applies the model's own nonlinearity ``full_precision`` instead (ReLU by default).
+    applies the model's own nonlinearity ``full_precision`` instead (ReLU by default). ``rounded=False`` leaves the
+    rounding to whatever holds the bounded value (an int8 tensor on [0, 1] has exactly the 8-bit levels).
     """
     if bits == 32:
         return full_precision(x)
     if bound not in ACTIVATION_BOUNDS:
         raise ValueError(f"unknown activation bound {bound!r}; allowed: {', '.join(ACTIVATION_BOUNDS)}")
     bounded = tf.clip_by_value(x, 0.0, 1.0) if bound == "clip" else tf.minimum(tf.abs(x), 1.0)
-    return quantize(bounded, bits)
+    return quantize(bounded, bits) if rounded else bounded
 
 
 def quantize_gradients(x, bits):
@@ -81,6 +82,9 @@ class DoReFa:
 
     precision: Precision
     activation_bound: str = "clip"
+    #: For a full-integer TFLite export: 8-bit activations are bounded only, and the int8 tensor holding them (scale
+    #: 1/255 on [0, 1]) rounds them to DoReFa's 255 steps; TFLite has no integer kernel for the rounding itself.
+    integer_activations: bool = False
 
     def fw(self, w):
         """Quantize a weight tensor."""
@@ -88,7 +92,9 @@ class DoReFa:
 
     def fa(self, x, full_precision=tf.nn.relu):
         """Bound and quantize an activation that feeds a quantized layer."""
-        return quantize_activations(x, self.precision.activations, full_precision, self.activation_bound)
+        bits = self.precision.activations
+        rounded = not (self.integer_activations and bits == 8)
+        return quantize_activations(x, bits, full_precision, self.activation_bound, rounded)
 
     def fg(self, x):
         """Quantize the gradient flowing back through ``x``."""

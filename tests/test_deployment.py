@@ -18,10 +18,7 @@ def mnist():
 
 @pytest.fixture(scope="module")
 def fp_int8(mnist):
-    (_, _), (train_images, _) = mnist
-    simulated = annt.load_model("model_a", "FP")
-    representative = train_images[representative_indices(len(train_images), seed=0)]
-    return simulated, DeployedModel(export_tflite(simulated, "int8", representative))
+    return int8_export("FP", mnist)
 
 
 def test_the_default_format_is_int8_where_the_numbers_fit_8_bit_integers():
@@ -35,15 +32,31 @@ def test_the_representative_set_is_seeded():
     assert len(set(representative_indices(60000, 3))) == 200 and len(representative_indices(50, 3)) == 50
 
 
+def int8_export(precision, mnist):
+    (_, _), (train_images, _) = mnist
+    simulated = annt.load_model("model_a", precision)
+    representative = train_images[representative_indices(len(train_images), seed=0)]
+    return simulated, DeployedModel(export_tflite(simulated, "int8", representative))
+
+
 @needs_mnist
-def test_the_int8_model_a_keeps_its_simulations_accuracy_within_one_percent(fp_int8, mnist):
-    simulated, deployed = fp_int8
+@pytest.mark.parametrize("precision", ["FP", "8,8,32"])
+def test_the_int8_model_a_keeps_its_simulations_accuracy_within_one_percent(precision, fp_int8, mnist):
+    simulated, deployed = fp_int8 if precision == "FP" else int8_export(precision, mnist)
     (images, labels), _ = mnist
     assert deployed.input_dtype == np.int8
     assert "int8" in {tensor["dtype"] for tensor in deployed.tensor_types()}
     assert "DEQUANTIZE" not in deployed.operators()  # nothing computed in float inside
     assert abs(deployed.accuracy(images, labels) - simulated.accuracy(images, labels)) <= 0.01
     assert np.mean(deployed.predict(images) == simulated.predict(images)) >= 0.99
+
+
+@needs_mnist
+def test_below_8_bits_the_rounding_runs_in_float_between_dequantize_and_quantize(mnist):
+    simulated, deployed = int8_export("2,2,32", mnist)
+    (images, labels), _ = mnist
+    assert {"DEQUANTIZE", "ROUND", "QUANTIZE"} <= set(deployed.operators())
+    assert np.mean(deployed.predict(images[:2000]) == simulated.predict(images[:2000])) >= 0.98
 
 
 @needs_mnist

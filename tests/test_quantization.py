@@ -74,6 +74,18 @@ def test_activation_bounds_match_hand_computed_levels(bound, bounded):
     assert (a_q[negative] == 0).all() if bound == "clip" else (a_q[negative] > 0).all()
 
 
+def test_the_integer_export_form_leaves_only_8_bit_activations_unrounded():
+    """An int8 tensor with scale 1/255 on [0, 1] rounds to DoReFa's 8-bit levels; 4 bits need DoReFa's rounding."""
+    for bits, rounded in ((8, False), (4, True)):
+        export = DoReFa(Precision(bits, bits, 32), integer_activations=True)
+        a_q, _ = run(export.fa, ACTIVATIONS)
+        bounded = np.clip(ACTIVATIONS, 0, 1)
+        levels = 2 ** bits - 1
+        np.testing.assert_allclose(a_q, np.round(bounded * levels) / levels if rounded else bounded, atol=1e-7)
+    np.testing.assert_allclose(np.round(np.clip(ACTIVATIONS, 0, 1) * 255) / 255,
+                               run(DoReFa(Precision(8, 8, 32)).fa, ACTIVATIONS)[0], atol=1e-7)
+
+
 def test_full_precision_activation_is_the_models_nonlinearity():
     relu, _ = run(lambda x: quantize_activations(x, 32), ACTIVATIONS)
     np.testing.assert_array_equal(relu, np.maximum(ACTIVATIONS, 0))
