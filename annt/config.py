@@ -23,8 +23,8 @@ from .models import LAYOUTS, MODELS
 from .models import architecture as architecture_of
 from .precision import ACTIVATION_BOUNDS, Precision
 from .settings import (AttackSettings, DataSettings, DiagnoseSettings, EvaluateSettings, ExperimentSettings,
-                       ModelSettings, OutputSettings, ReportSettings, RobustnessSettings, Settings, StudySettings,
-                       TestSettings, TrainSettings)
+                       ExportSettings, ModelSettings, OutputSettings, ReportSettings, RobustnessSettings, Settings,
+                       StudySettings, TestSettings, TrainSettings)
 from .tasks import TASKS
 from .model_sources import check_card, find_models
 from .outputs import STUDY_FILE, study_folder
@@ -295,6 +295,14 @@ SCHEMA = {
                                           "AutoAttack; wiki: Diagnostics).",
                          nullable=True),
     },
+    "export": {
+        "format": Option("str", None, "task export: the TFLite model's numbers: float32 (the simulation's graph), "
+                                      "dynamic (int8 weights, float compute) or int8 (full integer); null = int8 for "
+                                      "FP and DoReFa at 8 bits or fewer, float32 above (wiki: Deployment).",
+                         choices=("float32", "dynamic", "int8"), nullable=True),
+        "representative": Option("int", 200, "task export: training images, drawn from the seed, the int8 converter "
+                                             "calibrates its activation ranges on.", minimum=1),
+    },
     "report": {
         "folder": Option("path", None, "task report: a study folder whose report to (re)write from its saved "
                                        "cells.", nullable=True),
@@ -452,6 +460,7 @@ def resolve(given):
         diagnose=_diagnose_settings(config["diagnose"], dataset, _existing_path(
             config["diagnose"], "diagnose.reference_checkpoint")),
         robustness=_robustness_settings(config["robustness"], dataset),
+        export=ExportSettings(**config["export"]),
         report=ReportSettings(_existing_path(config["report"], "report.folder")),
         output=OutputSettings(_output_dir(output["dir"]), output["resume"], output["overwrite"]))
     return _TASK_CHECKS.get(settings.task, lambda _: None)(settings) or settings
@@ -645,7 +654,7 @@ def _check_evaluate(settings):
 
 #: Checks that depend on the task.
 _TASK_CHECKS = {"train": _check_training, "test": _check_zoo_model, "attack": _check_zoo_model,
-                "robustness": _check_zoo_model,
+                "robustness": _check_zoo_model, "export": _check_zoo_model,
                 "experiment": _check_experiment, "evaluate": _check_evaluate, "study": _check_study, "diagnose": _check_diagnose,
                 "report": _check_report}
 

@@ -29,6 +29,25 @@ def default_format(precision):
     return "int8" if fits else "float32"
 
 
+def integer_notes(precision, format, operators):
+    """What of the model does not run in integers in ``format`` (one line each; none for a full-integer model)."""
+    if format == "float32":
+        why = "asked for" if default_format(precision) == "int8" else "DoReFa's levels above 8 bits are finer than int8's"
+        return [f"float32: the whole model computes in float ({why})"]
+    if format == "dynamic":
+        return ["dynamic: weights stored in int8, every operator computes in float"]
+    notes = []
+    if "ROUND" in operators:
+        notes.append(f"DoReFa's {precision.activations}-bit rounding has no integer kernel: it runs in float "
+                     f"between DEQUANTIZE and QUANTIZE")
+    if not precision.is_full and precision.activations > 8:
+        notes.append(f"int8 tensors hold 256 levels: the {precision.activations}-bit activations are coarsened")
+    if not precision.is_full and precision.weights > 1:
+        notes.append(f"DoReFa's {precision.weights}-bit weights are stored as int8 per channel, rescaled by the "
+                     f"converter (exact only where their levels fall on its grid)")
+    return notes
+
+
 def representative_indices(train_size, seed, count=REPRESENTATIVE_IMAGES):
     """The training images, drawn with ``seed``, the int8 converter calibrates on."""
     return np.sort(np.random.default_rng(seed).choice(train_size, size=min(count, train_size), replace=False))

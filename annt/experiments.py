@@ -25,7 +25,7 @@ from .evaluation import evaluate_set, write_rows
 from .manifest import RunRecord
 from .metrics import aggregate
 from .outputs import (attack_folder, check_free, claim, diagnosis_folder, evaluation_folder, experiment_folder,
-                      read_json, model_run_name, robustness_folder, sha256_of, transfer_folder, write_atomic, write_json,
+                      export_folder, read_json, model_run_name, robustness_folder, sha256_of, transfer_folder, write_atomic, write_json,
                       write_text)
 from .predictor import load_model
 from .settings import EvaluateSettings
@@ -278,6 +278,56 @@ def check_diagnosis_folder(settings):
 def check_robustness_folder(settings):
     """As :func:`check_attack_folder`, for the robustness task's output folder."""
     check_free(robustness_folder(settings), settings.output)
+
+
+def export_format(settings):
+    """The TFLite format asked for, else the one the model's precision maps to."""
+    from .deployment import default_format
+    return settings.export.format or default_format(settings.model.precision)
+
+
+def check_export_folder(settings):
+    """As :func:`check_attack_folder`, for the export's output folder."""
+    check_free(export_folder(settings, export_format(settings)), settings.output)
+
+
+def run_export(settings):
+    """Export one model to TensorFlow Lite (:mod:`annt.deployment`): ``model.tflite`` and ``model_card.json`` (format,
+    SHA-256, size, each tensor's type, the operators, the deployed model's test accuracy beside the simulated one
+    and how often they agree, what does not map to integers) in :func:`~annt.outputs.export_folder`."""
+    from .deployment import DeployedModel, export_tflite, integer_notes, representative_indices
+    record = RunRecord()
+    trained = load_trained(settings.model)
+    data, format = settings.data, export_format(settings)
+    train_images, _ = load_dataset(data.dataset, "train", data.dir, data.download, data.path)
+    chosen = representative_indices(len(train_images), settings.seed, settings.export.representative)
+    content = export_tflite(trained, format, train_images[chosen])
+    deployed = DeployedModel(content, settings.test.batch_size)
+    images, labels = test_split(data)
+    simulated_predictions = trained.predict(images, settings.test.batch_size)
+    deployed_predictions = deployed.predict(images)
+    folder = claim(export_folder(settings, format), settings.output)
+    write_atomic(folder / "model.tflite", lambda temporary: Path(temporary).write_bytes(content))
+    types = deployed.tensor_types()
+    card = record.manifest(
+        settings, **describe(trained), format=format, tflite="model.tflite",
+        tflite_sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content),
+        representative_indices=chosen.tolist(), input_dtype=deployed.input_dtype.name,
+        tensor_dtypes={name: sum(t["dtype"] == name for t in types) for name in sorted({t["dtype"] for t in types})},
+        operators=deployed.operators(), not_mapped=integer_notes(trained.precision, format, deployed.operators()),
+        test_samples=int(len(labels)),
+        simulated_accuracy=round(float(np.mean(simulated_predictions == labels)), 6),
+        deployed_accuracy=round(float(np.mean(deployed_predictions == labels)), 6),
+        agreement=round(float(np.mean(simulated_predictions == deployed_predictions)), 6),
+        tensors=types)
+    write_json(folder / "model_card.json", card)
+    print(f"{trained.name} {trained.precision} ({trained.dataset}) as TFLite {format}: {len(content):,} bytes; test "
+          f"accuracy deployed {card['deployed_accuracy']:.4f}, simulated {card['simulated_accuracy']:.4f}, same "
+          f"class on {card['agreement']:.2%} of {len(labels):,} images")
+    for note in card["not_mapped"]:
+        print(f"  {note}")
+    print(f"results: {folder}")
+    return folder
 
 
 def diagnosis_samples(settings, trained, reference):

@@ -87,6 +87,11 @@ def robustness_folder(settings):
     return settings.output.dir / f"{model_run_name(settings)}-robustness"
 
 
+def export_folder(settings, format):
+    """``<run name>-tflite-<format>``: a model exported to TensorFlow Lite, with its card."""
+    return settings.output.dir / f"{model_run_name(settings)}-tflite-{format}"
+
+
 def study_folder(settings):
     """``<model>-<dataset>-study``: a study's cells, transfers and report."""
     return settings.output.dir / f"{settings.model.name}-{settings.data.dataset}-study"

@@ -118,6 +118,12 @@ class RobustnessSettings:
 
 
 @dataclass(frozen=True)
+class ExportSettings:
+    format: str | None = None  # "float32", "dynamic" or "int8"; None: annt.deployment.default_format
+    representative: int = 200  # training images the int8 converter calibrates on
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     folder: Path | None = None
 
@@ -145,6 +151,7 @@ class Settings:
     study: StudySettings
     diagnose: DiagnoseSettings
     robustness: RobustnessSettings
+    export: ExportSettings
     report: ReportSettings
     output: OutputSettings
 

@@ -51,5 +51,8 @@ TASKS = {
                                                           "APGD-CE, APGD-T, Square and AutoAttack at the paper's and "
                                                           "the standard eps",
                        "annt.experiments:check_robustness_folder"),
+    "export": Task("annt.experiments:run_export", "export a model to TensorFlow Lite (float32, dynamic or int8) with "
+                                                 "a card: size, tensor types, deployed against simulated accuracy",
+                   "annt.experiments:check_export_folder"),
     "report": Task("annt.reports:run_report", "(re)write a study's tables and figures from its folder"),
 }

@@ -1,5 +1,8 @@
 """TFLite export: the full-integer model_a keeps its simulation's accuracy, the deployed model's batched inference
 equals the interpreter called image by image, an output-only attack runs on it, and bad files are named."""
+import hashlib
+import json
+
 import numpy as np
 import pytest
 
@@ -104,3 +107,42 @@ def test_missing_and_damaged_files_and_other_shapes_are_named(tmp_path, fp_int8)
         deployed.logits(np.zeros((2, 32, 32, 3), np.float32))
     with pytest.raises(DeploymentError, match="unknown TFLite format 'int4'"):
         export_tflite(None, "int4")
+
+
+@needs_mnist
+def test_the_export_task_writes_the_model_and_a_card_and_keeps_them(tmp_path, capsys):
+    from annt.cli import main
+    argv = ["--set", "task=export", "--set", "model.precision=8,8,32", "--set", f"output.dir={tmp_path}",
+            "--set", "export.representative=50"]
+    assert main(argv) == 0
+    folder = tmp_path / "model_a-mnist-w8a8g32-tflite-int8"
+    card = json.loads((folder / "model_card.json").read_text())
+    content = (folder / "model.tflite").read_bytes()
+    assert card["size_bytes"] == len(content) and card["tflite_sha256"] == hashlib.sha256(content).hexdigest()
+    assert card["format"] == "int8" and card["input_dtype"] == "int8" and card["tensor_dtypes"]["int8"] > 10
+    assert len(card["representative_indices"]) == 50 and card["test_samples"] == 10000
+    assert abs(card["deployed_accuracy"] - card["simulated_accuracy"]) <= 0.01 and card["agreement"] >= 0.99
+    deployed = DeployedModel(folder / "model.tflite")
+    images, labels = annt.load_dataset("mnist", "test")
+    assert deployed.accuracy(images, labels) == pytest.approx(card["deployed_accuracy"], abs=1e-6)
+    assert "same class on" in capsys.readouterr().out
+    assert main(argv) == 2 and "exists" in capsys.readouterr().err
+    assert (folder / "model.tflite").read_bytes() == content
+
+
+@needs_mnist
+def test_a_model_whose_numbers_do_not_fit_int8_exports_as_float_and_says_so(tmp_path):
+    from annt.cli import main
+    assert main(["--set", "task=export", "--set", "model.precision=16,16,32", "--set", f"output.dir={tmp_path}"]) == 0
+    card = json.loads((tmp_path / "model_a-mnist-w16a16g32-tflite-float32" / "model_card.json").read_text())
+    assert card["format"] == "float32" and card["agreement"] == 1.0
+    assert card["not_mapped"] == ["float32: the whole model computes in float (DoReFa's levels above 8 bits are finer "
+                                  "than int8's)"]
+
+
+def test_a_bad_export_format_is_refused_before_any_work(tmp_path, capsys):
+    from annt.cli import main
+    assert main(["--set", "task=export", "--set", "export.format=int4", "--set", f"output.dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("annt: error: export.format: ") and "float32, dynamic, int8" in err
+    assert not any(tmp_path.iterdir())
