@@ -189,7 +189,9 @@ SCHEMA = {
         "precision": Option("precision", None, "Bitwidths of weights, activations, gradients; null = "
                                                "the checkpoint's (model card), else FP.", nullable=True),
         "checkpoint": Option("path", None, "Run folder, model.npz or checkpoint to load (tasks test, attack, "
-                                           "evaluate); null = the shipped zoo model.", nullable=True),
+                                           "evaluate, ...), or an export folder of task export (tasks test and "
+                                           "evaluate: the deployed model); null = the shipped zoo model.",
+                             nullable=True),
         "layout": Option("str", None, "A ResNet's layout: preactivation (the zoo's: tensorpack's pre-activation "
                                       "example) or original (the original ANNT tool's, wiki: Models and "
                                       "quantization); null = the checkpoint's (model card), else preactivation.",
@@ -433,7 +435,13 @@ def resolve(given):
                           "for the ResNets)")
     if architecture.source is not None and architecture.module.endswith(".py"):
         source = f"{architecture.module}:{architecture.class_name}"  # resolved: the same file from any folder
-    dataset, data_path = _dataset(data, architecture, card_for(checkpoint) if checkpoint is not None else None)
+    card = card_for(checkpoint) if checkpoint is not None else None
+    dataset, data_path = _dataset(data, architecture, card)
+    deployed = card.get("format") if card and card.get("tflite") else None
+    if deployed and config["task"] not in DEPLOYED_TASKS:
+        raise ConfigError(f"model.checkpoint: {checkpoint} holds a TensorFlow Lite model, which gives outputs only; "
+                          f"tasks {' and '.join(DEPLOYED_TASKS)} take it (task {config['task']} needs the trained "
+                          "model's run folder)")
     if config["task"] in ("experiment", "study") and model["precision"] is not None:
         raise ConfigError(f"model.precision: task {config['task']} attacks each precision of "
                           f"{config['task']}.precisions, not model.precision; remove model.precision (or list "
@@ -450,7 +458,8 @@ def resolve(given):
     settings = Settings(
         task=config["task"], seed=config["seed"],
         data=DataSettings(dataset, data_dir, data["download"], data_path),
-        model=ModelSettings(architecture.name, precision, checkpoint, bound, source=source, layout=layout),
+        model=ModelSettings(architecture.name, precision, checkpoint, bound, source=source, layout=layout,
+                            deployed=deployed),
         train=TrainSettings(**config["train"]), test=TestSettings(**config["test"]),
         attack=AttackSettings(**{**attack, "params": params}),
         evaluate=EvaluateSettings(_existing_path(config["evaluate"], "evaluate.adversarial")),
@@ -650,6 +659,10 @@ def _check_evaluate(settings):
     _check_zoo_model(settings)
     if settings.evaluate.adversarial is None:
         raise ConfigError("evaluate.adversarial: task evaluate needs the adversarial set(s) to apply")
+
+
+#: The tasks an exported TensorFlow Lite model (model.checkpoint: an export folder) can be given to.
+DEPLOYED_TASKS = ("test", "evaluate")
 
 
 #: Checks that depend on the task.

@@ -6,6 +6,7 @@ batched inference with inputs quantized as the model declares, and ART's black-b
 attacks that need only outputs: Square, Boundary, HopSkipJump).
 """
 import copy
+import json
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -14,10 +15,13 @@ from ._backend import quiet_stderr, tf  # noqa: I001  (first: it quiets TensorFl
 import numpy as np
 
 from .errors import DeploymentError
+from .precision import Precision
 
 #: ``float32``: the simulation's float graph as is; ``dynamic``: weights stored in int8, computed in float;
 #: ``int8``: full-integer (weights and activations int8, int8 input and output), calibrated on a representative set.
 FORMATS = ("float32", "dynamic", "int8")
+#: The exported model's file in an export folder.
+TFLITE = "model.tflite"
 #: Images of the training split the int8 converter calibrates its activation ranges on.
 REPRESENTATIVE_IMAGES = 200
 
@@ -90,8 +94,9 @@ class DeployedModel:
     ``logits`` / ``predict`` / ``accuracy``: float images in [0, 1] go in, float logits come out (an int8 model's
     input is quantized with its declared scale and zero point, its output dequantized)."""
 
-    def __init__(self, model, batch_size=256):
+    def __init__(self, model, batch_size=256, card=None):
         self.path = None if isinstance(model, bytes) else Path(model)
+        self.card = card
         content = model if isinstance(model, bytes) else _read(self.path)
         try:
             with warnings.catch_warnings(), quiet_stderr():
@@ -107,23 +112,34 @@ class DeployedModel:
         self.num_classes = int(self._output["shape"][-1])
         self.input_dtype = np.dtype(self._input["dtype"])
 
-    def logits(self, images):
-        """Logits (dequantized) for float32 images in [0, 1] (NHWC), ``batch_size`` images per ``invoke``."""
-        images = np.asarray(images, dtype=np.float32)
+    # What the export's card says of the model it was made from (None for bare bytes).
+    name = property(lambda self: (self.card or {}).get("model"))
+    dataset = property(lambda self: (self.card or {}).get("dataset"))
+    precision = property(lambda self: None if self.card is None else Precision.parse(self.card["precision"]))
+    checkpoint = property(lambda self: self.path)
+    format = property(lambda self: (self.card or {}).get("format"))
+
+    def logits(self, images, batch_size=None):
+        """Logits (dequantized) for float32 images in [0, 1] (NHWC), ``batch_size`` (else the model's) images per
+        ``invoke``."""
+        images, batch_size = np.asarray(images, dtype=np.float32), batch_size or self.batch_size
         if images.shape[1:] != self.input_shape:
             raise DeploymentError(f"{self.path or 'the model'} takes {'x'.join(map(str, self.input_shape))} images; "
                                   f"these are {'x'.join(map(str, images.shape[1:]))}")
-        batches = [self._invoke(images[start:start + self.batch_size])
-                   for start in range(0, len(images), self.batch_size)]
+        batches = [self._invoke(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
         return np.concatenate(batches) if batches else np.zeros((0, self.num_classes), np.float32)
 
-    def predict(self, images):
+    def predict(self, images, batch_size=None):
         """Predicted class of each image."""
-        return self.logits(images).argmax(axis=1)
+        return self.logits(images, batch_size).argmax(axis=1)
 
-    def accuracy(self, images, labels):
+    def accuracy(self, images, labels, batch_size=None):
         """Fraction of ``images`` classified as ``labels``."""
-        return float(np.mean(self.predict(images) == np.asarray(labels)))
+        return float(np.mean(self.predict(images, batch_size) == np.asarray(labels)))
+
+    def __repr__(self):
+        return f"DeployedModel({self.name!r}, precision={str(self.precision)!r}, format={self.format!r}, " \
+               f"path={str(self.path)!r})"
 
     def tensor_types(self):
         """Each tensor's name, type and (scale, zero point), in the interpreter's order: what runs in integers."""
@@ -158,6 +174,21 @@ class DeployedModel:
         out = self.interpreter.get_tensor(self._output["index"])
         scale, zero_point = self._output["quantization"]
         return out.astype(np.float32) if scale == 0 else (out.astype(np.float32) - zero_point) * scale
+
+
+def holds_export(path):
+    """Whether ``path`` is an exported model: a ``.tflite`` file, or a folder holding ``model.tflite``."""
+    path = Path(path)
+    return (path / TFLITE).is_file() if path.is_dir() else path.suffix == ".tflite"
+
+
+def load_deployed(path, batch_size=256):
+    """The exported model at ``path`` (an export folder, or its ``model.tflite``) with its card, if any."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    card_path = folder / "model_card.json"
+    card = json.loads(card_path.read_text()) if card_path.is_file() else None
+    return DeployedModel(folder / TFLITE if path.is_dir() else path, batch_size, card)
 
 
 def _read(path):

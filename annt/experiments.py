@@ -295,7 +295,7 @@ def run_export(settings):
     """Export one model to TensorFlow Lite (:mod:`annt.deployment`): ``model.tflite`` and ``model_card.json`` (format,
     SHA-256, size, each tensor's type, the operators, the deployed model's test accuracy beside the simulated one
     and how often they agree, what does not map to integers) in :func:`~annt.outputs.export_folder`."""
-    from .deployment import DeployedModel, export_tflite, integer_notes, representative_indices
+    from .deployment import TFLITE, DeployedModel, export_tflite, integer_notes, representative_indices
     record = RunRecord()
     trained = load_trained(settings.model)
     data, format = settings.data, export_format(settings)
@@ -307,10 +307,11 @@ def run_export(settings):
     simulated_predictions = trained.predict(images, settings.test.batch_size)
     deployed_predictions = deployed.predict(images)
     folder = claim(export_folder(settings, format), settings.output)
-    write_atomic(folder / "model.tflite", lambda temporary: Path(temporary).write_bytes(content))
+    write_atomic(folder / TFLITE, lambda temporary: Path(temporary).write_bytes(content))
     types = deployed.tensor_types()
     card = record.manifest(
-        settings, **describe(trained), format=format, tflite="model.tflite",
+        settings, **describe(trained), activation_bound=trained.model.activation_bound, layout=trained.model.layout,
+        format=format, tflite=TFLITE,
         tflite_sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content),
         representative_indices=chosen.tolist(), input_dtype=deployed.input_dtype.name,
         tensor_dtypes={name: sum(t["dtype"] == name for t in types) for name in sorted({t["dtype"] for t in types})},

@@ -42,10 +42,10 @@ def run_name(model_name, dataset, precision, activation_bound="clip", seed=None,
 
 
 def model_run_name(settings):
-    """:func:`run_name` of the model ``settings`` name."""
+    """:func:`run_name` of the model ``settings`` name (``-tflite-<format>`` added for an exported model)."""
     model = settings.model
     return run_name(model.name, settings.data.dataset, model.precision, model.activation_bound, model.seed,
-                    model.layout)
+                    model.layout) + ("" if model.deployed is None else f"-tflite-{model.deployed}")
 
 
 def training_folder(settings):

@@ -7,6 +7,7 @@ from tensorpack import OfflinePredictor, PredictConfig, SmartInit
 
 from .checkpoints import check_variables, read_variables, resolve_checkpoint
 from .data import DataShape
+from .deployment import holds_export, load_deployed
 from .errors import CheckpointError, ModelDefinitionError
 from .models import MODELS, build_model
 from .models import architecture as architecture_of
@@ -89,9 +90,12 @@ def load_model(model=None, precision=None, checkpoint=None, activation_bound=Non
 
     A checkpoint may be a run folder (its ``model_card.json`` names model and precision),
     a ``model.npz`` or a TensorFlow checkpoint prefix (without a card beside it, ``model``
-    and ``precision`` are needed).
+    and ``precision`` are needed). An export folder of ``task: export`` (or its ``.tflite``) gives the
+    :class:`~annt.deployment.DeployedModel`.
     """
     name, precision, bound, source, layout = identify(model, precision, checkpoint, activation_bound, source, layout)
+    if checkpoint is not None and holds_export(checkpoint):
+        return load_deployed(checkpoint)
     if checkpoint is None:
         checkpoint = shipped_folder(name, MODELS[name].dataset, precision, bound, layout)
     weights, card = resolve_checkpoint(checkpoint), card_for(checkpoint)

@@ -33,6 +33,7 @@ class ModelSettings:
     seed: int | None = RESOLVED(None)  # the training seed, when several models per precision are told apart by it
     source: str | None = None  # a user's architecture: file.py:ClassName or an annt.models entry point
     layout: str | None = None  # a ResNet's (annt.models.LAYOUTS); None: its default, or one for other models
+    deployed: str | None = RESOLVED(None)  # the TFLite format of the exported model model.checkpoint holds
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ def test_the_int8_model_a_keeps_its_simulations_accuracy_within_one_percent(prec
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_below_8_bits_the_rounding_runs_in_float_between_dequantize_and_quantize(mnist):
     simulated, deployed = int8_export("2,2,32", mnist)
     (images, labels), _ = mnist
@@ -110,6 +111,7 @@ def test_missing_and_damaged_files_and_other_shapes_are_named(tmp_path, fp_int8)
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_the_export_task_writes_the_model_and_a_card_and_keeps_them(tmp_path, capsys):
     from annt.cli import main
     argv = ["--set", "task=export", "--set", "model.precision=8,8,32", "--set", f"output.dir={tmp_path}",
@@ -131,6 +133,7 @@ def test_the_export_task_writes_the_model_and_a_card_and_keeps_them(tmp_path, ca
 
 
 @needs_mnist
+@pytest.mark.slow
 def test_a_model_whose_numbers_do_not_fit_int8_exports_as_float_and_says_so(tmp_path):
     from annt.cli import main
     assert main(["--set", "task=export", "--set", "model.precision=16,16,32", "--set", f"output.dir={tmp_path}"]) == 0
@@ -146,3 +149,30 @@ def test_a_bad_export_format_is_refused_before_any_work(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("annt: error: export.format: ") and "float32, dynamic, int8" in err
     assert not any(tmp_path.iterdir())
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_adversarial_sets_made_on_the_simulation_are_evaluated_on_the_deployed_model(tmp_path, capsys):
+    from annt.adversarial_sets import AdversarialSet
+    from annt.cli import main
+    assert main(["--set", "task=export", "--set", "export.representative=50", "--set", f"output.dir={tmp_path}"]) == 0
+    exported = tmp_path / "model_a-mnist-fp-tflite-int8"
+    assert main(["--set", "task=attack", "--set", "attack.samples=40", "--set", "attack.params={eps: 0.1}",
+                 "--set", f"output.dir={tmp_path}"]) == 0
+    made = tmp_path / "model_a-mnist-fp-fgsm"
+    assert main(["--set", "task=evaluate", "--set", f"model.checkpoint={exported}",
+                 "--set", f"evaluate.adversarial={made}", "--set", f"output.dir={tmp_path / 'on-device'}"]) == 0
+    (folder,) = (tmp_path / "on-device").iterdir()
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["transfer"] and metrics["target"]["checkpoint"] == str(exported / "model.tflite")
+    adversarial = AdversarialSet.load(made / "run-1")
+    deployed = annt.load_model(checkpoint=exported)
+    assert isinstance(deployed, DeployedModel) and str(deployed.precision) == "FP"
+    images, labels = annt.load_dataset("mnist", "test")
+    counted = deployed.predict(images[adversarial.indices]) == adversarial.labels
+    fooled = counted & (deployed.predict(adversarial.adversarial) != adversarial.labels)
+    assert metrics["aggregate"]["evasion_rate"]["mean"] == pytest.approx(fooled.sum() / counted.sum())
+    assert main(["--set", "task=attack", "--set", f"model.checkpoint={exported}",
+                 "--set", f"output.dir={tmp_path / 'x'}"]) == 2
+    assert "model.checkpoint: " in capsys.readouterr().err and not (tmp_path / "x").exists()
