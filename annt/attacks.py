@@ -153,7 +153,7 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
     spec = ATTACKS[name]
     random.seed(seed)
     np.random.seed(seed)
-    with trained.graph.as_default(), classifier.options(**spec.classifier_options):
+    with _in_graph(trained), _options(classifier, spec):
         y = labels if spec.true_labels else None
         if name == "jsma":
             # ART's draw for y=None, made once for the whole set, so that ANNT's per-batch calls change nothing.
@@ -171,7 +171,7 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
             results[max(start for start in results if start < todo[0].start)].restore_generators()
 
         def attack_call(call):
-            with trained.graph.as_default():  # the default graph is per thread
+            with _in_graph(trained):  # the default graph is per thread
                 extra = {} if starts is None else {"x_adv_init": starts[call]}
                 # One ART attack object per call: ART's attacks are not meant to be shared by threads.
                 attack = spec.art_class(classifier, **params, **spec.fixed)
@@ -189,6 +189,16 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
     ordered = [results[call.start] for call in calls]
     extras = {key: np.concatenate([result.extras[key] for result in ordered]) for key in ordered[0].extras}
     return np.concatenate([result.images for result in ordered]), extras
+
+
+def _in_graph(model):
+    """``model``'s graph as the default one; nothing for a deployed (TFLite) model, which has none."""
+    return model.graph.as_default() if hasattr(model, "graph") else nullcontext()
+
+
+def _options(classifier, spec):
+    """The attack's options on ANNT's classifier; ART's black-box classifier (a deployed model) has none."""
+    return classifier.options(**spec.classifier_options) if hasattr(classifier, "options") else nullcontext()
 
 
 def _finite(name, adversarial, clean):

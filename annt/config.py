@@ -189,8 +189,8 @@ SCHEMA = {
         "precision": Option("precision", None, "Bitwidths of weights, activations, gradients; null = "
                                                "the checkpoint's (model card), else FP.", nullable=True),
         "checkpoint": Option("path", None, "Run folder, model.npz or checkpoint to load (tasks test, attack, "
-                                           "evaluate, ...), or an export folder of task export (tasks test and "
-                                           "evaluate: the deployed model); null = the shipped zoo model.",
+                                           "evaluate, ...), or an export folder of task export (tasks test, evaluate "
+                                           "and attack with square or boundary: the deployed model); null = the shipped zoo model.",
                              nullable=True),
         "layout": Option("str", None, "A ResNet's layout: preactivation (the zoo's: tensorpack's pre-activation "
                                       "example) or original (the original ANNT tool's, wiki: Models and "
@@ -440,8 +440,12 @@ def resolve(given):
     deployed = card.get("format") if card and card.get("tflite") else None
     if deployed and config["task"] not in DEPLOYED_TASKS:
         raise ConfigError(f"model.checkpoint: {checkpoint} holds a TensorFlow Lite model, which gives outputs only; "
-                          f"tasks {' and '.join(DEPLOYED_TASKS)} take it (task {config['task']} needs the trained "
+                          f"tasks {', '.join(DEPLOYED_TASKS)} take it (task {config['task']} needs the trained "
                           "model's run folder)")
+    if deployed and config["task"] == "attack" and config["attack"]["name"] not in DEPLOYED_ATTACKS:
+        raise ConfigError(f"attack.name: {config['attack']['name']!r} needs the model's gradients, which a TensorFlow "
+                          f"Lite model does not give; allowed on model.checkpoint {checkpoint}: "
+                          f"{', '.join(DEPLOYED_ATTACKS)}")
     if config["task"] in ("experiment", "study") and model["precision"] is not None:
         raise ConfigError(f"model.precision: task {config['task']} attacks each precision of "
                           f"{config['task']}.precisions, not model.precision; remove model.precision (or list "
@@ -661,8 +665,10 @@ def _check_evaluate(settings):
         raise ConfigError("evaluate.adversarial: task evaluate needs the adversarial set(s) to apply")
 
 
-#: The tasks an exported TensorFlow Lite model (model.checkpoint: an export folder) can be given to.
-DEPLOYED_TASKS = ("test", "evaluate")
+#: The tasks an exported TensorFlow Lite model (model.checkpoint: an export folder) can be given to, and the
+#: attacks that run on it (they need only its outputs).
+DEPLOYED_TASKS = ("test", "evaluate", "attack")
+DEPLOYED_ATTACKS = ("square", "boundary")
 
 
 #: Checks that depend on the task.

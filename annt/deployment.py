@@ -7,6 +7,7 @@ attacks that need only outputs: Square, Boundary, HopSkipJump).
 """
 import copy
 import json
+import threading
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -107,6 +108,7 @@ class DeployedModel:
             raise DeploymentError(f"{self.path or 'the model'} is not a TFLite model that loads: "
                                   f"{str(error).splitlines()[0]}") from None
         self.content, self.batch_size, self._batch = content, batch_size, None
+        self._lock = threading.Lock()  # one interpreter, and attacks (Boundary) call it from several threads
         (self._input,), (self._output,) = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         self.input_shape = tuple(int(n) for n in self._input["shape"][1:])
         self.num_classes = int(self._output["shape"][-1])
@@ -159,6 +161,10 @@ class DeployedModel:
                                                clip_values=(0.0, 1.0))
 
     def _invoke(self, images):
+        with self._lock:
+            return self._invoke_unlocked(images)
+
+    def _invoke_unlocked(self, images):
         if self._batch != len(images):
             self.interpreter.resize_tensor_input(self._input["index"], [len(images), *self.input_shape])
             self.interpreter.allocate_tensors()

@@ -30,6 +30,8 @@ import numpy as np
 from art.estimators.classification import TensorFlowClassifier
 from tensorflow.core.protobuf.config_pb2 import CallableOptions
 
+from .deployment import DeployedModel
+
 
 
 def art_classifier(trained, fast=True):
@@ -38,8 +40,11 @@ def art_classifier(trained, fast=True):
     ``fast=False`` gives ART's plain ``TensorFlowClassifier`` on the same graph and session (for
     benchmarks and equality tests). ART builds its gradient ops in the default graph, so every ART
     call on the result must run under ``with trained.graph.as_default():``
-    (:func:`annt.attacks.generate` does).
+    (:func:`annt.attacks.generate` does). A :class:`~annt.deployment.DeployedModel` gives its own black-box
+    classifier (outputs only).
     """
+    if isinstance(trained, DeployedModel):
+        return trained.art_classifier()
     with trained.graph.as_default():
         logits, labels = trained.tensor("logits"), trained.tensor("label")
         # Summed, not averaged like the model's training loss, so each sample gets its own gradient.

@@ -173,6 +173,19 @@ def test_adversarial_sets_made_on_the_simulation_are_evaluated_on_the_deployed_m
     counted = deployed.predict(images[adversarial.indices]) == adversarial.labels
     fooled = counted & (deployed.predict(adversarial.adversarial) != adversarial.labels)
     assert metrics["aggregate"]["evasion_rate"]["mean"] == pytest.approx(fooled.sum() / counted.sum())
+    capsys.readouterr()
     assert main(["--set", "task=attack", "--set", f"model.checkpoint={exported}",
                  "--set", f"output.dir={tmp_path / 'x'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("annt: error: attack.name: 'fgsm' needs the model's gradients") and "square, boundary" in err
+    assert main(["--set", "task=diagnose", "--set", f"model.checkpoint={exported}",
+                 "--set", f"output.dir={tmp_path / 'x'}"]) == 2
     assert "model.checkpoint: " in capsys.readouterr().err and not (tmp_path / "x").exists()
+    # Square attacks the device's model directly, seeded: twice the same images.
+    square = ["--set", "task=attack", "--set", f"model.checkpoint={exported}", "--set", "attack.name=square",
+              "--set", "attack.samples=10", "--set", "attack.params={eps: 0.3, max_iter: 30}"]
+    for name in ("a", "b"):
+        assert main([*square, "--set", f"output.dir={tmp_path / name}"]) == 0
+    sets = [AdversarialSet.load(tmp_path / name / "model_a-mnist-fp-tflite-int8-square" / "run-1") for name in "ab"]
+    np.testing.assert_array_equal(sets[0].adversarial, sets[1].adversarial)
+    assert (deployed.predict(sets[0].adversarial) != sets[0].labels).any()
