@@ -190,7 +190,8 @@ SCHEMA = {
                                                "the checkpoint's (model card), else FP.", nullable=True),
         "checkpoint": Option("path", None, "Run folder, model.npz or checkpoint to load (tasks test, attack, "
                                            "evaluate, ...), or an export folder of task export (tasks test, evaluate "
-                                           "and attack with square or boundary: the deployed model); null = the shipped zoo model.",
+                                           "and attack with square or boundary: the deployed model); null = the "
+                                           "shipped zoo model.",
                              nullable=True),
         "layout": Option("str", None, "A ResNet's layout: preactivation (the zoo's: tensorpack's pre-activation "
                                       "example) or original (the original ANNT tool's, wiki: Models and "
