@@ -6,6 +6,7 @@ batched inference with inputs quantized as the model declares, and ART's black-b
 attacks that need only outputs: Square, Boundary, HopSkipJump).
 """
 import copy
+import hashlib
 import json
 import threading
 import warnings
@@ -21,6 +22,10 @@ from .precision import Precision
 #: ``float32``: the simulation's float graph as is; ``dynamic``: weights stored in int8, computed in float;
 #: ``int8``: full-integer (weights and activations int8, int8 input and output), calibrated on a representative set.
 FORMATS = ("float32", "dynamic", "int8")
+# TensorFlow 2.21 warns at every interpreter's creation and deletion that tf.lite.Interpreter is deprecated (it still
+# runs; ai_edge_litert would be a new dependency): silenced for good, as a deletion may come at interpreter exit.
+warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated", category=UserWarning)
+
 #: The exported model's file in an export folder.
 TFLITE = "model.tflite"
 #: Images of the training split the int8 converter calibrates its activation ranges on.
@@ -99,14 +104,17 @@ class DeployedModel:
         self.path = None if isinstance(model, bytes) else Path(model)
         self.card = card
         content = model if isinstance(model, bytes) else _read(self.path)
-        try:
-            with warnings.catch_warnings(), quiet_stderr():
-                warnings.simplefilter("ignore", UserWarning)  # "tf.lite.Interpreter is deprecated": it still runs
+        failure = None
+        with warnings.catch_warnings(), quiet_stderr():
+            warnings.simplefilter("ignore", UserWarning)  # the deprecation warning (see above), here too under pytest
+            try:
                 self.interpreter = tf.lite.Interpreter(model_content=content)
                 self.interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as error:
-            raise DeploymentError(f"{self.path or 'the model'} is not a TFLite model that loads: "
-                                  f"{str(error).splitlines()[0]}") from None
+            except (ValueError, RuntimeError) as error:
+                # Caught in here, so that the half-made interpreter is freed while TensorFlow's C++ output is caught.
+                failure = str(error).splitlines()[0]
+        if failure is not None:
+            raise DeploymentError(f"{self.path or 'the model'} is not a TFLite model that loads: {failure}")
         self.content, self.batch_size, self._batch = content, batch_size, None
         self._lock = threading.Lock()  # one interpreter, and attacks (Boundary) call it from several threads
         (self._input,), (self._output,) = self.interpreter.get_input_details(), self.interpreter.get_output_details()
@@ -183,9 +191,13 @@ class DeployedModel:
 
 
 def holds_export(path):
-    """Whether ``path`` is an exported model: a ``.tflite`` file, or a folder holding ``model.tflite``."""
+    """Whether ``path`` is an exported model: a ``.tflite`` file, or a folder holding ``model.tflite`` or the card of
+    one (whose file may be missing: loading then says so)."""
     path = Path(path)
-    return (path / TFLITE).is_file() if path.is_dir() else path.suffix == ".tflite"
+    if not path.is_dir():
+        return path.suffix == ".tflite"
+    card = path / "model_card.json"
+    return (path / TFLITE).is_file() or (card.is_file() and "tflite" in json.loads(card.read_text()))
 
 
 def load_deployed(path, batch_size=256):
@@ -194,7 +206,13 @@ def load_deployed(path, batch_size=256):
     folder = path if path.is_dir() else path.parent
     card_path = folder / "model_card.json"
     card = json.loads(card_path.read_text()) if card_path.is_file() else None
-    return DeployedModel(folder / TFLITE if path.is_dir() else path, batch_size, card)
+    file = folder / TFLITE if path.is_dir() else path
+    recorded = (card or {}).get("tflite_sha256")
+    if recorded and file.name == card.get("tflite") and file.is_file() and \
+            hashlib.sha256(file.read_bytes()).hexdigest() != recorded:
+        raise DeploymentError(f"{file} is not the file its model card describes (its SHA-256 differs from the card's "
+                              "tflite_sha256): exported again, or copied in from another export?")
+    return DeployedModel(file, batch_size, card)
 
 
 def _read(path):

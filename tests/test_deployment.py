@@ -11,7 +11,7 @@ from annt.deployment import DeployedModel, default_format, export_tflite, repres
 from annt.errors import DeploymentError
 from annt.precision import Precision
 
-from conftest import needs_mnist
+from conftest import REPO, needs_mnist
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +189,18 @@ def test_adversarial_sets_made_on_the_simulation_are_evaluated_on_the_deployed_m
     sets = [AdversarialSet.load(tmp_path / name / "model_a-mnist-fp-tflite-int8-square" / "run-1") for name in "ab"]
     np.testing.assert_array_equal(sets[0].adversarial, sets[1].adversarial)
     assert (deployed.predict(sets[0].adversarial) != sets[0].labels).any()
+
+
+def test_a_tflite_that_is_not_the_one_its_card_describes_is_named(tmp_path):
+    import shutil
+    from annt.deployment import load_deployed
+    folder = tmp_path / "model_a-mnist-fp-tflite-int8"
+    shutil.copytree(REPO / "reports" / "deployment" / folder.name, folder)
+    assert load_deployed(folder).format == "int8"
+    content = (folder / "model.tflite").read_bytes()
+    (folder / "model.tflite").write_bytes(content[:len(content) // 3])
+    with pytest.raises(DeploymentError, match="model.tflite is not the file its model card describes"):
+        load_deployed(folder)
+    (folder / "model.tflite").unlink()
+    with pytest.raises(DeploymentError, match="no TFLite model at"):
+        load_deployed(folder)
