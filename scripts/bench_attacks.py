@@ -8,9 +8,10 @@ batch size; whether ANNT's adversarial images equal plain ART's; the model evalu
 attack needed per sample; the machine's limit (best batched forward and input-gradient
 throughput); the efficiency (time the needed evaluations take at the limit / measured time);
 and the projected wall time of the paper's grid (5 attacks x 7 precisions x 1,000 samples x 3
-runs) per column. Writes ``reports/performance.md`` (and ``.json``) ending with its command.
+runs) per column. Beside the TF graph's limit, the forward throughput of the model exported to TensorFlow Lite
+(``reports/deployment/``, the format its precision exports to by default) run by the interpreter. Writes ``reports/performance.md`` (and ``.json``) ending with its command.
 
-    python scripts/bench_attacks.py                       # the full benchmark (about 40 min)
+    python scripts/bench_attacks.py                       # the full benchmark (about 75 min)
     python scripts/bench_attacks.py --models model_a:FP --attacks cw_l2 --output /tmp/bench
 """
 import argparse
@@ -32,6 +33,7 @@ from art.attacks.evasion import ProjectedGradientDescent
 from annt.adversarial_sets import select_samples
 from annt.attack_params import resolve_params
 from annt.attacks import ATTACKS, boundary_starts, generate
+from annt.deployment import default_format, load_deployed
 from annt.estimator import art_classifier
 from annt.manifest import REPO_ROOT, RunRecord
 from annt.outputs import write_atomic, write_json
@@ -118,6 +120,25 @@ def machine_limit(trained, classifier, images, labels, repeats=3):
     return best
 
 
+def deployed_limit(trained, images, repeats=3):
+    """Best forward rows/s of the shipped TFLite export of ``trained`` (batch sizes 1, 32, 256; the interpreter
+    on every core), with its folder and format; None where reports/deployment/ has no export of it."""
+    format = default_format(trained.precision)
+    folder = REPO_ROOT / "reports" / "deployment" / f"{trained.name}-{trained.dataset}-{trained.precision.slug}-tflite-{format}"
+    if not folder.is_dir():
+        return None
+    deployed = load_deployed(folder)
+    best = 0.0
+    for batch in (1, 32, 256):
+        rows = images[:max(batch, 32)]
+        deployed.logits(rows, batch)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            deployed.logits(rows, batch)
+            best = max(best, len(rows) / (time.perf_counter() - start))
+    return {"export": str(folder.relative_to(REPO_ROOT)), "format": format, "forward": best}
+
+
 def needed_seconds(evaluations, limit):
     """Time the evaluations an attack needed take at the machine's limit.
 
@@ -136,8 +157,11 @@ def bench_model(model_name, precision, attacks, seed):
     plain = art_classifier(trained, fast=False)
     _warm_up(trained, plain, every_class=True)
     limit = machine_limit(trained, art_classifier(trained), images, labels)
+    deployed = deployed_limit(trained, images)
     print(f"{model_name} {precision}: limit {limit['forward']:.0f} forward rows/s, "
-          f"{limit['gradient']:.0f} gradient rows/s", flush=True)
+          f"{limit['gradient']:.0f} gradient rows/s; TFLite "
+          + ("no export" if deployed is None else f"{deployed['format']} {deployed['forward']:.0f} forward rows/s"),
+          flush=True)
     rows = {}
     for name in attacks:
         params = resolve_params(name, trained.dataset, {})
@@ -169,7 +193,8 @@ def bench_model(model_name, precision, attacks, seed):
             f"{row['art_default_batch_s_per_sample']:.4f}; max |diff| {row['max_abs_difference']:.2g}")
         print(f"  {name:10s} ANNT {row['annt_s_per_sample']:.4f} s/sample, {art}; efficiency {row['efficiency']:.2f}",
               flush=True)
-    return {"model": model_name, "precision": precision, "dataset": trained.dataset, "limit": limit, "attacks": rows}
+    return {"model": model_name, "precision": precision, "dataset": trained.dataset, "limit": limit,
+            "deployed": deployed, "attacks": rows}
 
 
 COLUMNS = {"annt": "annt_s_per_sample", "art_same_batch": "art_same_batch_s_per_sample",
@@ -216,11 +241,18 @@ def markdown(results, projections, command, record):
              "one sample at a time, Square's and AutoAttack's batches shrinking to the samples still standing) "
              "cannot reach the limit, by the algorithms' design;",
              "- **identical**: ANNT's adversarial images equal plain ART's bit for bit (else the largest "
-             "difference).", ""]
+             "difference);",
+             "- **TFLite**: the best forward throughput (batch sizes 1, 32, 256) of the model's export in "
+             "`reports/deployment/` run by TensorFlow Lite's interpreter on every core, beside the TF graph's "
+             "(the device model has no gradients: black-box attacks on it pay this rate per query).", ""]
     for result in results:
         limit = result["limit"]
         lines += [f"## {result['model']} {result['precision']} ({result['dataset']})", "",
-                  f"Limit: {limit['forward']:,.0f} forward rows/s, {limit['gradient']:,.0f} input-gradient rows/s.", "",
+                  f"Limit: {limit['forward']:,.0f} forward rows/s, {limit['gradient']:,.0f} input-gradient rows/s.",
+                  "TFLite: no export in reports/deployment/." if result.get("deployed") is None else
+                  f"TFLite ({result['deployed']['format']}, `{result['deployed']['export']}`): "
+                  f"{result['deployed']['forward']:,.0f} forward rows/s, "
+                  f"{result['deployed']['forward'] / limit['forward']:.2f} of the TF graph's.", "",
                   "| attack | samples | ANNT s/sample | ART same batch s/sample | ART default batch s/sample | "
                   "ANNT speed-up (same / default batch) | identical | forwards / gradients per sample | "
                   "needed s/sample | efficiency |",
