@@ -62,7 +62,8 @@ KEYS = {
               "diagnose": "study.diagnose", "diagnose_samples": "diagnose.samples", "robustness": "study.robustness",
               "robustness_eps": "robustness.eps", "robustness_params": "robustness.params", "models": "study.models",
               "seeds": "study.seeds", "train": "study.train", "epochs": "train.epochs", "source": "model.source",
-              "dataset": "data.dataset", "data_path": "data.path", "layout": "model.layout"},
+              "dataset": "data.dataset", "data_path": "data.path", "layout": "model.layout",
+              "deployed": "study.deployed", "deployed_attack": "study.deployed_attack"},
     "diagnose": {**_COMMON, **{k: v for k, v in _ATTACK.items() if k != "runs"}, "checkpoint": "model.checkpoint",
                  "reference": "diagnose.reference", "eps": "diagnose.eps", "diagnose_params": "diagnose.params",
                  "reference_checkpoint": "diagnose.reference_checkpoint"},
@@ -196,7 +197,7 @@ def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), param
           images=6, diagnose=False, diagnose_samples=None, robustness=True, robustness_eps=None,
           robustness_params=None, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
           overwrite=False, models=None, seeds=None, train=False, epochs=None, source=None, dataset=None, data_path=None,
-          layout=None):
+          layout=None, deployed=False, deployed_attack="square"):
     """Every attack of ``attacks`` on ``model`` at each of ``precisions`` (``samples`` x ``runs``
     each; ``params``: ``{attack: {ART parameter: value}}``), the transfer matrices of the attacks in
     ``transfer``, and the report (``<study folder>/report``). The models: the shipped zoo's, or ``models`` (a folder
@@ -206,7 +207,9 @@ def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), param
     from its last saved batch; ``executor="ray"`` runs each cell as a Ray task. ``diagnose=True`` also checks
     every precision for gradient masking (on ``diagnose_samples``, else ``samples``; see :func:`diagnose`).
     ``robustness=True`` measures every precision as :func:`robustness` does (``robustness_eps``,
-    ``robustness_params``), for the report's ``robustness.md``.
+    ``robustness_params``), for the report's ``robustness.md``. ``deployed=True`` also exports every precision that
+    maps to integers to TFLite int8, applies every attack's sets to it and runs ``deployed_attack`` on it and on the
+    simulation, for the report's ``deployed.md`` (wiki: Deployment).
 
     >>> result = study("model_a", ["FP", "1,1,32"], ["fgsm"], samples=10, transfer=["fgsm"], robustness=False,
     ...                output_dir="runs")

@@ -34,6 +34,10 @@ DEFAULTS = {
     # Not in the paper: AutoAttack's standard L-inf ensemble (annt/autoattack.py), RobustBench's settings.
     "autoattack": {"eps": 0.3, "apgd_iter": 100, "n_target_classes": 9, "square_queries": 5000, "p_init": 0.8,
                    "batch_size": 256},
+    # Not in the paper: HopSkipJump (Chen et al. 2020), the decision-based successor of Boundary, minimal L2 at
+    # ART's defaults; it needs only the predicted class, so it attacks a deployed model as readily as the simulation.
+    "hopskipjump": {"norm": 2, "max_iter": 50, "max_eval": 10000, "init_eval": 100, "init_size": 100,
+                    "batch_size": 64},
 }
 
 #: The attack names, in the order help and reports list them.
@@ -74,7 +78,7 @@ RANGES = {
 }
 
 #: Parameters that take one of a few values instead of a number, by ART name.
-CHOICES = {"norm": ("inf", 2),  # Square: L-inf (YAML inf or .inf) or L2
+CHOICES = {"norm": ("inf", 2),  # Square, HopSkipJump: L-inf (YAML inf or .inf) or L2
            "loss": ("ce", "dlr", "dlr_targeted"),  # APGD
            "temperature": ("none", "njs", "hns")}  # PGD: ART's, or PGD++ with NJS or HNS scaling
 

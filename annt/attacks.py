@@ -1,5 +1,5 @@
 """The attacks: the paper's five (FGSM, JSMA, UAP, CW-L2, Boundary) and those the field's evaluations use (PGD and
-PGD++, Square, APGD, AutoAttack), each run through its ART class or, where ART falls short, ANNT's own.
+PGD++, Square, APGD, AutoAttack, HopSkipJump), each run through its ART class or, where ART falls short, ANNT's own.
 
 Their parameters and values live in :mod:`annt.attack_params`; every one is passed to ART explicitly.
 :func:`generate` runs one attack through ART, with a progress bar that counts samples.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from unittest import mock
 
 import numpy as np
-from art.attacks.evasion import (BoundaryAttack, CarliniL2Method, FastGradientMethod, SaliencyMapMethod,
+from art.attacks.evasion import (BoundaryAttack, CarliniL2Method, FastGradientMethod, HopSkipJump, SaliencyMapMethod,
                                  SquareAttack, UniversalPerturbation)
 from art.attacks.evasion import universal_perturbation
 from art.utils import random_targets
@@ -65,6 +65,22 @@ class TracedBoundaryAttack(BoundaryAttack):
                 row[:len(trace)] = trace[:self.max_iter + 1]
                 row[len(trace):] = trace[-1]
         return table
+
+
+class SeededHopSkipJump(HopSkipJump):
+    """ART's HopSkipJump, untargeted, from the seeded starting points of :func:`boundary_starts`. Own code for the
+    same reason as :class:`TracedBoundaryAttack`: ART searches starting points with an unseeded generator."""
+
+    def generate(self, x, y=None, **kwargs):
+        if kwargs.get("x_adv_init") is None:
+            raise ValueError("SeededHopSkipJump starts from x_adv_init (annt.attacks.boundary_starts)")
+        return super().generate(x, y, **kwargs)
+
+    def _init_sample(self, x, y, y_p, init_pred, adv_init, mask, clip_min, clip_max):
+        """The seeded starting point, or None where :func:`boundary_starts` found none: the image stays as it is."""
+        if init_pred != y_p:
+            return adv_init.astype(np.float32), y_p
+        return None
 
 
 def _call_extras(attack):
@@ -123,7 +139,13 @@ ATTACKS = {
     "apgd": AttackSpec(APGD),
     # ANNT's own AutoAttack (annt/autoattack.py): ART's refuses TF1 classifiers. Its members draw from NumPy.
     "autoattack": AttackSpec(AutoAttack),
+    # ART's HopSkipJump from seeded starting points; it works sample by sample drawing from NumPy's global
+    # generator, so its calls run one after the other, 10 samples each, as Boundary's.
+    "hopskipjump": AttackSpec(SeededHopSkipJump, fixed={"targeted": False, "verbose": False}, chunk=10),
 }
+
+#: The attacks that start from :func:`boundary_starts`, the first noise image the model misclassifies.
+SEEDED_STARTS = ("boundary", "hopskipjump")
 
 
 def generate(trained, classifier, name, params, images, labels, seed, progress=None, parts=None, label=None):
@@ -158,7 +180,7 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
         if name == "jsma":
             # ART's draw for y=None, made once for the whole set, so that ANNT's per-batch calls change nothing.
             y = random_targets(np.argmax(classifier.predict(images), axis=1), classifier.nb_classes)
-        starts = boundary_starts(trained, images, labels, params["init_size"], seed) if name == "boundary" else None
+        starts = boundary_starts(trained, images, labels, params["init_size"], seed) if name in SEEDED_STARTS else None
         size = len(images) if spec.chunk is None else params[spec.chunk] if isinstance(spec.chunk, str) else spec.chunk
         calls = [slice(start, start + size) for start in range(0, len(images), size)]
         done = parts.finished() if parts is not None else {}

@@ -159,6 +159,10 @@ def _attack_name(value):
     return value
 
 
+#: The tasks an exported TensorFlow Lite model (model.checkpoint: an export folder) can be given to, and the
+#: attacks that run on it (they need only its outputs).
+DEPLOYED_TASKS = ("test", "evaluate", "attack")
+DEPLOYED_ATTACKS = ("square", "boundary", "hopskipjump")
 #: The longest file or folder name most file systems take, in bytes.
 NAME_MAX = 255
 #: The largest seed: NumPy's generators take seeds below 2**32, and training's augmentation uses seed + 1.
@@ -190,7 +194,8 @@ SCHEMA = {
                                                "the checkpoint's (model card), else FP.", nullable=True),
         "checkpoint": Option("path", None, "Run folder, model.npz or checkpoint to load (tasks test, attack, "
                                            "evaluate, ...), or an export folder of task export (tasks test, evaluate "
-                                           "and attack with square or boundary: the deployed model); null = the "
+                                           "and attack with square, boundary or hopskipjump: the deployed model); "
+                                           "null = the "
                                            "shipped zoo model.",
                              nullable=True),
         "layout": Option("str", None, "A ResNet's layout: preactivation (the zoo's: tensorpack's pre-activation "
@@ -276,6 +281,13 @@ SCHEMA = {
         "robustness": Option("bool", True, "task study: also measure every precision's apparent against real "
                                            "robustness (see the robustness section), a table and figure in the "
                                            "report."),
+        "deployed": Option("bool", False, "task study: also export every precision that maps to integers (FP, 8 bits "
+                                          "and below) to TFLite int8, apply every attack's sets to it and attack it "
+                                          "directly with study.deployed_attack: simulated against deployed in the "
+                                          "report."),
+        "deployed_attack": Option("str", "square", "task study, study.deployed: the black-box attack run on the int8 "
+                                                   "model and on the simulation (its parameters: study.params).",
+                                  choices=DEPLOYED_ATTACKS),
     },
     "diagnose": {
         "reference": Option("precision", "FP", "task diagnose (and study.diagnose): the shipped model of the same "
@@ -303,8 +315,8 @@ SCHEMA = {
                                       "dynamic (int8 weights, float compute) or int8 (full integer); null = int8 for "
                                       "FP and DoReFa at 8 bits or fewer, float32 above (wiki: Deployment).",
                          choices=("float32", "dynamic", "int8"), nullable=True),
-        "representative": Option("int", 200, "task export: training images, drawn from the seed, the int8 converter "
-                                             "calibrates its activation ranges on.", minimum=1),
+        "representative": Option("int", 200, "task export (and study.deployed): training images, drawn from the seed, "
+                                             "the int8 converter calibrates its activation ranges on.", minimum=1),
     },
     "report": {
         "folder": Option("path", None, "task report: a study folder whose report to (re)write from its saved "
@@ -511,22 +523,26 @@ def _dataset(data, architecture, card):
 def _study_settings(study, dataset):
     """The study section, each attack's parameters resolved (given over the paper's over ANNT's defaults)."""
     attacks, given = study["attacks"] or (), study["params"] or {}
+    tuned = (*attacks, study["deployed_attack"]) if study["deployed"] and study["deployed_attack"] not in attacks \
+        else attacks
     for name in given:
-        if name not in attacks:
-            raise ConfigError(f"study.params.{name}: not one of study.attacks; allowed: {', '.join(attacks) or 'none'}")
+        if name not in tuned:
+            raise ConfigError(f"study.params.{name}: not one of study.attacks{' or study.deployed_attack' * (tuned != attacks)}; "
+                              f"allowed: {', '.join(tuned) or 'none'}")
     transfer = attacks if study["transfer"] is True else () if study["transfer"] is False else study["transfer"]
     for name in transfer:
         if name not in attacks:
             raise ConfigError(f"study.transfer: {excerpt(name)} is not one of study.attacks; allowed: {', '.join(attacks)}")
     params = {}
-    for name in attacks:
+    for name in tuned:
         try:
             params[name] = resolve_params(name, dataset, given.get(name))
         except AttackParameterError as error:
             raise ConfigError(f"study.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
     return StudySettings(study["precisions"] or (), attacks, params, transfer, study["executor"],
                          study["ray_address"], study["reference"], study["images"], study["diagnose"],
-                         study["robustness"], study["seeds"] or (), study["train"], study["models"])
+                         study["robustness"], deployed=study["deployed"], deployed_attack=study["deployed_attack"],
+                         seeds=study["seeds"] or (), train=study["train"], models=study["models"])
 
 
 def _diagnose_settings(diagnose, dataset, reference_checkpoint):
@@ -664,12 +680,6 @@ def _check_evaluate(settings):
     _check_zoo_model(settings)
     if settings.evaluate.adversarial is None:
         raise ConfigError("evaluate.adversarial: task evaluate needs the adversarial set(s) to apply")
-
-
-#: The tasks an exported TensorFlow Lite model (model.checkpoint: an export folder) can be given to, and the
-#: attacks that run on it (they need only its outputs).
-DEPLOYED_TASKS = ("test", "evaluate", "attack")
-DEPLOYED_ATTACKS = ("square", "boundary")
 
 
 #: Checks that depend on the task.

@@ -23,6 +23,8 @@ from .precision import Precision
 #: ``float32``: the simulation's float graph as is; ``dynamic``: weights stored in int8, computed in float;
 #: ``int8``: full-integer (weights and activations int8, int8 input and output), calibrated on a representative set.
 FORMATS = ("float32", "dynamic", "int8")
+#: The full-integer format: what a device without a float unit runs.
+INTEGER_FORMAT = "int8"
 # TensorFlow 2.21 warns at every interpreter's creation and deletion that tf.lite.Interpreter is deprecated (it still
 # runs; ai_edge_litert would be a new dependency): silenced for good, as a deletion may come at interpreter exit.
 warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated", category=UserWarning)
@@ -37,7 +39,7 @@ def default_format(precision):
     """``int8`` where the model's numbers fit 8-bit integers (FP, and DoReFa at 8 bits or fewer), else
     ``float32``: DoReFa's 12- and 16-bit levels are finer than int8's, TFLite has no 12- or 16-bit kernels."""
     fits = precision.is_full or (precision.weights <= 8 and precision.activations <= 8)
-    return "int8" if fits else "float32"
+    return INTEGER_FORMAT if fits else "float32"
 
 
 def integer_notes(precision, format, operators):

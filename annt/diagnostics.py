@@ -7,11 +7,16 @@ full-precision one): the samples are test images both classify correctly, so eve
 A check is *flagged* when it shows a sign of masking; a flag is a reason to distrust the model's
 robustness numbers, not a proof that it masks.
 """
+import hashlib
+import itertools
+import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 from art.utils import to_categorical
 
+from .adversarial_sets import Parts
 from .attack_params import pgd_at
 from .attacks import generate
 from .estimator import art_classifier
@@ -95,14 +100,15 @@ class Diagnosis:
         return [f"{check.verdict:>12}  {check.name:<{width}}  {check.finding}" for check in self.checks]
 
 
-def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, seed=0, batch_size=256):
+def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, seed=0, batch_size=256, parts=None):
     """Run every check on ``trained`` beside ``reference`` (the same architecture, e.g. at full precision).
 
     ``images``/``labels``: samples both models classify correctly. ``params``: ART parameters of ``fgsm``,
     ``pgd``, ``square`` and ``autoattack`` (the last two run at FGSM's eps; and of ``attack``, when given: the
     attack whose transfer from the reference is compared with its direct use). ``eps_grid``: the robustness
     curve's budgets (0, FGSM's ``eps`` and the unbounded 1.0 are always added). Its progress bar weighs each
-    attack's samples by their cost.
+    attack's samples by their cost. ``parts``: a folder keeping each attack's finished batches (one subfolder per
+    attack run), so that a diagnosis killed midway resumes where it stopped, with the same results.
     """
     same = trained is reference
     fgsm_eps = params["fgsm"]["eps"]
@@ -114,9 +120,16 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
         ([(attack, params[attack])] * 2 if attack and not same else [])
     bar = CostBar(sum(cost_per_sample(*call) for call in calls) * len(labels), len(calls) * len(labels), "diagnose")
 
+    numbers = itertools.count(1)
+
     def run(model, name, attack_params):
+        made_as = json.dumps({"attack": name, "params": attack_params, "seed": seed, "model": str(model.checkpoint),
+                              "samples": hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()},
+                             sort_keys=True)
+        store = None if parts is None else Parts(Path(parts) / f"{next(numbers):02d}-{name}",
+                                                 hashlib.sha256(made_as.encode()).hexdigest())
         return generate(model, art_classifier(model), name, attack_params, images, labels, seed,
-                        progress=bar.part(cost_per_sample(name, attack_params)))
+                        progress=bar.part(cost_per_sample(name, attack_params)), parts=store)
 
     def success(model, adversarial):
         return model.predict(adversarial, batch_size) != labels

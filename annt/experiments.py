@@ -6,6 +6,7 @@ several precisions of one architecture. Their tables are made in :mod:`annt.tabl
 """
 import hashlib
 import json
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -292,13 +293,29 @@ def check_export_folder(settings):
 
 
 def run_export(settings):
-    """Export one model to TensorFlow Lite (:mod:`annt.deployment`): ``model.tflite`` and ``model_card.json`` (format,
-    SHA-256, size, each tensor's type, the operators, the deployed model's test accuracy beside the simulated one
-    and how often they agree, what does not map to integers) in :func:`~annt.outputs.export_folder`."""
-    from .deployment import TFLITE, DeployedModel, export_tflite, integer_notes, representative_indices
+    """Export one model to TensorFlow Lite (:func:`export_model`) into :func:`~annt.outputs.export_folder`."""
     record = RunRecord()
     trained = load_trained(settings.model)
-    data, format = settings.data, export_format(settings)
+    format = export_format(settings)
+    content, card = export_model(settings, trained, format, record)
+    folder = claim(export_folder(settings, format), settings.output)
+    write_export(folder, content, card)
+    print(f"{trained.name} {trained.precision} ({trained.dataset}) as TFLite {format}: {len(content):,} bytes; test "
+          f"accuracy deployed {card['deployed_accuracy']:.4f}, simulated {card['simulated_accuracy']:.4f}, same "
+          f"class on {card['agreement']:.2%} of {card['test_samples']:,} images")
+    for note in card["not_mapped"]:
+        print(f"  {note}")
+    print(f"results: {folder}")
+    return folder
+
+
+def export_model(settings, trained, format, record):
+    """``trained`` as a TensorFlow Lite file in ``format`` (:mod:`annt.deployment`; an int8 model calibrated on
+    ``settings.export.representative`` training images drawn with the config's seed) and its card: format, SHA-256,
+    size, each tensor's type, the operators, the deployed model's test accuracy beside the simulated one and how
+    often they agree, what does not map to integers."""
+    from .deployment import TFLITE, DeployedModel, export_tflite, integer_notes, representative_indices
+    data = settings.data
     train_images, _ = load_dataset(data.dataset, "train", data.dir, data.download, data.path)
     chosen = representative_indices(len(train_images), settings.seed, settings.export.representative)
     content = export_tflite(trained, format, train_images[chosen])
@@ -306,8 +323,6 @@ def run_export(settings):
     images, labels = test_split(data)
     simulated_predictions = trained.predict(images, settings.test.batch_size)
     deployed_predictions = deployed.predict(images)
-    folder = claim(export_folder(settings, format), settings.output)
-    write_atomic(folder / TFLITE, lambda temporary: Path(temporary).write_bytes(content))
     types = deployed.tensor_types()
     card = record.manifest(
         settings, **describe(trained), activation_bound=trained.model.activation_bound, layout=trained.model.layout,
@@ -321,14 +336,16 @@ def run_export(settings):
         deployed_accuracy=round(float(np.mean(deployed_predictions == labels)), 6),
         agreement=round(float(np.mean(simulated_predictions == deployed_predictions)), 6),
         tensors=types)
+    return content, card
+
+
+def write_export(folder, content, card):
+    """``model.tflite`` and ``model_card.json`` into ``folder``, each atomically (the card last: its presence says
+    the export is whole)."""
+    from .deployment import TFLITE
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / TFLITE, lambda temporary: Path(temporary).write_bytes(content))
     write_json(folder / "model_card.json", card)
-    print(f"{trained.name} {trained.precision} ({trained.dataset}) as TFLite {format}: {len(content):,} bytes; test "
-          f"accuracy deployed {card['deployed_accuracy']:.4f}, simulated {card['simulated_accuracy']:.4f}, same "
-          f"class on {card['agreement']:.2%} of {len(labels):,} images")
-    for note in card["not_mapped"]:
-        print(f"  {note}")
-    print(f"results: {folder}")
-    return folder
 
 
 def diagnosis_samples(settings, trained, reference):
@@ -342,15 +359,16 @@ def diagnosis_samples(settings, trained, reference):
     return images[indices], labels[indices]
 
 
-def diagnose_model(settings, trained, reference, attack=None):
+def diagnose_model(settings, trained, reference, folder, attack=None):
     """:func:`annt.diagnostics.diagnose` of ``trained`` beside ``reference`` on ``diagnose.samples`` (else
     ``attack.samples``) test images both classify correctly; ``attack`` (AttackSettings) is compared made on the
-    model and transferred from the reference."""
+    model and transferred from the reference. The attacks' finished batches are kept in ``<folder>/parts/``
+    until :func:`write_diagnosis`, so that a killed diagnosis resumes."""
     images, labels = diagnosis_samples(settings, trained, reference)
     params = {**settings.diagnose.params, **({attack.name: attack.params} if attack else {})}
     return diagnose(trained, reference, images, labels, params,
                     settings.diagnose.eps or EPS_GRID[settings.data.dataset], attack and attack.name, settings.seed,
-                    settings.test.batch_size)
+                    settings.test.batch_size, parts=Path(folder) / "parts")
 
 
 def load_reference(settings, trained):
@@ -367,7 +385,8 @@ def write_diagnosis(folder, diagnosis, names):
     curves = {names[label]: curve for label, curve in diagnosis.curves.items()}
     write_atomic(folder / "robustness_curve.png", lambda temporary: viz.plt.close(
         viz.robustness_curves(curves, save=Path(temporary))))
-    write_json(folder / "diagnostics.json", diagnosis.as_dict())  # last: its presence means the diagnosis is done
+    write_json(folder / "diagnostics.json", diagnosis.as_dict())  # its presence means the diagnosis is done
+    shutil.rmtree(folder / "parts", ignore_errors=True)
 
 
 def run_diagnose(settings):
@@ -376,8 +395,8 @@ def run_diagnose(settings):
     record = RunRecord()
     trained = load_trained(settings.model)
     reference = load_reference(settings, trained)
-    diagnosis = diagnose_model(settings, trained, reference, settings.attack)
     folder = claim(diagnosis_folder(settings), settings.output)
+    diagnosis = diagnose_model(settings, trained, reference, folder, settings.attack)
     write_diagnosis(folder, diagnosis, {"model": f"{trained.name} {trained.precision}",
                                         "reference": f"{reference.name} {reference.precision} (reference)"})
     text = diagnosis_text(f"{trained.name} {trained.precision} ({trained.dataset}) beside {reference.precision}",

@@ -35,6 +35,9 @@ def cost_per_sample(attack, params):
         return float(params["max_iter"] * params["nb_restarts"] * targets)
     if attack == "autoattack":  # at most: every member on every sample
         return float(params["apgd_iter"] * (1 + params["n_target_classes"]) + 0.4 * params["square_queries"])
+    if attack == "hopskipjump":  # init_eval * sqrt(step) queries (at most max_eval) a step, batched like Boundary's
+        return 0.06 * sum(min(params["init_eval"] * (step ** 0.5), params["max_eval"])
+                          for step in range(1, params["max_iter"] + 1)) + 2.0 * params["max_iter"]
     if attack == "square":  # one forward pass per query; a sample it breaks stops early, so this is the most
         return 0.4 * params["max_iter"] * params["nb_restarts"]
     raise ValueError(f"unknown attack {attack!r}")

@@ -5,7 +5,9 @@ precision and attack, beside the paper's numbers when the study names that refer
 (JSMA's mean L0), ``table3`` (clean accuracy), one transfer matrix per transfer attack. Figures (PNG):
 adversarial accuracy and mean L2 against bitwidth, clean/adversarial images per precision and attack,
 the Boundary attack's L2 over iterations, the transfer heat maps; with ``study.robustness``, FGSM against the
-field's strongest attacks per precision (``robustness.md``). ``recognisability`` counts the successful
+field's strongest attacks per precision (``robustness.md``); with ``study.deployed``, simulated against deployed
+(``deployed.md``, ``deployed.csv``, ``deployed_direct.csv``: each attack's sets on the int8 TFLite export, and a
+black-box attack run on each). ``recognisability`` counts the successful
 images that no longer show their digit or object (:mod:`annt.recognisability`) and gives Table 6 without
 them. An unfinished cell is shown as missing, never filled in.
 """
@@ -131,6 +133,7 @@ def _model_report(results, report):
         written.append(_transfer(results, report, attack))
     written += _diagnostics(results, report)
     written += _robustness(results, report)
+    written += _deployed(results, report)
     written += _figures(results, report)
     return _index(results, report, [path for path in written if path])
 
@@ -398,6 +401,102 @@ def _robustness(results, report):
              + "; ".join(f"{p}: {gap:+.3f} at ε {eps:.4g}" for p, (eps, gap) in gaps.items()) + "."]
     return [write_text(report / "robustness.md", "\n".join(text) + "\n"),
             real_robustness.precisions_figure(found, results.model, results.dataset, report / "robustness.png")]
+
+
+def _deployed(results, report):
+    """``deployed.md`` and ``deployed.csv`` (``study.deployed``): per precision exported to TFLite int8, every attack's
+    adversarial accuracy on the simulation and on the int8 model with how often the two predict the same class on the
+    adversarial images, and the black-box attack run directly on each."""
+    from .deployment import INTEGER_FORMAT, default_format
+    folder = results.folder / "deployed"
+    if not folder.is_dir():
+        return []
+    runs, rows, exports, direct = results.definition["runs"], [], {}, []
+    for precision in results.precisions:
+        export = folder / f"{results.run_name(precision)}-tflite-{INTEGER_FORMAT}"
+        if not (export / "model_card.json").is_file():
+            continue
+        exports[precision] = read_json(export / "model_card.json", DamagedFileError, "export's model card",
+                                       ("deployed_accuracy", "simulated_accuracy", "agreement", "size_bytes"))
+        for attack in results.attacks:
+            evaluation = folder / "evaluations" / f"{results.cell_folder(attack, precision).name}-on-{export.name}"
+            rows.append({"precision": precision, "attack": attack, **_simulated_and_deployed(
+                results.cell_folder(attack, precision), evaluation)})
+        for attacked in sorted((folder / "attacks").glob(f"{export.name}-*")):
+            name = attacked.name[len(export.name) + 1:]
+            simulated = results.cell_folder(name, precision) if name in results.attacks else \
+                folder / "attacks" / f"{results.run_name(precision)}-{name}"
+            direct.append({"precision": precision, "attack": name, **{
+                f"{metric}_{side}": _aggregate(path, metric) for side, path in (("simulated", simulated),
+                                                                                 ("deployed", attacked))
+                for metric in ("adversarial_accuracy", "mean_l2_successful")}})
+    if not exports:
+        return []
+    not_exported = [p for p in results.precisions if default_format(Precision.parse(p)) != INTEGER_FORMAT]
+    written = [write_csv(report / "deployed.csv", [
+        {"precision": r["precision"], "attack": r["attack"], **_flat("simulated_adversarial_accuracy", r["simulated"]),
+         **_flat("deployed_adversarial_accuracy", r["deployed"]), "same_class": r["same_class"]} for r in rows])]
+    text = [f"# Simulated against deployed: {results.model} ({results.dataset}), TFLite {INTEGER_FORMAT}", "",
+            f"Each precision that maps to integers exported to TFLite {INTEGER_FORMAT} (`deployed/`), every attack's "
+            "adversarial sets applied to it (made on the simulation, run on the device model), and a black-box attack "
+            "run directly on each. Adversarial accuracy counts the samples the model classifies correctly when clean "
+            "(each model its own); \"same class\": the adversarial images both models give the same class."
+            + (f" Not exported: {', '.join(not_exported)} (no integer form; see wiki/Deployment.md)."
+               if not_exported else ""), "",
+            "## The exports", "",
+            _markdown(["precision", "size (bytes)", "clean accuracy, simulated", f"clean accuracy, {INTEGER_FORMAT}",
+                       "same class (test split)"],
+                      [[p, f"{c['size_bytes']:,}", number(c["simulated_accuracy"]), number(c["deployed_accuracy"]),
+                        f"{c['agreement']:.2%}"] for p, c in exports.items()]), "",
+            "## Every attack's sets on the simulation and on the int8 model", "",
+            _markdown(["precision", "attack", "adv. accuracy, simulated", f"adv. accuracy, {INTEGER_FORMAT}",
+                       "difference", "same class"],
+                      [[r["precision"], r["attack"], mean_std(r["simulated"], runs), mean_std(r["deployed"], runs),
+                        _signed(None if None in (r["simulated"]["mean"], r["deployed"]["mean"])
+                                else r["deployed"]["mean"] - r["simulated"]["mean"]),
+                        "n/a" if r["same_class"] is None else f"{r['same_class']:.2%}"] for r in rows])]
+    if direct:
+        text += ["", "## A black-box attack run directly on each", "",
+                 _markdown(["precision", "attack", "adv. accuracy, simulated", f"adv. accuracy, {INTEGER_FORMAT}",
+                            "mean L2, simulated", f"mean L2, {INTEGER_FORMAT}"],
+                           [[d["precision"], d["attack"]] + [mean_std(d[f"{metric}_{side}"], runs) for metric in (
+                               "adversarial_accuracy", "mean_l2_successful") for side in ("simulated", "deployed")]
+                            for d in direct])]
+        written.append(write_csv(report / "deployed_direct.csv", [
+            {"precision": d["precision"], "attack": d["attack"],
+             **{key: value for name, cell in d.items() if isinstance(cell, dict) for key, value in _flat(name, cell).items()}}
+            for d in direct]))
+    return [write_text(report / "deployed.md", "\n".join(text) + "\n"), *written]
+
+
+def _flat(name, cell):
+    return {f"{name}_mean": cell["mean"], f"{name}_std": cell["std"]}
+
+
+def _aggregate(folder, metric):
+    """``metric``'s mean and std over runs in ``folder``'s metrics.json (None for both while it is unfinished)."""
+    path = Path(folder) / "metrics.json"
+    if not path.is_file():
+        return {"mean": None, "std": None}
+    return read_json(path, DamagedFileError, "metrics", ("aggregate",))["aggregate"][metric]
+
+
+def _simulated_and_deployed(cell, evaluation):
+    """Adversarial accuracy of a cell's sets on its simulated model and on the int8 export, and the share of
+    adversarial images the two give the same class, over the runs both have."""
+    same, total = 0, 0
+    for run in sorted(Path(evaluation).glob("run-*/per_sample.csv")):
+        simulated = Path(cell) / run.parent.name / "per_sample.csv"
+        if simulated.is_file():
+            a, b = _predictions(simulated), _predictions(run)
+            same, total = same + int(np.sum(a == b)), total + len(a)
+    return {"simulated": _aggregate(cell, "adversarial_accuracy"),
+            "deployed": _aggregate(evaluation, "adversarial_accuracy"), "same_class": same / total if total else None}
+
+
+def _predictions(path):
+    with open(path, newline="") as stream:
+        return np.array([int(row["adversarial_prediction"]) for row in csv.DictReader(stream)])
 
 
 def _cell_transfer_check(results, attack, precision, reference, cell):

@@ -97,6 +97,8 @@ class StudySettings:
     images: int = 6
     diagnose: bool = False  # also diagnose every precision (annt.diagnostics), one block per cell in the report
     robustness: bool = True  # also measure every precision's apparent against real robustness (annt.real_robustness)
+    deployed: bool = False  # also attack each precision's int8 TFLite export: simulated against deployed
+    deployed_attack: str = "square"  # the black-box attack run directly on the int8 export and on the simulation
     seeds: tuple = ()  # training seeds: one model per precision and seed; () = one model per precision
     train: bool = False  # train every model found nowhere (into the study folder's models/) before attacking
     models: object = None  # as given: None (the zoo), a folder, or {Precision: [run folder, ...]}

@@ -3,8 +3,9 @@ matrices, and the report, in one resumable run, in this process or as Ray tasks.
 
 A study folder holds ``study.json`` (what the study is, and each model's clean accuracy), ``cells/``
 (one attack folder per attack and precision, see :func:`annt.experiments.run_attack`), ``transfer/``,
-``diagnostics/`` and ``robustness/`` (one folder per precision) and ``report/``. Resuming keeps every finished run and continues an unfinished one from its last saved
-batch, so a killed study loses at most the batches in flight and ends as if never stopped.
+``diagnostics/`` and ``robustness/`` (one folder per precision), ``deployed/`` (the int8 exports, their
+evaluations and direct attacks) and ``report/``. Resuming keeps every finished run and continues an unfinished one
+from its last saved batch, so a killed study loses at most the batches in flight and ends as if never stopped.
 """
 import json
 import time
@@ -12,8 +13,8 @@ from dataclasses import dataclass, replace
 
 from .errors import DamagedFileError, ResumeError
 from .data import resolve_data_dir, split_size
-from .experiments import (clean_accuracies, diagnose_model, load_reference, load_trained, measure_robustness,
-                          run_attack, run_evaluate, write_diagnosis)
+from .experiments import (clean_accuracies, diagnose_model, export_model, load_reference, load_trained,
+                          measure_robustness, run_attack, run_evaluate, write_diagnosis, write_export)
 from .manifest import RunRecord
 from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, read_json,
                       study_folder, write_json)
@@ -92,7 +93,8 @@ def definition(settings):
     seeds = {"seeds": list(settings.study.seeds)} if settings.study.seeds else {}
     layout = {"layout": settings.model.layout} if settings.model.layout not in (None, "preactivation") else {}
     return {"model": settings.model.name, "dataset": settings.data.dataset, "seed": settings.seed, **seeds, **layout,
-            "precisions": [str(p) for p in settings.study.precisions], "attacks": settings.study.params,
+            "precisions": [str(p) for p in settings.study.precisions],
+            "attacks": {name: settings.study.params[name] for name in settings.study.attacks},
             "samples": settings.attack.samples, "runs": settings.attack.runs, "selection": settings.attack.selection,
             "transfer": list(settings.study.transfer)}
 
@@ -147,6 +149,8 @@ def run_study(settings):
         _diagnose_models(settings, cells, models, folder / "diagnostics")
     if settings.study.robustness:
         _measure_models(settings, cells, models, folder / "robustness")
+    if settings.study.deployed:
+        _deploy_models(settings, cells, models, folder / "deployed")
     report = write_report(folder)
     write_json(folder / "manifest.json", record.manifest(settings))
     print(f"study: {folder}\nreport: {report}")
@@ -212,7 +216,7 @@ def _diagnose_models(settings, cells, models, folder):
         reference = models[own[0]] if own else load_reference(cell.settings, trained)
         print(f"diagnosing {cell.precision}{_seed_text(cell.model)} beside {reference.precision} "
               f"(model {number} of {len(first)})")
-        diagnosis = diagnose_model(cell.settings, trained, reference)
+        diagnosis = diagnose_model(cell.settings, trained, reference, target)
         write_diagnosis(target, diagnosis, {"model": str(trained.precision),
                                             "reference": f"{reference.precision} (reference)"})
 
@@ -229,6 +233,48 @@ def _measure_models(settings, cells, models, folder):
               f"(model {number} of {len(first)})")
         target.mkdir(parents=True, exist_ok=True)
         measure_robustness(cell.settings, models[cell.model], target)
+
+
+def _deploy_models(settings, cells, models, folder):
+    """Simulated against deployed: every model whose precision maps to integers exported to TFLite int8 into
+    ``<folder>/<run name>-tflite-int8/``, every cell's sets applied to it (``<folder>/evaluations/``), and
+    ``study.deployed_attack`` run directly on it and, where the study has no such cell, on the simulation
+    (``<folder>/attacks/``); finished steps are kept."""
+    from .deployment import INTEGER_FORMAT, default_format, load_deployed
+    first = [cell for cell in cells if cell.attack == cells[0].attack]
+    for number, cell in enumerate(first, 1):
+        if default_format(cell.precision) != INTEGER_FORMAT:
+            continue
+        exported = replace(cell.settings.model, deployed=INTEGER_FORMAT)
+        model = replace(exported, checkpoint=folder / model_run_name(replace(cell.settings, model=exported)))
+        if not (model.checkpoint / "model_card.json").is_file():
+            print(f"exporting {cell.precision}{_seed_text(cell.model)} to TFLite {INTEGER_FORMAT} (model {number} of {len(first)})")
+            export = replace(cell.settings, task="export", export=replace(settings.export, format=INTEGER_FORMAT))
+            write_export(model.checkpoint, *export_model(export, models[cell.model], INTEGER_FORMAT, RunRecord()))
+        deployed = load_deployed(model.checkpoint, settings.test.batch_size)
+        for own in (c for c in cells if c.model == cell.model):
+            step = replace(own.settings, task="evaluate", model=model,
+                           output=OutputSettings(folder / "evaluations", resume=True),
+                           evaluate=EvaluateSettings(attack_folder(own.settings)))
+            if not (evaluation_folder(step) / "metrics.json").is_file():
+                run_evaluate(step, deployed, echo=lambda *_: None)
+        _attack_directly(settings, cell, [(model, deployed), (cell.settings.model, models[cell.model])],
+                         folder / "attacks")
+
+
+def _attack_directly(settings, cell, targets, folder):
+    """``study.deployed_attack`` on each of ``targets`` ((ModelSettings, model) pairs) of ``cell``'s model, on the
+    study's samples and seeds, into ``folder``; the simulation's is the study's own cell where it has one."""
+    name = settings.study.deployed_attack
+    attack = AttackSettings(name, settings.study.params[name], settings.attack.samples, settings.attack.runs,
+                            settings.attack.selection)
+    for model, target in targets:
+        step = replace(cell.settings, model=model, attack=attack, output=OutputSettings(folder, resume=True))
+        if (model.deployed is None and name in settings.study.attacks) or (attack_folder(step) / "metrics.json").is_file():
+            continue
+        print(f"{name} directly on {cell.precision}{_seed_text(cell.model)}, "
+              f"{'simulated' if model.deployed is None else 'TFLite ' + model.deployed}")
+        run_attack(step, target, echo=lambda *_: None)
 
 
 def _cell_line(cell, result, seconds):

@@ -1,7 +1,7 @@
 """Benchmark (not a test): the attacks through ANNT against plain ART, on the same samples.
 
 For each model and each attack with the paper's parameters (ANNT's for the attacks the paper does not use: PGD,
-Square, APGD, AutoAttack) it measures, in one run:
+Square, APGD, AutoAttack, HopSkipJump) it measures, in one run:
 seconds per sample through ANNT (``annt.attacks.generate`` with its FastClassifier), through plain
 ART's ``TensorFlowClassifier`` at the same batch size, and through plain ART at ART's default
 batch size; whether ANNT's adversarial images equal plain ART's; the model evaluations the
@@ -28,11 +28,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import annt
-from art.attacks.evasion import ProjectedGradientDescent
+from art.attacks.evasion import HopSkipJump, ProjectedGradientDescent
 
 from annt.adversarial_sets import select_samples
 from annt.attack_params import resolve_params
-from annt.attacks import ATTACKS, boundary_starts, generate
+from annt.attacks import ATTACKS, SEEDED_STARTS, boundary_starts, generate
 from annt.deployment import default_format, load_deployed
 from annt.estimator import art_classifier
 from annt.manifest import REPO_ROOT, RunRecord
@@ -42,10 +42,10 @@ MODELS = ("model_a:FP", "model_a:1,1,32", "resnet20:FP", "resnet20:1,1,32")
 #: Samples per attack: two or more full batches at ANNT's batch size, so that batching (and two batches
 #: side by side) costs what it costs in a study.
 SAMPLES = {"fgsm": 1024, "jsma": 128, "uap": 100, "cw_l2": 200, "boundary": 20, "pgd": 512, "square": 128,
-           "apgd": 256, "autoattack": 128}
-#: Plain ART's class where ANNT's is its own: ART's PGD for ANNT's (which adds PGD++'s temperature); None where
-#: ART 1.19.2 refuses TF1 classifiers (APGD, AutoAttack).
-PLAIN_ART = {"pgd": ProjectedGradientDescent, "apgd": None, "autoattack": None}
+           "apgd": 256, "autoattack": 128, "hopskipjump": 20}
+#: Plain ART's class where ANNT's is its own: ART's PGD for ANNT's (which adds PGD++'s temperature), ART's
+#: HopSkipJump for ANNT's seeded one; None where ART 1.19.2 refuses TF1 classifiers (APGD, AutoAttack).
+PLAIN_ART = {"pgd": ProjectedGradientDescent, "hopskipjump": HopSkipJump, "apgd": None, "autoattack": None}
 #: The paper's attacks: the projected grid is theirs.
 PAPER_ATTACKS = ("fgsm", "jsma", "uap", "cw_l2", "boundary")
 #: At ART's default batch size of 1 (CW, JSMA) the time per sample does not depend on the count.
@@ -74,7 +74,7 @@ def time_annt(trained, name, params, images, labels, seed):
 
 
 def time_plain_art(trained, classifier, name, params, images, labels, seed):
-    """ART's own ``generate`` on the whole set, seeded as ANNT seeds it. Boundary gets ANNT's seeded
+    """ART's own ``generate`` on the whole set, seeded as ANNT seeds it. Boundary and HopSkipJump get ANNT's seeded
     starting points, searched inside the timed part as ANNT does (ART's own search is unseeded)."""
     spec = ATTACKS[name]
     random.seed(seed)
@@ -85,7 +85,7 @@ def time_plain_art(trained, classifier, name, params, images, labels, seed):
         attack = plain_art_class(name)(classifier, **params, **{**spec.fixed, **quiet})
         start = time.perf_counter()
         options = {"x_adv_init": boundary_starts(trained, images, labels, params["init_size"], seed)} \
-            if name == "boundary" else {}
+            if name in SEEDED_STARTS else {}
         adversarial = attack.generate(images, y=labels if spec.true_labels else None, **options)
     return time.perf_counter() - start, np.asarray(adversarial, np.float32)
 
@@ -226,8 +226,8 @@ def markdown(results, projections, command, record):
     lines = ["# Attack performance: ANNT against plain ART", "",
              f"Measured by `scripts/bench_attacks.py` on {platform.processor() or platform.machine()}, "
              f"{os.cpu_count()} cores, no GPU; {record['finished_at']}, git {record['git_commit']}.",
-             "Each attack runs with the paper's parameters (its Table 5; ANNT's for PGD, Square, APGD and AutoAttack, "
-             "which the paper does not use) on the same seeded samples through ANNT "
+             "Each attack runs with the paper's parameters (its Table 5; ANNT's for PGD, Square, APGD, AutoAttack and "
+             "HopSkipJump, which the paper does not use) on the same seeded samples through ANNT "
              "(`annt.attacks.generate`, `FastClassifier`), through plain ART's `TensorFlowClassifier` at the "
              "same batch size, and through plain ART at ART's own default batch size (CW and JSMA: 1, on the "
              f"first {DEFAULT_BATCH_SAMPLES} samples; the time per sample does not depend on the count there).",
@@ -271,18 +271,23 @@ def markdown(results, projections, command, record):
                 f"{art} | {speed_up} | {equal} | {row['forward_per_sample']:.0f} / {row['gradient_per_sample']:.0f} | "
                 f"{row['needed_s_per_sample']:.4f} | {row['efficiency']:.2f} |")
         lines.append("")
-    lines += ["## Projected wall time of the paper's grid on this machine", "",
-              f"The paper's five attacks; {PAPER_GRID['precisions']} precisions x {PAPER_GRID['samples']:,} samples x "
-              f"{PAPER_GRID['runs']} runs per attack; FP at the FP model's speed, the six quantized precisions at the "
-              "1-bit model's.", "",
-              "| data set | attack | ANNT (h) | ART same batch (h) | ART default batch (h) |", "|---|---|---|---|---|"]
-    for dataset, projection in projections.items():
-        for name, hours in projection["per_attack"].items():
-            lines.append(f"| {dataset} | {name} | {hours['annt']:.2f} | {hours['art_same_batch']:.2f} | "
-                         f"{hours['art_default_batch']:.2f} |")
-        total = projection["total"]
-        lines.append(f"| **{dataset}** | **all** | **{total['annt']:.2f}** | **{total['art_same_batch']:.2f}** | "
-                     f"**{total['art_default_batch']:.2f}** |")
+    measured = {name for result in results for name in result["attacks"]}
+    missing = [name for name in PAPER_ATTACKS if name not in measured]
+    lines += ["## Projected wall time of the paper's grid on this machine", ""]
+    if missing:
+        lines.append(f"Not projected: this run did not measure the paper's {', '.join(missing)}.")
+    else:
+        lines += [f"The paper's five attacks; {PAPER_GRID['precisions']} precisions x {PAPER_GRID['samples']:,} samples "
+                  f"x {PAPER_GRID['runs']} runs per attack; FP at the FP model's speed, the six quantized precisions at "
+                  "the 1-bit model's.", "",
+                  "| data set | attack | ANNT (h) | ART same batch (h) | ART default batch (h) |", "|---|---|---|---|---|"]
+        for dataset, projection in projections.items():
+            for name, hours in projection["per_attack"].items():
+                lines.append(f"| {dataset} | {name} | {hours['annt']:.2f} | {hours['art_same_batch']:.2f} | "
+                             f"{hours['art_default_batch']:.2f} |")
+            total = projection["total"]
+            lines.append(f"| **{dataset}** | **all** | **{total['annt']:.2f}** | **{total['art_same_batch']:.2f}** | "
+                         f"**{total['art_default_batch']:.2f}** |")
     lines += ["", f"Command: `{command}`", ""]
     return "\n".join(lines)
 

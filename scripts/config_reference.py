@@ -11,4 +11,4 @@ from generated_section import update
 PAGE = Path(__file__).resolve().parents[1] / "wiki" / "Configuration.md"
 
 if __name__ == "__main__":
-    update(PAGE, "config-reference", lambda: "\n".join(reference_markdown()), __doc__)
+    update(PAGE, {"config-reference": lambda: "\n".join(reference_markdown())}, __doc__)

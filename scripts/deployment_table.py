@@ -1,9 +1,11 @@
-"""Write the table of exported models in ``wiki/Deployment.md`` from the cards in ``reports/deployment/``.
+"""Write the tables of ``wiki/Deployment.md``: the exported models, from the cards in ``reports/deployment/``, and
+simulated against deployed, from the studies' ``deployed.md`` in ``reports/<data set>_deployed/``.
 
-    python scripts/deployment_table.py          # rewrite the table
-    python scripts/deployment_table.py --check  # exit 1 if the table differs from the cards
+    python scripts/deployment_table.py          # rewrite the tables
+    python scripts/deployment_table.py --check  # exit 1 if the page differs from the cards and reports
 
-Every number comes from a ``model_card.json`` written by ``task: export``; each row gives its command.
+Every number comes from a ``model_card.json`` written by ``task: export`` (each row gives its command) or a study
+report (its command follows its tables).
 """
 import json
 from pathlib import Path
@@ -34,5 +36,24 @@ def table():
     return "\n".join(rows)
 
 
+#: The studies of simulated against deployed: report folder and the command that made it.
+STUDIES = {"mnist_deployed": "python -m annt --config configs/paper/mnist_deployed.yaml --set output.resume=true",
+           "cifar10_deployed": "python -m annt --config configs/paper/cifar10_deployed.yaml --set output.resume=true"}
+
+
+def studies():
+    """Each study's ``deployed.md``, its sections one level down, with its command; or that it is not yet made."""
+    parts = []
+    for folder, command in STUDIES.items():
+        report = REPO / "reports" / folder / "deployed.md"
+        if not report.is_file():
+            parts.append(f"### {folder}\n\nNot made yet (`{command}`).")
+            continue
+        title, _, body = report.read_text().strip().partition("\n")
+        parts.append(f"###{title.removeprefix('#')}\n{body.replace(chr(10) + '## ', chr(10) + '#### ')}\n\n"
+                     f"Report: [reports/{folder}/](../reports/{folder}/); command: `{command}`.")
+    return "\n\n".join(parts)
+
+
 if __name__ == "__main__":
-    update(PAGE, "deployment-table", table, __doc__)
+    update(PAGE, {"deployment-table": table, "deployed-studies": studies}, __doc__)

@@ -5,7 +5,7 @@ per precision beside FP, as a study diagnoses its precisions (``study.diagnose``
 
 Writes ``reports/diagnostics/<model>-<dataset>-<precision>-diagnose/`` (diagnostics.json, .md, the robustness curve,
 manifest); the reproduction page reads them where its study has no diagnosis of its own. A diagnosis killed midway
-is made again from its start.
+resumes from its last finished batch.
 """
 import argparse
 from pathlib import Path
@@ -27,10 +27,10 @@ def main(argv=None):
         done = folder / f"{model}-{args.dataset}-{annt.Precision.parse(precision).slug}-diagnose"
         if (done / "diagnostics.json").is_file():
             continue
-        # A folder without diagnostics.json is what a killed diagnosis of this script left: made again.
+        # A folder without diagnostics.json is what a killed diagnosis of this script left: resumed.
         annt.run({"task": "diagnose", "data": {"dataset": args.dataset},
                   "model": {"name": model, "precision": precision}, "attack": {"samples": args.samples},
-                  "output": {"dir": str(folder), "overwrite": done.exists()}})
+                  "output": {"dir": str(folder), "resume": done.exists()}})
 
 
 if __name__ == "__main__":

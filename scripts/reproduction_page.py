@@ -7,7 +7,8 @@ our numbers by the rules stated on the page, the ablations, the wall times, and 
     python scripts/reproduction_page.py --dataset mnist --check  # exit 1 if the page differs from the reports
 
 Reads reports/<data set>_study/ (the study report of configs/paper/<data set>_study.yaml, with the cells re-run by
-scripts/recheck_cells.py in its rechecks.json), reports/<data set>_table7/ and reports/ablations/ where present;
+scripts/recheck_cells.py, retired after commit 33387f4, in its rechecks.json), reports/<data set>_table7/ and
+reports/ablations/ where present;
 every number on the page comes from those files. A cell not finished yet is shown as missing and its observation as not decided.
 """
 import argparse
@@ -18,10 +19,8 @@ import subprocess
 import sys
 
 from ablations import ABLATIONS
-from recheck_cells import machine_label
-from splice_study_report import NOTES
 from annt.diagnostics import transfer_check
-from annt.manifest import REPO_ROOT
+from annt.manifest import REPO_ROOT, machine_summary
 from annt.models import PAPER_MODELS
 from annt.outputs import write_text
 from annt.precision import PAPER_PRECISIONS
@@ -351,6 +350,19 @@ def made_under_fix(folder):
                                             commit], capture_output=True).returncode == 0
 
 
+#: The scripts that patched the committed reports (splice_study_report, rediagnose_report, boundary_starts,
+#: recheck_cells) were retired after this commit; what they wrote stays, and ``git show 33387f4:scripts/<name>.py``
+#: gives each back.
+RETIRED = "33387f4"
+#: The heading under which splice_study_report listed, in a report's README, the cells it put in.
+NOTES = "## Cells re-run after this report was written"
+
+
+def retired(script):
+    """``scripts/<script>.py`` named as retired, where the page cites what it wrote."""
+    return f"`scripts/{script}.py`, retired after commit {RETIRED}"
+
+
 def fix_status(folder):
     """The Boundary cells of a committed report against the fix of 9f38541: ``{"re-run": [...], "unchanged": [...],
     "changed": [...], "not counted": [...]}`` (spliced in and listed in its README, or all when the whole report is
@@ -379,7 +391,7 @@ def boundary_reruns(study):
             "misclassified was searched again from ART's unseeded generator; that changed its start and every later "
             "draw of the run, so such a cell came out different on every run (wiki/Attacks.md). Now the attack fails "
             "for such a sample, as ART's own search does after `init_size` tries. The Boundary cells are re-run and "
-            "spliced into the report (`scripts/splice_study_report.py`; commands in reports/README.md). "
+            f"spliced into the report ({retired('splice_study_report')}; commands in reports/README.md). "
             + status_text(status, study.folder, counts))
     text += only_unstarted_fail(study, status, counts)
     if (study.folder / "rechecks.json").is_file() and '"boundary"' in (study.folder / "rechecks.json").read_text():
@@ -391,7 +403,7 @@ def boundary_reruns(study):
         remade = [p for p in changed if f"- diagnostics of {p}:" in index]
         text += (f" The diagnoses' Boundary check (study.diagnose), counted the same way: changed by the fix at "
                  f"{', '.join(changed) or 'no precision'}"
-                 + (f"; re-made (`scripts/rediagnose_report.py`): {', '.join(remade) or 'none yet'}"
+                 + (f"; re-made ({retired('rediagnose_report')}): {', '.join(remade) or 'none yet'}"
                     f"; to re-make: {', '.join(p for p in changed if p not in remade) or 'none'}" if changed else "")
                  + "; the others are unchanged.")
     for name, what in (("boundary_iterations", "observation 1.1's 1,000-iteration study"),
@@ -431,30 +443,33 @@ def status_text(status, folder, counts):
                  "before the fix and changed by it (to be re-run; they may not reproduce): "
                  f"{', '.join(status['changed']) or 'none'}.")
     if status["not counted"]:
-        text += (" Made before the fix, not counted yet (`scripts/boundary_starts.py`): "
+        text += (f" Made before the fix, not counted yet ({retired('boundary_starts')}): "
                  f"{', '.join(status['not counted'])}.")
     return text
 
 
 def rechecks(dataset, study):
-    """The cells re-run from nothing by scripts/recheck_cells.py, and whether they reproduced the committed row."""
+    """The cells re-run from nothing by scripts/recheck_cells.py (retired), and whether they reproduced the committed
+    row."""
     path = study.folder / "rechecks.json"
     if not path.is_file():
         return []
     entries = json.loads(path.read_text())
     machines = {}
     for entry in entries:
-        machines.setdefault(machine_label(entry), []).append(entry)
+        machines.setdefault(machine_summary(entry["manifest"].get("machine")), []).append(entry)
     identical = "; ".join(f"{label}: {sum(not e['differing'] for e in group)} of {len(group)} cells"
                           for label, group in machines.items())
     lines = ["", "## Re-running a cell", "",
-             f"`python scripts/recheck_cells.py {dataset}` re-ran cells from nothing, each as a one-cell study in a fresh "
+             f"`python scripts/recheck_cells.py {dataset}` (retired after commit {RETIRED}) re-ran cells from nothing, "
+             "each as a one-cell study in a fresh "
              "folder (the command is in [rechecks.md](../reports/" + f"{dataset}_study/rechecks.md)), and compared its "
              f"table6.csv row with the committed one field by field, floats as written. Identical, by the machine "
              f"that re-ran them: {identical} (another CPU's kernels sum in another order, which can flip an "
              "image near a decision boundary).", "",
              "| cell | machine | identical fields | differing | wall time (s) |", "|---|---|---|---|---|"]
-    lines += [f"| {e['attack']} on {e['precision']} | {machine_label(e)} | {e['fields'] - len(e['differing'])} of "
+    lines += [f"| {e['attack']} on {e['precision']} | {machine_summary(e['manifest'].get('machine'))} | "
+              f"{e['fields'] - len(e['differing'])} of "
               f"{e['fields']} | " + (", ".join(e["differing"]) or "none") + f" | {e['manifest']['wall_time_s']:.0f} |"
               for e in entries]
     return lines

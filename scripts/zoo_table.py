@@ -51,4 +51,4 @@ def _order(card):
 
 
 if __name__ == "__main__":
-    update(README, "zoo-table", table, __doc__)
+    update(README, {"zoo-table": table}, __doc__)

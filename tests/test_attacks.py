@@ -26,6 +26,7 @@ FAST = {
     "square": {"max_iter": 200},
     "apgd": {"max_iter": 10},
     "autoattack": {"apgd_iter": 5, "n_target_classes": 2, "square_queries": 20},
+    "hopskipjump": {"max_iter": 5, "max_eval": 200, "init_eval": 20},
 }
 
 
@@ -87,6 +88,23 @@ def test_square_is_reproducible_and_keeps_to_its_l2_budget(tmp_path, fp_model, m
     assert np.isfinite(adversarial).all()
     assert np.linalg.norm((adversarial - clean).reshape(len(clean), -1), axis=1).max() <= 2.0 + 1e-4
     assert 0.0 <= adversarial.min() and adversarial.max() <= 1.0
+
+
+def test_hopskipjump_is_seeded_and_ends_closer_than_its_starting_point(fp_model, mnist_test):
+    images, labels = mnist_test
+    indices = select_samples(labels, fp_model.predict(images), 6, seed=0)
+    clean, labels = images[indices], labels[indices]
+    params = resolve_params("hopskipjump", "mnist", FAST["hopskipjump"])
+    first, again = (generate(fp_model, art_classifier(fp_model), "hopskipjump", params, clean, labels, 3)[0]
+                    for _ in range(2))
+    assert first.tobytes() == again.tobytes()
+    starts = boundary_starts(fp_model, clean, labels, params["init_size"], 3)
+    assert (fp_model.predict(first) != labels).all()
+    assert (l2(first - clean) < l2(starts - clean)).all()
+
+
+def l2(differences):
+    return np.linalg.norm(differences.reshape(len(differences), -1), axis=1)
 
 
 def test_boundary_is_reproducible_too(tmp_path):

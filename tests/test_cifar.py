@@ -23,6 +23,7 @@ TINY = {
     "square": {"max_iter": 20},
     "apgd": {"max_iter": 5},
     "autoattack": {"apgd_iter": 5, "n_target_classes": 2, "square_queries": 20},
+    "hopskipjump": {"max_iter": 2, "max_eval": 50, "init_eval": 10},
 }
 
 

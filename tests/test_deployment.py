@@ -1,5 +1,6 @@
 """TFLite export: the full-integer model_a keeps its simulation's accuracy, the deployed model's batched inference
 equals the interpreter called image by image, an output-only attack runs on it, and bad files are named."""
+import csv
 import hashlib
 import json
 
@@ -97,6 +98,21 @@ def test_an_output_only_attack_runs_on_the_deployed_model_reproducibly(fp_int8, 
     assert deployed.accuracy(runs[0], labels) < deployed.accuracy(images, labels)
 
 
+@needs_mnist
+def test_hopskipjump_runs_on_the_deployed_model_through_annt_seeded(fp_int8, mnist):
+    from annt.attack_params import resolve_params
+    from annt.attacks import generate
+    from annt.estimator import art_classifier
+    _, deployed = fp_int8
+    (images, labels), _ = mnist
+    images, labels = images[:4], labels[:4]
+    params = resolve_params("hopskipjump", "mnist", {"max_iter": 3, "max_eval": 100, "init_eval": 20})
+    first, again = (generate(deployed, art_classifier(deployed), "hopskipjump", params, images, labels, 1)[0]
+                    for _ in range(2))
+    np.testing.assert_array_equal(first, again)
+    assert (deployed.predict(first) != labels).all() and 0 <= first.min() and first.max() <= 1
+
+
 def test_missing_and_damaged_files_and_other_shapes_are_named(tmp_path, fp_int8):
     with pytest.raises(DeploymentError, match="no TFLite model at .*missing.tflite"):
         DeployedModel(tmp_path / "missing.tflite")
@@ -151,44 +167,111 @@ def test_a_bad_export_format_is_refused_before_any_work(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
-@needs_mnist
-@pytest.mark.slow
-def test_adversarial_sets_made_on_the_simulation_are_evaluated_on_the_deployed_model(tmp_path, capsys):
-    from annt.adversarial_sets import AdversarialSet
+SHIPPED_FP = REPO / "reports" / "deployment" / "model_a-mnist-fp-tflite-int8"
+
+
+def test_gradient_attacks_and_other_tasks_on_an_export_folder_are_refused(tmp_path, capsys):
     from annt.cli import main
-    assert main(["--set", "task=export", "--set", "export.representative=50", "--set", f"output.dir={tmp_path}"]) == 0
-    exported = tmp_path / "model_a-mnist-fp-tflite-int8"
-    assert main(["--set", "task=attack", "--set", "attack.samples=40", "--set", "attack.params={eps: 0.1}",
-                 "--set", f"output.dir={tmp_path}"]) == 0
-    made = tmp_path / "model_a-mnist-fp-fgsm"
-    assert main(["--set", "task=evaluate", "--set", f"model.checkpoint={exported}",
-                 "--set", f"evaluate.adversarial={made}", "--set", f"output.dir={tmp_path / 'on-device'}"]) == 0
-    (folder,) = (tmp_path / "on-device").iterdir()
-    metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["transfer"] and metrics["target"]["checkpoint"] == str(exported / "model.tflite")
-    adversarial = AdversarialSet.load(made / "run-1")
-    deployed = annt.load_model(checkpoint=exported)
-    assert isinstance(deployed, DeployedModel) and str(deployed.precision) == "FP"
-    images, labels = annt.load_dataset("mnist", "test")
-    counted = deployed.predict(images[adversarial.indices]) == adversarial.labels
-    fooled = counted & (deployed.predict(adversarial.adversarial) != adversarial.labels)
-    assert metrics["aggregate"]["evasion_rate"]["mean"] == pytest.approx(fooled.sum() / counted.sum())
-    capsys.readouterr()
-    assert main(["--set", "task=attack", "--set", f"model.checkpoint={exported}",
+    assert main(["--set", "task=attack", "--set", f"model.checkpoint={SHIPPED_FP}",
                  "--set", f"output.dir={tmp_path / 'x'}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("annt: error: attack.name: 'fgsm' needs the model's gradients") and "square, boundary" in err
-    assert main(["--set", "task=diagnose", "--set", f"model.checkpoint={exported}",
+    assert main(["--set", "task=diagnose", "--set", f"model.checkpoint={SHIPPED_FP}",
                  "--set", f"output.dir={tmp_path / 'x'}"]) == 2
     assert "model.checkpoint: " in capsys.readouterr().err and not (tmp_path / "x").exists()
-    # Square attacks the device's model directly, seeded: twice the same images.
-    square = ["--set", "task=attack", "--set", f"model.checkpoint={exported}", "--set", "attack.name=square",
-              "--set", "attack.samples=10", "--set", "attack.params={eps: 0.3, max_iter: 30}"]
-    for name in ("a", "b"):
-        assert main([*square, "--set", f"output.dir={tmp_path / name}"]) == 0
-    sets = [AdversarialSet.load(tmp_path / name / "model_a-mnist-fp-tflite-int8-square" / "run-1") for name in "ab"]
-    np.testing.assert_array_equal(sets[0].adversarial, sets[1].adversarial)
-    assert (deployed.predict(sets[0].adversarial) != sets[0].labels).any()
+
+
+def test_the_deployed_attacks_parameters_are_study_params_only_with_study_deployed(tmp_path, capsys):
+    from annt.cli import main
+    tiny = ["--set", "task=study", "--set", "study.precisions=[FP]", "--set", "study.attacks=[fgsm]",
+            "--set", "study.params={square: {max_iter: 5}}", "--set", f"output.dir={tmp_path}"]
+    assert main(tiny) == 2
+    assert capsys.readouterr().err.startswith("annt: error: study.params.square: not one of study.attacks; allowed: fgsm")
+    assert main([*tiny, "--set", "study.deployed=true", "--set", "study.deployed_attack=hopskip"]) == 2
+    assert "study.deployed_attack: " in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+@pytest.fixture(scope="module")
+def deployed_study(tmp_path_factory):
+    """A tiny study with study.deployed: FP (exported to int8) and 16 bits (no integer form), FGSM, Square directly."""
+    from annt.cli import main
+    output = tmp_path_factory.mktemp("deployed")
+    tiny = ["--set", "task=study", "--set", 'study.precisions=[FP, "16,16,32"]', "--set", "study.attacks=[fgsm]",
+            "--set", "attack.samples=16", "--set", "attack.runs=2", "--set", "study.robustness=false",
+            "--set", "study.deployed=true", "--set", "study.params={square: {max_iter: 30}}",
+            "--set", "export.representative=50", "--set", f"output.dir={output}"]
+    assert main(tiny) == 0
+    return output / "model_a-mnist-study", tiny
+
+
+def metrics_of(folder):
+    return json.loads((folder / "metrics.json").read_text())
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_a_study_applies_every_attacks_sets_to_the_int8_model_and_reports_both(deployed_study, mnist):
+    from annt.adversarial_sets import AdversarialSet
+    study, _ = deployed_study
+    deployed_folder = study / "deployed"
+    assert sorted(p.name for p in deployed_folder.iterdir()) == ["attacks", "evaluations", "model_a-mnist-fp-tflite-int8"]
+    exported = deployed_folder / "model_a-mnist-fp-tflite-int8"
+    deployed, simulated = annt.load_model(checkpoint=exported), annt.load_model("model_a", "FP")
+    assert deployed.format == "int8" and deployed.card["representative_indices"] == \
+        representative_indices(60000, 0, 50).tolist()
+    evaluation = deployed_folder / "evaluations" / "model_a-mnist-fp-fgsm-on-model_a-mnist-fp-tflite-int8"
+    metrics = metrics_of(evaluation)
+    assert metrics["transfer"] and metrics["target"]["checkpoint"] == str(exported / "model.tflite")
+    images, _ = mnist[0]
+    same, total, fooled_by_run = 0, 0, []
+    for run in (1, 2):
+        adversarial = AdversarialSet.load(study / "cells" / "model_a-mnist-fp-fgsm" / f"run-{run}")
+        on_device = deployed.predict(adversarial.adversarial)
+        counted = deployed.predict(images[adversarial.indices]) == adversarial.labels
+        fooled_by_run.append((counted & (on_device != adversarial.labels)).sum() / counted.sum())
+        same += int((on_device == simulated.predict(adversarial.adversarial)).sum())
+        total += len(on_device)
+    assert [run["evasion_rate"] for run in metrics["per_run"]] == pytest.approx(fooled_by_run)
+    (row,) = list(csv.DictReader((study / "report" / "deployed.csv").open()))
+    assert (row["precision"], row["attack"]) == ("FP", "fgsm")
+    assert float(row["same_class"]) == pytest.approx(same / total)
+    assert float(row["deployed_adversarial_accuracy_mean"]) == pytest.approx(
+        metrics["aggregate"]["adversarial_accuracy"]["mean"])
+    text = (study / "report" / "deployed.md").read_text()
+    assert "Not exported: 16,16,32" in text and "## A black-box attack run directly on each" in text
+    assert "deployed.md" in (study / "report" / "README.md").read_text()
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_the_studys_direct_attack_on_the_int8_model_is_the_attack_task_and_resuming_keeps_it(
+        deployed_study, tmp_path):
+    from annt.adversarial_sets import AdversarialSet
+    from annt.cli import main
+    study, tiny = deployed_study
+    attacked = study / "deployed" / "attacks" / "model_a-mnist-fp-tflite-int8-square"
+    assert (study / "deployed" / "attacks" / "model_a-mnist-fp-square" / "metrics.json").is_file()
+    (row,) = list(csv.DictReader((study / "report" / "deployed_direct.csv").open()))
+    assert float(row["adversarial_accuracy_deployed_mean"]) == pytest.approx(
+        metrics_of(attacked)["aggregate"]["adversarial_accuracy"]["mean"])
+    # The same attack by task attack on the export folder: the same images (seeded alike).
+    exported = study / "deployed" / "model_a-mnist-fp-tflite-int8"
+    assert main(["--set", "task=attack", "--set", f"model.checkpoint={exported}", "--set", "attack.name=square",
+                 "--set", "attack.samples=16", "--set", "attack.runs=2", "--set", "attack.params={max_iter: 30}",
+                 "--set", f"output.dir={tmp_path}"]) == 0
+    for run in ("run-1", "run-2"):
+        alone = AdversarialSet.load(tmp_path / attacked.name / run)
+        in_study = AdversarialSet.load(attacked / run)
+        np.testing.assert_array_equal(alone.adversarial, in_study.adversarial)
+        assert np.abs(in_study.adversarial - mnist_clean(in_study)).max() <= 0.3 + 1e-6
+    before = {path: path.stat().st_mtime_ns for path in (study / "deployed").rglob("*") if path.is_file()}
+    assert main([*tiny, "--set", "output.resume=true"]) == 0
+    assert before == {path: path.stat().st_mtime_ns for path in before}
+
+
+def mnist_clean(adversarial_set):
+    images, _ = annt.load_dataset("mnist", "test")
+    return images[adversarial_set.indices]
 
 
 def test_a_tflite_that_is_not_the_one_its_card_describes_is_named(tmp_path):

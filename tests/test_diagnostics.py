@@ -1,5 +1,6 @@
 """Gradient-masking diagnostics: they flag a model built to mask its gradients and pass a plain FP model."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +173,30 @@ def test_the_reference_is_the_model_itself_when_it_is_the_shipped_reference():
     eight_bit = load(overrides=["task=diagnose", "model.precision=8,8,32"])
     reference = load_reference(eight_bit, load_trained(eight_bit.model))
     assert str(reference.precision) == "FP" and reference.checkpoint == trained.checkpoint
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_a_diagnosis_killed_midway_resumes_from_its_finished_attacks_to_the_same_result(tmp_path):
+    from unittest import mock
+    from annt import diagnostics
+    from annt.adversarial_sets import Parts
+    fp = annt.load_model("model_a", "FP")
+    images, labels = _samples([fp], count=8)
+    uninterrupted = diagnose(fp, fp, images, labels, PARAMS, GRID).as_dict()
+    real, calls = diagnostics.generate, []
+
+    def killed_at_the_fourth(*args, **kwargs):
+        calls.append(args[2])
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with mock.patch.object(diagnostics, "generate", killed_at_the_fourth), pytest.raises(KeyboardInterrupt):
+        diagnose(fp, fp, images, labels, PARAMS, GRID, parts=tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["01-pgd", "02-pgd", "03-pgd"]
+    with mock.patch.object(Parts, "save", autospec=True, side_effect=Parts.save) as saved:
+        resumed = diagnose(fp, fp, images, labels, PARAMS, GRID, parts=tmp_path).as_dict()
+    assert resumed == uninterrupted
+    made_again = {Path(call.args[0].folder).name for call in saved.call_args_list}
+    assert "01-pgd" not in made_again and {"04-pgd", "05-fgsm"} <= made_again

@@ -107,7 +107,8 @@ def test_annt_attack_equals_plain_art_for_the_same_seed(name, model, samples):
 def test_progress_counts_every_sample_once(name, model, samples):
     images, labels = samples
     budgets = {**BUDGETS, "uap": {"max_iter": 3}, "boundary": {"max_iter": 2}, "square": {"max_iter": 20},
-               "apgd": {"max_iter": 5}, "autoattack": {"apgd_iter": 5, "n_target_classes": 2, "square_queries": 20}}
+               "apgd": {"max_iter": 5}, "autoattack": {"apgd_iter": 5, "n_target_classes": 2, "square_queries": 20},
+               "hopskipjump": {"max_iter": 2, "max_eval": 50, "init_eval": 10}}
     params = resolve_params(name, "mnist", budgets.get(name, {}))
     bar = tqdm(total=len(images), file=io.StringIO())
     generate(model, art_classifier(model), name, params, images, labels, seed=0, progress=bar)
