@@ -64,7 +64,8 @@ def main(argv=None):
                                 "square": params}, command=command)
     names = [name for name in rows[0] if name not in ("precision", "output_scale")]
     lines = ["# Square against the int8 model's rounded logits", "",
-             f"model_a on MNIST, {args.samples} test images each model classifies correctly (seed {args.seed}); ART's "
+             f"model_a on MNIST, {args.samples} test images the simulation classifies correctly (seed {args.seed}; the "
+             "int8 export's clean misses count as broken); ART's "
              f"Square, L∞ ε {params['eps']:g}, {params['max_iter']} queries, seeded alike; adversarial accuracy "
              "(lower: the attack found more).", "",
              "| precision | int8 output scale | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
