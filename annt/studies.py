@@ -202,11 +202,16 @@ def train_model(settings, source, bar):
     run_training(training_settings(settings, source), epoch_done=lambda done, epochs: bar.add(0, cost * done / epochs))
 
 
+def _one_cell_per_model(cells):
+    """The first attack's cells: one per model, in the study's order, with each model's settings."""
+    return [cell for cell in cells if cell.attack == cells[0].attack]
+
+
 def _diagnose_models(settings, cells, models, folder):
     """The gradient-masking checks of every model (skipping those done), each beside the study's model at
     ``diagnose.reference`` of the same seed (else ``diagnose.reference_checkpoint``, else the zoo's), in
     ``<folder>/<run name>/``; the per-attack transfer check comes from the study's own transfer matrices."""
-    first = [cell for cell in cells if cell.attack == cells[0].attack]
+    first = _one_cell_per_model(cells)
     for number, cell in enumerate(first, 1):
         target = folder / model_run_name(cell.settings)
         if (target / "diagnostics.json").is_file():
@@ -224,7 +229,7 @@ def _diagnose_models(settings, cells, models, folder):
 def _measure_models(settings, cells, models, folder):
     """Apparent against real robustness of every model (skipping those done), on the study's samples and
     seed, in ``<folder>/<run name>/``, each resumable to the batch (:func:`annt.experiments.measure_robustness`)."""
-    first = [cell for cell in cells if cell.attack == cells[0].attack]
+    first = _one_cell_per_model(cells)
     for number, cell in enumerate(first, 1):
         target = folder / model_run_name(cell.settings)
         if (target / "robustness.json").is_file():
@@ -241,7 +246,7 @@ def _deploy_models(settings, cells, models, folder):
     ``study.deployed_attack`` run directly on it and, where the study has no such cell, on the simulation
     (``<folder>/attacks/``); finished steps are kept."""
     from .deployment import INTEGER_FORMAT, default_format, load_deployed
-    first = [cell for cell in cells if cell.attack == cells[0].attack]
+    first = _one_cell_per_model(cells)
     for number, cell in enumerate(first, 1):
         if default_format(cell.precision) != INTEGER_FORMAT:
             continue
