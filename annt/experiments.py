@@ -8,7 +8,7 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,61 +41,118 @@ def run_attack(settings, trained=None, progress=None, echo=print):
     With ``output.resume``, finished runs are kept and an unfinished one continues from its last saved batch.
     """
     record = RunRecord()
-    folder = attack_folder(settings)
     trained = trained or load_trained(settings.model)
-    images, labels = test_split(settings.data)
-    predictions = trained.predict(images, settings.test.batch_size)
-    spec, seed = settings.attack, settings.seed
-    finished = _finished_runs(folder, settings, trained) if settings.output.resume else {}
-    if finished and progress is None:
-        print(f"{folder}: resuming; keeps finished run(s) {', '.join(map(str, sorted(finished)))} of {spec.runs}")
-    # Samples are drawn before anything is written, so too few correct images leaves no trace.
-    samples = {run: select_samples(labels, predictions, spec.samples, seed + run - 1, spec.selection)
-               for run in range(1, spec.runs + 1) if run not in finished}
-    claim(folder, settings.output)
+    plan = plan_attack(settings, trained, announce=progress is None)
     classifier = art_classifier(trained)
     per_run = []
-    for run in range(1, spec.runs + 1):
-        run_folder = folder / f"run-{run}"
-        if run in finished:
-            adversarial_set = finished[run]
+    for run in range(1, settings.attack.runs + 1):
+        if run in plan.finished:
+            adversarial_set = plan.finished[run]
             if progress is not None:
                 progress.update(len(adversarial_set.indices))
         else:
-            adversarial_set = _make_set(settings, trained, classifier, images, labels, predictions, samples[run],
-                                        run, progress)
-        per_run.append(_evaluate_run(adversarial_set, trained, images, run_folder, settings))
-    title = (f"{spec.name} on {trained.name} {trained.precision} ({trained.dataset}), "
-             f"direct: {model_run_name(settings)}")
-    return _finish(folder, settings, record, title, per_run, echo, source=describe(trained),
-                   target=describe(trained), attack=spec.name, params=spec.params, transfer=False)
+            adversarial_set = _make_set(plan, run, trained, classifier, progress)
+        rows, metrics = evaluate_set(adversarial_set, trained, plan.images, settings.test.batch_size)
+        per_run.append(plan.write_run(run, rows, metrics))
+    return plan.finish(record, per_run, echo)
 
 
-def _make_set(settings, trained, classifier, images, labels, predictions, indices, run, progress):
-    """One run's adversarial set, saved in ``run-N``; resumes from the batches an interrupted attempt saved in
-    ``run-N/parts`` (removed once the set is saved)."""
-    record, spec, run_seed = RunRecord(), settings.attack, settings.seed + run - 1
-    source = describe(trained)
-    made_as = {"attack": spec.name, "params": spec.params, "run_seed": run_seed, "indices": indices.tolist(),
-               "checkpoint_sha256": source["checkpoint_sha256"]}
-    run_folder = attack_folder(settings) / f"run-{run}"
-    parts = Parts(run_folder / "parts",
-                  hashlib.sha256(json.dumps(made_as, sort_keys=True).encode()).hexdigest())
-    label = spec.name if spec.runs == 1 else f"{spec.name} run {run}/{spec.runs}"
+def plan_attack(settings, trained, announce=True):
+    """The :class:`AttackPlan` of ``settings``' attack on ``trained``: finished runs checked and kept (with
+    ``output.resume``), the samples of the others drawn, then the folder claimed (too few correct images leaves no
+    trace)."""
+    folder = attack_folder(settings)
+    images, labels = test_split(settings.data)
+    predictions = trained.predict(images, settings.test.batch_size)
+    spec = settings.attack
+    finished = _finished_runs(folder, settings, trained) if settings.output.resume else {}
+    if finished and announce:
+        print(f"{folder}: resuming; keeps finished run(s) {', '.join(map(str, sorted(finished)))} of {spec.runs}")
+    samples = {run: select_samples(labels, predictions, spec.samples, settings.seed + run - 1, spec.selection)
+               for run in range(1, spec.runs + 1) if run not in finished}
+    claim(folder, settings.output)
+    return AttackPlan(settings, folder, describe(trained), f"{trained.name} {trained.precision} ({trained.dataset})",
+                      images, labels, predictions, finished, samples)
+
+
+@dataclass
+class AttackPlan:
+    """One attack's runs as the process that writes them sees them: the folder, the test split and the model's
+    predictions on it, the runs finished earlier (``{run: AdversarialSet}``) and the samples of those still to make
+    (``{run: indices}``). The sets may be made here (:func:`run_attack`) or elsewhere (:mod:`annt.cluster`): every
+    file is written here."""
+
+    settings: object
+    folder: Path
+    source: dict  # describe(trained)
+    title: str
+    images: np.ndarray
+    labels: np.ndarray
+    predictions: np.ndarray
+    finished: dict
+    samples: dict
+
+    def run_seed(self, run):
+        return self.settings.seed + run - 1
+
+    def label(self, run):
+        """The run's name on screen: the attack's, with the run number when there are several."""
+        spec = self.settings.attack
+        return spec.name if spec.runs == 1 else f"{spec.name} run {run}/{spec.runs}"
+
+    def parts(self, run):
+        """The :class:`~annt.adversarial_sets.Parts` store of a run being made: its batches saved so far."""
+        spec = self.settings.attack
+        made_as = {"attack": spec.name, "params": spec.params, "run_seed": self.run_seed(run),
+                   "indices": self.samples[run].tolist(), "checkpoint_sha256": self.source["checkpoint_sha256"]}
+        return Parts(self.folder / f"run-{run}" / "parts",
+                     hashlib.sha256(json.dumps(made_as, sort_keys=True).encode()).hexdigest())
+
+    def save_set(self, run, adversarial, extras, adversarial_predictions, record, parts, **made_where):
+        """Save a run's set (its manifest from ``record``, started when its making started; ``made_where``
+        overrides the machine and wall time for a set made elsewhere) and remove its parts."""
+        indices, spec = self.samples[run], self.settings.attack
+        manifest = record.manifest(self.settings, run=run, run_seed=self.run_seed(run), **self.source,
+                                   attack=spec.name, params=spec.params, data_dir=str(resolve_data_dir(
+                                       self.settings.data.dir, self.settings.data.dataset).resolve()), **made_where)
+        manifest["attack_wall_time_s"] = round(manifest["wall_time_s"] + parts.earlier_seconds, 2)
+        adversarial_set = AdversarialSet(adversarial, indices, self.labels[indices], self.predictions[indices],
+                                         adversarial_predictions, extras=extras, manifest=manifest)
+        adversarial_set.save(self.folder / f"run-{run}")
+        parts.clear()
+        return adversarial_set
+
+    def unsaved_set(self, run, adversarial, extras, adversarial_predictions):
+        """A run's set as :func:`evaluate_set` needs it, before :meth:`save_set` gives it its manifest."""
+        indices = self.samples[run]
+        return AdversarialSet(adversarial, indices, self.labels[indices], self.predictions[indices],
+                              adversarial_predictions, extras=extras)
+
+    def write_run(self, run, rows, metrics):
+        """A run's per-sample rows and metrics (of :func:`evaluate_set`) into its folder; returns the metrics."""
+        return write_evaluation(self.folder / f"run-{run}", rows, metrics)
+
+    def finish(self, record, per_run, echo):
+        """The attack's metrics and manifest, once every run is written."""
+        title = f"{self.settings.attack.name} on {self.title}, direct: {model_run_name(self.settings)}"
+        return _finish(self.folder, self.settings, record, title, per_run, echo, source=self.source,
+                       target=self.source, attack=self.settings.attack.name, params=self.settings.attack.params,
+                       transfer=False)
+
+
+def _make_set(plan, run, trained, classifier, progress):
+    """One run's adversarial set, made here and saved in ``run-N``; resumes from the batches an interrupted attempt
+    saved in ``run-N/parts`` (removed once the set is saved)."""
+    record, spec, parts = RunRecord(), plan.settings.attack, plan.parts(run)
     saved = parts.count()
     if saved and progress is None:
-        print(f"{label}: resuming from {saved} saved batch(es) in {parts.folder}")
-    adversarial, extras = generate(trained, classifier, spec.name, spec.params, images[indices], labels[indices],
-                                   run_seed, progress=progress, parts=parts, label=label)
-    manifest = record.manifest(settings, run=run, run_seed=run_seed, **source, attack=spec.name, params=spec.params,
-                               data_dir=str(resolve_data_dir(settings.data.dir, settings.data.dataset).resolve()))
-    manifest["attack_wall_time_s"] = round(manifest["wall_time_s"] + parts.earlier_seconds, 2)
-    adversarial_set = AdversarialSet(adversarial, indices, labels[indices], predictions[indices],
-                                     trained.predict(adversarial, settings.test.batch_size), extras=extras,
-                                     manifest=manifest)
-    adversarial_set.save(run_folder)
-    parts.clear()
-    return adversarial_set
+        print(f"{plan.label(run)}: resuming from {saved} saved batch(es) in {parts.folder}")
+    indices = plan.samples[run]
+    adversarial, extras = generate(trained, classifier, spec.name, spec.params, plan.images[indices],
+                                   plan.labels[indices], plan.run_seed(run), progress=progress, parts=parts,
+                                   label=plan.label(run))
+    return plan.save_set(run, adversarial, extras, trained.predict(adversarial, plan.settings.test.batch_size), record,
+                         parts)
 
 
 def run_evaluate(settings, target=None, echo=print):
@@ -105,6 +162,15 @@ def run_evaluate(settings, target=None, echo=print):
     """
     record = RunRecord()
     target = target or load_trained(settings.model)
+    plan = plan_evaluate(settings, target)
+    evaluated = [evaluate_set(adversarial_set, target, plan.images, settings.test.batch_size)
+                 for adversarial_set in tqdm(plan.sets, desc="evaluate", disable=len(plan.sets) < 2)]
+    return plan.finish(record, evaluated, echo)
+
+
+def plan_evaluate(settings, target):
+    """The :class:`EvaluationPlan` applying ``settings.evaluate.adversarial``'s sets to ``target``: the sets loaded
+    and checked against the test split, the folder claimed (resuming only with the very same set files)."""
     sets = [AdversarialSet.load(path) for path in find_sets(settings.evaluate.adversarial)]
     source = sets[0].manifest
     if source.get("dataset", target.dataset) != target.dataset:
@@ -117,17 +183,36 @@ def run_evaluate(settings, target=None, echo=print):
               "sets": [{"file": str(s.path), "sha256": sha256_of(s.path)} for s in sets]}
     folder = evaluation_folder(settings)
     _check_resumes_same_sets(folder, inputs, settings.output)
-    folder = claim(folder, settings.output)
-    per_run = [_evaluate_run(adversarial_set, target, images, folder / f"run-{run + 1}", settings)
-               for run, adversarial_set in enumerate(tqdm(sets, desc="evaluate", disable=len(sets) < 2))]
-    source_info = {key: source.get(key) for key in ("model", "dataset", "precision", "checkpoint",
-                                                     "checkpoint_sha256")}
-    target_info = describe(target)
-    transfer = any(source_info[key] != target_info[key] for key in ("model", "precision", "checkpoint_sha256"))
-    title = (f"{source.get('attack', 'adversarial set')} from {source_info['model']} {source_info['precision']} "
-             f"on {target.name} {target.precision} ({'transfer' if transfer else 'direct'})")
-    return _finish(folder, settings, record, title, per_run, echo, source=source_info, target=target_info,
-                   attack=source.get("attack"), params=source.get("params"), transfer=transfer, adversarial=inputs)
+    return EvaluationPlan(settings, claim(folder, settings.output), sets, inputs, describe(target),
+                          f"{target.name} {target.precision}", images)
+
+
+@dataclass
+class EvaluationPlan:
+    """Sets to apply to one model, as the process that writes the results sees them; :meth:`finish` takes each
+    set's :func:`evaluate_set` result, computed here or elsewhere (:mod:`annt.cluster`)."""
+
+    settings: object
+    folder: Path
+    sets: list
+    inputs: dict
+    target: dict  # describe(target)
+    title: str
+    images: np.ndarray
+
+    def finish(self, record, evaluated, echo):
+        """Each set's rows and metrics into ``run-N/``, then the evaluation's metrics and manifest."""
+        per_run = [write_evaluation(self.folder / f"run-{run}", rows, metrics)
+                   for run, (rows, metrics) in enumerate(evaluated, 1)]
+        source = self.sets[0].manifest
+        source_info = {key: source.get(key) for key in ("model", "dataset", "precision", "checkpoint",
+                                                         "checkpoint_sha256")}
+        transfer = any(source_info[key] != self.target[key] for key in ("model", "precision", "checkpoint_sha256"))
+        title = (f"{source.get('attack', 'adversarial set')} from {source_info['model']} {source_info['precision']} "
+                 f"on {self.title} ({'transfer' if transfer else 'direct'})")
+        return _finish(self.folder, self.settings, record, title, per_run, echo, source=source_info,
+                       target=self.target, attack=source.get("attack"), params=source.get("params"),
+                       transfer=transfer, adversarial=self.inputs)
 
 
 def _check_resumes_same_sets(folder, inputs, output):
@@ -177,8 +262,8 @@ def describe(trained):
             "checkpoint_sha256": sha256_of(checkpoint) if checkpoint.is_file() else None}
 
 
-def _evaluate_run(adversarial_set, target, images, run_folder, settings):
-    rows, metrics = evaluate_set(adversarial_set, target, images, settings.test.batch_size)
+def write_evaluation(run_folder, rows, metrics):
+    """One set's per-sample rows and metrics (of :func:`evaluate_set`) into ``run_folder``; returns the metrics."""
     write_rows(run_folder / "per_sample.csv", rows)
     write_json(run_folder / "metrics.json", metrics)
     return metrics

@@ -22,11 +22,11 @@ class TrainedModel:
     (``input``, ``label``, ``logits``, ``output``, ``cross_entropy_loss``) for tools such as ART.
     """
 
-    def __init__(self, model, checkpoint, card=None):
+    def __init__(self, model, checkpoint, card=None, weights=None):
         self.model = model
         self.checkpoint = Path(checkpoint)
         self.card = card
-        weights = read_variables(self.checkpoint)
+        weights = read_variables(self.checkpoint) if weights is None else weights  # given: shipped to a Ray task
         check_variables(weights, model, self.checkpoint)
         self.predictor = OfflinePredictor(PredictConfig(
             model=model, session_init=SmartInit(weights), session_creator=session_creator(),

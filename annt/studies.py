@@ -10,6 +10,7 @@ from its last saved batch, so a killed study loses at most the batches in flight
 import json
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 
 from .errors import DamagedFileError, ResumeError
 from .data import resolve_data_dir, split_size
@@ -52,8 +53,8 @@ class Cell:
 def study_cells(settings):
     """The cells of a study, attack by attack in the order given, each over every model (precision, then seed).
 
-    Their paths are absolute and their models named by their run folders, so that they run the same in
-    any process (Ray workers need not share the driver's working directory or environment)."""
+    Their paths are absolute and their models named by their run folders, so that the files a study writes do not
+    depend on the working directory it is resumed from."""
     output = OutputSettings(study_folder(settings).resolve() / "cells", resume=True)
     data = replace(settings.data, dir=resolve_data_dir(settings.data.dir, settings.data.dataset).resolve(),
                    path=settings.data.path and settings.data.path.resolve())
@@ -138,13 +139,14 @@ def run_study(settings):
                         "card_test_accuracy": (models[s].card or {}).get("test_accuracy")} for s in models],
             "data_dir": None if settings.data.dir is None else str(settings.data.dir),
             "reference": settings.study.reference, "images": settings.study.images})
-        run = _ray_cells if settings.study.executor == "ray" else _local_cells
-        for cell, result, seconds in run(cells, bar, models, settings.study.ray_address):
+        transfers_of = partial(transfers, settings)
+        if settings.study.executor == "ray":
+            from .cluster import run_cells
+            finished = run_cells(cells, models, bar, settings.study.ray_address, transfers_of)
+        else:
+            finished = _local_cells(cells, models, bar, transfers_of)
+        for cell, result, seconds in finished:
             bar.write(_cell_line(cell, result, seconds))
-            # Transfer as soon as the sets exist, so that a study stopped early already holds their matrices.
-            for target, step in transfers(settings, cell):
-                if not (evaluation_folder(step) / "metrics.json").is_file():
-                    run_evaluate(step, models[target], echo=lambda *_: None)
     if settings.study.diagnose:
         _diagnose_models(settings, cells, models, folder / "diagnostics")
     if settings.study.robustness:
@@ -289,65 +291,13 @@ def _cell_line(cell, result, seconds):
             f"L2 {on_screen(aggregated['mean_l2_successful'], runs):>15}  ({seconds:.0f} s)")
 
 
-def _local_cells(cells, bar, models, _address):
-    """Run the cells here, one after the other: ``(cell, result, seconds)`` as each finishes."""
+def _local_cells(cells, models, bar, transfers_of):
+    """Run the cells here, one after the other: ``(cell, result, seconds)`` as each finishes, then its transfers
+    (as soon as its sets exist, so that a study stopped early already holds their matrices)."""
     for cell in cells:
         start = time.time()
         result = run_attack(cell.settings, models[cell.model], progress=bar.part(cell.cost), echo=lambda *_: None)
         yield cell, result, time.time() - start
-
-
-def _ray_cells(cells, bar, _models, address):
-    """Run each cell as a Ray task (a local Ray instance, or the cluster at ``address``); the workers report
-    their samples to one counter actor, which the bar follows."""
-    import ray
-    started_here = not ray.is_initialized()
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    counter = ray.remote(_Counter).remote()
-    task = ray.remote(_remote_cell)
-    pending = {task.remote(cell, counter): (cell, time.time()) for cell in cells}
-    shown = 0, 0.0
-    try:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-            samples, cost = ray.get(counter.total.remote())
-            bar.add(samples - shown[0], cost - shown[1])
-            shown = samples, cost
-            for reference in ready:
-                cell, start = pending.pop(reference)
-                yield cell, ray.get(reference), time.time() - start
-    finally:
-        for reference in pending:
-            ray.cancel(reference, force=True)
-        if started_here:
-            ray.shutdown()
-
-
-class _Counter:
-    """Samples attacked so far and their cost (:func:`annt.progress.cost_per_sample`), summed over Ray workers
-    (a Ray actor)."""
-
-    def __init__(self):
-        self.samples, self.cost = 0, 0.0
-
-    def add(self, samples, cost):
-        self.samples += samples
-        self.cost += cost
-
-    def total(self):
-        return self.samples, self.cost
-
-
-class _CounterBar:
-    """What :func:`annt.attacks.generate` needs of a progress bar, forwarding to the counter actor."""
-
-    def __init__(self, counter, cost):
-        self.counter, self.cost = counter, cost
-
-    def update(self, samples):
-        self.counter.add.remote(samples, samples * self.cost)
-
-
-def _remote_cell(cell, counter):
-    """One cell in a Ray worker."""
-    return run_attack(cell.settings, progress=_CounterBar(counter, cell.cost), echo=lambda *_: None)
+        for target, step in transfers_of(cell):
+            if not (evaluation_folder(step) / "metrics.json").is_file():
+                run_evaluate(step, models[target], echo=lambda *_: None)

@@ -1,0 +1,271 @@
+"""A study's cells and transfer evaluations as Ray tasks, on a cluster whose nodes share no file system.
+
+The driver (the process running the study) ships what a task needs through Ray's object store: the test split,
+each model as its weights and card (:class:`ModelPackage`), a run's samples and seed, and the batches an
+interrupted attempt kept. One task makes one run's adversarial set, streaming each finished batch back, and
+evaluates it; another applies a cell's sets to another precision. The driver writes everything into the study
+folder, atomically, exactly as a local study does (:class:`~annt.experiments.AttackPlan`). A task touches no path
+of the driver's machine: a node needs ANNT installed, and nothing else.
+"""
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+from .manifest import RunRecord, machine
+
+#: A run whose task is lost (its worker process or node died) is sent again, from the batches the driver kept,
+#: this many times before the study stops.
+RESENDS = 3
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    """A trained model as data (its class, how it is built, its weights and card): what a task builds it from,
+    without a file."""
+
+    model_class: type
+    build: tuple  # (precision, activation bound, data shape, layout), as ClassifierModel takes them
+    weights: dict
+    card: dict | None
+    checkpoint: str  # the driver's path, a name only
+
+    def load(self):
+        from .predictor import TrainedModel
+        return TrainedModel(self.model_class(*self.build), self.checkpoint, self.card, weights=self.weights)
+
+
+def package(trained):
+    """The :class:`ModelPackage` of a loaded :class:`~annt.predictor.TrainedModel`. A user's model from a file
+    travels by value (its class's code, pickled with it); one of an installed package's entry points must be
+    installed on every node."""
+    from ray import cloudpickle
+
+    from .checkpoints import read_variables
+    model = trained.model
+    module = sys.modules[type(model).__module__]
+    if module.__name__.startswith("annt_user_model_"):  # see annt.models._class_from_file
+        cloudpickle.register_pickle_by_value(module)
+    return ModelPackage(type(model), (str(model.precision), model.activation_bound, model.data, model.layout),
+                        read_variables(trained.checkpoint), trained.card, str(trained.checkpoint))
+
+
+def run_cells(cells, models, bar, address, transfers_of):
+    """Run ``cells`` (:class:`~annt.studies.Cell`) as Ray tasks, one per run still to make, on the cluster at
+    ``address`` (None: a local Ray instance), and each cell's ``transfers_of(cell)`` evaluations as tasks once its
+    sets are written; yields ``(cell, result, seconds)`` as each cell finishes. ``models``: the driver's loaded
+    models, by :class:`~annt.settings.ModelSource`."""
+    import ray
+    started_here = not ray.is_initialized()
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        yield from _Driver(ray, cells, models, bar, transfers_of).run()
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+class _Driver:
+    """The Ray tasks of a study in flight, and what to do with each result as it comes."""
+
+    def __init__(self, ray, cells, models, bar, transfers_of):
+        from .experiments import test_split
+        self.ray, self.cells, self.models, self.bar, self.transfers_of = ray, cells, models, bar, transfers_of
+        images, _ = test_split(cells[0].settings.data)
+        self.images = ray.put(images)
+        self.packages = {source: ray.put(package(trained)) for source, trained in models.items()}
+        self.make = ray.remote(_make_run).options(max_retries=0)
+        self.evaluate = ray.remote(_evaluate_sets).options(max_retries=0)
+        self.pending = {}  # ObjectRef or ObjectRefGenerator: its _Task
+        self.finished = []  # (cell, result, seconds) not yet yielded
+
+    def run(self):
+        from .experiments import plan_attack
+        for cell in self.cells:
+            self._start_cell(cell, plan_attack(cell.settings, self.models[cell.model], announce=False))
+        while self.pending:
+            ready, _ = self.ray.wait(list(self.pending), num_returns=1)
+            task = self.pending.pop(ready[0])
+            try:
+                if isinstance(ready[0], self.ray.ObjectRefGenerator):
+                    value = self.ray.get(next(ready[0]))
+                    self.pending[ready[0]] = task
+                else:
+                    value = self.ray.get(ready[0])
+            except StopIteration:
+                continue
+            except self.ray.exceptions.RayTaskError as error:  # raised by ANNT's code in the task: the user's to see
+                for reference in self.pending:
+                    self.ray.cancel(reference, force=True)
+                raise error.cause if isinstance(error.cause, BaseException) else error
+            except self.ray.exceptions.RayError as error:  # the task was lost with its worker or node
+                self.pending.pop(ready[0], None)
+                self._resend(task, error)
+                continue
+            task.handle(value)
+            yield from self.finished
+            self.finished.clear()
+
+    def _send(self, submit, handle, what, resends=0):
+        self.pending[submit()] = _Task(submit, handle, what, resends)
+
+    def _resend(self, task, error):
+        if task.resends >= RESENDS:
+            raise RuntimeError(f"{task.what}: its Ray task was lost {RESENDS + 1} times ({error})")
+        self.bar.write(f"{task.what}: its Ray task was lost ({type(error).__name__}); sent again (a run goes on "
+                       "from the batches it streamed)")
+        self._send(task.submit, task.handle, task.what, task.resends + 1)
+
+    def _start_cell(self, cell, plan):
+        state = _CellState(cell, plan, RunRecord(), time.time(), self.bar.part(cell.cost))
+        batch_size = cell.settings.test.batch_size
+        for run, adversarial_set in plan.finished.items():
+            state.progress.update(len(adversarial_set.indices))
+            self._send(partial(self.evaluate.remote, self.packages[cell.model], [adversarial_set], self.images,
+                               batch_size), partial(self._run_evaluated, state, run), f"{cell} run {run}")
+        for run in plan.samples:
+            self._send(partial(self._submit_run, state, run), partial(self._streamed_event, state, run),
+                       f"{cell} run {run}")
+
+    def _submit_run(self, state, run):
+        """A task making ``run`` from the batches the driver kept in its parts folder (none at first)."""
+        plan, spec = state.plan, state.cell.settings.attack
+        parts = plan.parts(run)
+        done = parts.finished()
+        indices = plan.samples[run]
+        state.making[run] = parts, RunRecord(), sum(len(call.images) for call in done.values())
+        return self.make.remote(self.packages[state.cell.model], self.images, indices, plan.labels[indices],
+                                plan.predictions[indices], spec.name, spec.params, plan.run_seed(run),
+                                state.cell.settings.test.batch_size, done)
+
+    def _streamed_event(self, state, run, event):
+        parts, record, streamed = state.making[run]
+        kind, *content = event
+        if kind == "part":
+            start, call = content
+            parts.save(start, call)
+            state.progress.update(len(call.images))
+            state.making[run] = parts, record, streamed + len(call.images)
+            return
+        adversarial, extras, adversarial_predictions, rows, metrics, seconds, where = content
+        state.progress.update(len(adversarial) - streamed)  # a call spanning the whole set (UAP) streams no part
+        state.plan.save_set(run, adversarial, extras, adversarial_predictions, record, parts, wall_time_s=seconds,
+                            machine=where)
+        self._run_evaluated(state, run, [(rows, metrics)])
+
+    def _run_evaluated(self, state, run, evaluated):
+        (rows, metrics), = evaluated
+        state.per_run[run] = state.plan.write_run(run, rows, metrics)
+        if len(state.per_run) < state.cell.settings.attack.runs:
+            return
+        result = state.plan.finish(state.record, [state.per_run[r] for r in sorted(state.per_run)],
+                                   echo=lambda *_: None)
+        self.finished.append((state.cell, result, time.time() - state.started))
+        self._send_transfers(state.cell)
+
+    def _send_transfers(self, cell):
+        from .experiments import plan_evaluate
+        from .outputs import evaluation_folder
+        for target, step in self.transfers_of(cell):
+            if (evaluation_folder(step) / "metrics.json").is_file():
+                continue
+            plan = plan_evaluate(step, self.models[target])
+            self._send(partial(self.evaluate.remote, self.packages[target], plan.sets, self.images,
+                               step.test.batch_size),
+                       partial(plan.finish, RunRecord(), echo=lambda *_: None), f"{cell} on {target.precision}")
+
+
+@dataclass
+class _Task:
+    submit: object  # () -> ObjectRef or ObjectRefGenerator, sends the task (again)
+    handle: object  # (value) -> None, for each value it returns or streams
+    what: str
+    resends: int
+
+
+@dataclass
+class _CellState:
+    cell: object
+    plan: object  # AttackPlan
+    record: object
+    started: float
+    progress: object
+    per_run: dict = field(default_factory=dict)  # run: its metrics, once written
+    making: dict = field(default_factory=dict)  # run: (Parts, RunRecord of its making, samples streamed so far)
+
+
+def _make_run(package, images, indices, labels, clean_predictions, attack, params, seed, batch_size, done):
+    """A Ray task: one run's adversarial set on the packaged model, from the batches in ``done`` on. Yields
+    ``("part", first sample, AttackCall)`` as each batch finishes, then ``("set", images, extras, predictions,
+    rows, metrics, seconds, machine)``."""
+    from .adversarial_sets import AdversarialSet
+    from .attacks import generate
+    from .estimator import art_classifier
+    from .evaluation import evaluate_set
+    started = time.time()
+    trained = package.load()
+
+    def make(emit):
+        adversarial, extras = generate(trained, art_classifier(trained), attack, params, images[indices], labels, seed,
+                                       progress=_Uncounted(), parts=_StreamedParts(done, emit))
+        adversarial_predictions = trained.predict(adversarial, batch_size)
+        rows, metrics = evaluate_set(AdversarialSet(adversarial, indices, labels, clean_predictions,
+                                                    adversarial_predictions), trained, images, batch_size)
+        return adversarial, extras, adversarial_predictions, rows, metrics
+
+    result = yield from _streamed(make)
+    yield ("set", *result, round(time.time() - started, 2), machine())
+
+
+def _evaluate_sets(package, sets, images, batch_size):
+    """A Ray task: :func:`~annt.evaluation.evaluate_set` of each set on the packaged model."""
+    from .evaluation import evaluate_set
+    trained = package.load()
+    return [evaluate_set(adversarial_set, trained, images, batch_size) for adversarial_set in sets]
+
+
+class _StreamedParts:
+    """What :func:`annt.attacks.generate` needs of a :class:`~annt.adversarial_sets.Parts` store, in a task: the
+    batches the driver kept, and each new one handed to ``emit`` (the driver saves it)."""
+
+    def __init__(self, done, emit):
+        self.done, self.emit = done, emit
+
+    def finished(self):
+        return dict(self.done)
+
+    def save(self, start, call):
+        self.emit(("part", start, call))
+
+
+class _Uncounted:
+    """A progress bar nobody sees: the driver counts the streamed batches."""
+
+    def update(self, _samples):
+        pass
+
+
+def _streamed(work):
+    """Run ``work(emit)`` in a thread, yielding what it emits as it comes; returns its result, or raises its error
+    (a Ray generator task can only yield from its own frame)."""
+    events, outcome, end = queue.SimpleQueue(), {}, object()
+
+    def target():
+        try:
+            outcome["result"] = work(events.put)
+        except BaseException as error:  # raised again in the task's thread
+            outcome["error"] = error
+        finally:
+            events.put(end)
+
+    threading.Thread(target=target, daemon=True).start()
+    while (event := events.get()) is not end:
+        yield event
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+__all__ = ["ModelPackage", "RESENDS", "package", "run_cells"]
