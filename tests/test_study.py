@@ -18,6 +18,8 @@ from annt.adversarial_sets import Parts
 from annt.cli import main
 
 from annt.adversarial_sets import AdversarialSet
+import ray_cluster
+from annt.zoo import zoo_dir
 from conftest import needs_mnist
 
 pytestmark = needs_mnist
@@ -209,13 +211,57 @@ def test_a_study_killed_mid_cell_resumes_to_identical_results(tiny, tmp_path):
     assert (tmp_path / STUDY / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
 
 
-@pytest.mark.slow
-def test_the_ray_executor_gives_the_same_table(tiny, tmp_path):
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A two-node Ray cluster whose worker node sees none of the driver's data, zoo and output folders."""
     pytest.importorskip("ray")
-    assert run_tiny(tmp_path, "--set", "study.executor=ray") == 0
-    assert (tmp_path / STUDY / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
-    assert (tmp_path / STUDY / "report/transfer_fgsm.csv").read_text() == \
-        (tiny / "report/transfer_fgsm.csv").read_text()
+    if ray_cluster.usable():
+        pytest.skip(ray_cluster.usable())
+    running = ray_cluster.TwoNodeCluster([tmp_path_factory.getbasetemp(), os.environ["ANNT_DATA_DIR"], zoo_dir()])
+    try:
+        yield running.start()
+    finally:
+        running.stop()
+
+
+def on_cluster(cluster, output, *extra):
+    """The tiny study run by a driver process on ``cluster``."""
+    return subprocess.Popen([sys.executable, "-m", "annt", *TINY, "--set", f"output.dir={output}",
+                             "--set", "study.executor=ray", "--set", f"study.ray_address={cluster.address}", *extra],
+                            cwd=output, env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def same_results(study, expected):
+    resumed, uninterrupted = arrays_of(study), arrays_of(expected)
+    assert resumed.keys() == uninterrupted.keys()
+    for key, array in uninterrupted.items():
+        np.testing.assert_array_equal(resumed[key], array, err_msg=key)
+    for table in ("table6.csv", "transfer_fgsm.csv"):
+        assert (study / "report" / table).read_text() == (expected / "report" / table).read_text(), table
+
+
+@pytest.mark.slow
+def test_a_study_on_a_cluster_without_shared_files_equals_the_local_one(tiny, cluster, tmp_path):
+    output, _ = on_cluster(cluster, tmp_path).communicate(timeout=900)
+    assert "study: " in output, output[-2000:]
+    same_results(tmp_path / STUDY, tiny)
+    manifest = json.loads((tmp_path / STUDY / "cells/model_a-mnist-fp-boundary/run-1/manifest.json").read_text())
+    assert manifest["machine"]["cores"] == os.cpu_count() and manifest["wall_time_s"] > 0
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_is_sent_again_from_its_streamed_batches(tiny, cluster, tmp_path):
+    driver = on_cluster(cluster, tmp_path)
+    parts, deadline = tmp_path / STUDY / "cells", time.time() + 600
+    while not list(parts.glob("*-boundary/run-*/parts/part-*.npz")) and time.time() < deadline:
+        assert driver.poll() is None, driver.stdout.read()[-2000:]
+        time.sleep(0.01)
+    killed = ray_cluster.task_processes("_make_run")
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    output, _ = driver.communicate(timeout=900)
+    assert killed and "its Ray task was lost (WorkerCrashedError); sent again" in output, output[-2000:]
+    same_results(tmp_path / STUDY, tiny)
 
 
 @pytest.mark.parametrize("attack, params", [("boundary", {"max_iter": 3}), ("fgsm", {"batch_size": 4})])
