@@ -148,7 +148,8 @@ ATTACKS = {
 SEEDED_STARTS = ("boundary", "hopskipjump")
 
 
-def generate(trained, classifier, name, params, images, labels, seed, progress=None, parts=None, label=None):
+def generate(trained, classifier, name, params, images, labels, seed, progress=None, parts=None, label=None,
+             only=None):
     """Adversarial versions of ``images`` (true ``labels``) against ``trained``; returns ``(images, extras)``.
 
     ``classifier`` is ``art_classifier(trained)`` (:class:`~annt.estimator.FastClassifier`).
@@ -160,18 +161,40 @@ def generate(trained, classifier, name, params, images, labels, seed, progress=N
     ``parts``: a :class:`~annt.adversarial_sets.Parts` store. Each ART call's result is saved there as it
     finishes, with the generators' state, and calls it holds already are not made again: a killed run
     loses at most the calls in flight, and its images come out as if it had never stopped.
+    ``only``: the first samples of the calls to make (see :func:`attack_calls`), for an attack whose calls are
+    :func:`independent`; the result then holds those calls only, each as the whole set's would.
     """
     if progress is not None:
-        return _generate(trained, classifier, name, params, images, labels, seed, progress, parts)
+        return _generate(trained, classifier, name, params, images, labels, seed, progress, parts, only)
     # A context, so that the bar is closed on an error too and its last line comes before the error's message.
     with tqdm(total=len(images), desc=label or name, unit="sample") as bar:
-        adversarial, extras = _generate(trained, classifier, name, params, images, labels, seed, bar, parts)
+        adversarial, extras = _generate(trained, classifier, name, params, images, labels, seed, bar, parts, only)
     for line in summary_lines(extras["broken_by"], len(images)) if name == "autoattack" else ():
         tqdm.write(f"{label or name}: {line}")
     return adversarial, extras
 
 
-def _generate(trained, classifier, name, params, images, labels, seed, bar, parts):
+def attack_calls(name, params, samples):
+    """The ART calls an attack on ``samples`` images is made of, as slices: its own batches (``batch_size``, or
+    a fixed number), or the whole set at once (UAP)."""
+    chunk = ATTACKS[name].chunk
+    size = samples if chunk is None else params[chunk] if isinstance(chunk, str) else chunk
+    return [slice(start, start + size) for start in range(0, samples, size)]
+
+
+def independent(name):
+    """Whether an attack's calls are independent of each other (no random generator carried from one to the
+    next), so that any of them may be made anywhere, alone (see ``only`` of :func:`generate`)."""
+    return ATTACKS[name].concurrent
+
+
+def assemble(calls):
+    """``(images, extras)`` of finished calls (AttackCall, in sample order), as one set."""
+    extras = {key: np.concatenate([call.extras[key] for call in calls]) for key in calls[0].extras}
+    return np.concatenate([call.images for call in calls]), extras
+
+
+def _generate(trained, classifier, name, params, images, labels, seed, bar, parts, only=None):
     spec = ATTACKS[name]
     random.seed(seed)
     np.random.seed(seed)
@@ -181,8 +204,11 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
             # ART's draw for y=None, made once for the whole set, so that ANNT's per-batch calls change nothing.
             y = random_targets(np.argmax(classifier.predict(images), axis=1), classifier.nb_classes)
         starts = boundary_starts(trained, images, labels, params["init_size"], seed) if name in SEEDED_STARTS else None
-        size = len(images) if spec.chunk is None else params[spec.chunk] if isinstance(spec.chunk, str) else spec.chunk
-        calls = [slice(start, start + size) for start in range(0, len(images), size)]
+        calls = attack_calls(name, params, len(images))
+        if only is not None:
+            if not spec.concurrent:
+                raise ValueError(f"{name}'s calls share random generators: a run is made whole")
+            calls = [call for call in calls if call.start in only]
         done = parts.finished() if parts is not None else {}
         results = {call.start: done[call.start] for call in calls if call.start in done}
         for result in results.values():
@@ -208,9 +234,7 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
                     parts.save(call.start, results[call.start])
                 if spec.chunk is not None:
                     bar.update(len(adversarial))
-    ordered = [results[call.start] for call in calls]
-    extras = {key: np.concatenate([result.extras[key] for result in ordered]) for key in ordered[0].extras}
-    return np.concatenate([result.images for result in ordered]), extras
+    return assemble([results[call.start] for call in calls])
 
 
 def _in_graph(model):

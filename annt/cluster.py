@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 
+from .attacks import assemble, attack_calls, independent
 from .manifest import RunRecord, machine
 
 #: A run whose task is lost (its worker process or node died) is sent again, from the batches the driver kept,
@@ -52,16 +53,18 @@ def package(trained):
                         read_variables(trained.checkpoint), trained.card, str(trained.checkpoint))
 
 
-def run_cells(cells, models, bar, address, transfers_of):
+def run_cells(cells, models, bar, address, transfers_of, task_samples=None):
     """Run ``cells`` (:class:`~annt.studies.Cell`) as Ray tasks, one per run still to make, on the cluster at
     ``address`` (None: a local Ray instance), and each cell's ``transfers_of(cell)`` evaluations as tasks once its
     sets are written; yields ``(cell, result, seconds)`` as each cell finishes. ``models``: the driver's loaded
-    models, by :class:`~annt.settings.ModelSource`."""
+    models, by :class:`~annt.settings.ModelSource`. ``task_samples``: a run of an attack whose calls are independent
+    (:func:`annt.attacks.independent`) is split into tasks of about this many samples (whole calls), each making
+    its calls as the whole run would, so the set is the same bit for bit."""
     import ray
     started_here = not ray.is_initialized()
     ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
-        yield from _Driver(ray, cells, models, bar, transfers_of).run()
+        yield from _Driver(ray, cells, models, bar, transfers_of, task_samples).run()
     finally:
         if started_here:
             ray.shutdown()
@@ -70,9 +73,10 @@ def run_cells(cells, models, bar, address, transfers_of):
 class _Driver:
     """The Ray tasks of a study in flight, and what to do with each result as it comes."""
 
-    def __init__(self, ray, cells, models, bar, transfers_of):
+    def __init__(self, ray, cells, models, bar, transfers_of, task_samples):
         from .experiments import test_split
         self.ray, self.cells, self.models, self.bar, self.transfers_of = ray, cells, models, bar, transfers_of
+        self.task_samples = task_samples
         images, _ = test_split(cells[0].settings.data)
         self.images = ray.put(images)
         self.packages = {source: ray.put(package(trained)) for source, trained in models.items()}
@@ -85,6 +89,9 @@ class _Driver:
         from .experiments import plan_attack
         for cell in self.cells:
             self._start_cell(cell, plan_attack(cell.settings, self.models[cell.model], announce=False))
+        resources = self.ray.cluster_resources()
+        self.bar.write(f"ray: {len(self.pending)} tasks for the runs to make, on {resources.get('CPU', 0):g} CPUs of "
+                       f"{len([node for node in self.ray.nodes() if node['Alive']])} node(s)")
         while self.pending:
             ready, _ = self.ray.wait(list(self.pending), num_returns=1)
             task = self.pending.pop(ready[0])
@@ -126,21 +133,52 @@ class _Driver:
             self._send(partial(self.evaluate.remote, self.packages[cell.model], [adversarial_set], self.images,
                                batch_size), partial(self._run_evaluated, state, run), f"{cell} run {run}")
         for run in plan.samples:
-            self._send(partial(self._submit_run, state, run), partial(self._streamed_event, state, run),
-                       f"{cell} run {run}")
+            if self.task_samples and independent(cell.attack):
+                self._start_chunks(state, run)
+            else:
+                self._send(partial(self._submit_run, state, run), partial(self._streamed_event, state, run),
+                           f"{cell} run {run}")
 
-    def _submit_run(self, state, run):
-        """A task making ``run`` from the batches the driver kept in its parts folder (none at first)."""
+    def _submit_run(self, state, run, only=None):
+        """A task making ``run`` (or its calls beginning at ``only``) from the batches the driver kept in its parts
+        folder (none at first)."""
         plan, spec = state.plan, state.cell.settings.attack
         parts = plan.parts(run)
         done = parts.finished()
+        if only is None:
+            state.making[run] = parts, RunRecord(), sum(len(call.images) for call in done.values())
+        else:
+            done = {start: call for start, call in done.items() if start in only}
         indices = plan.samples[run]
-        state.making[run] = parts, RunRecord(), sum(len(call.images) for call in done.values())
         return self.make.remote(self.packages[state.cell.model], self.images, indices, plan.labels[indices],
                                 plan.predictions[indices], spec.name, spec.params, plan.run_seed(run),
-                                state.cell.settings.test.batch_size, done)
+                                state.cell.settings.test.batch_size, done, only)
 
-    def _streamed_event(self, state, run, event):
+    def _start_chunks(self, state, run):
+        """Tasks of about ``task_samples`` samples each making the calls of ``run`` not yet saved."""
+        spec = state.cell.settings.attack
+        parts = state.plan.parts(run)
+        done = parts.finished()
+        state.making[run] = parts, RunRecord(), 0
+        state.progress.update(sum(len(call.images) for call in done.values()))
+        chunks, chunk = [], []
+        for call in attack_calls(spec.name, spec.params, len(state.plan.samples[run])):
+            if call.start in done:
+                continue
+            chunk.append(call.start)
+            if (call.stop - chunk[0]) >= self.task_samples:
+                chunks.append(chunk)
+                chunk = []
+        chunks += [chunk] if chunk else []
+        state.chunks[run] = {tuple(chunk): None for chunk in chunks}
+        for number, chunk in enumerate(chunks, 1):
+            self._send(partial(self._submit_run, state, run, set(chunk)),
+                       partial(self._streamed_event, state, run, chunk=tuple(chunk)),
+                       f"{state.cell} run {run} ({number} of {len(chunks)})")
+        if not chunks:
+            self._evaluate_chunked(state, run)
+
+    def _streamed_event(self, state, run, event, chunk=None):
         parts, record, streamed = state.making[run]
         kind, *content = event
         if kind == "part":
@@ -149,11 +187,36 @@ class _Driver:
             state.progress.update(len(call.images))
             state.making[run] = parts, record, streamed + len(call.images)
             return
+        if kind == "calls":
+            state.chunks[run][chunk] = content  # (seconds, machine)
+            if all(state.chunks[run].values()):
+                self._evaluate_chunked(state, run)
+            return
         adversarial, extras, adversarial_predictions, rows, metrics, seconds, where = content
         state.progress.update(len(adversarial) - streamed)  # a call spanning the whole set (UAP) streams no part
         state.plan.save_set(run, adversarial, extras, adversarial_predictions, record, parts, wall_time_s=seconds,
                             machine=where)
         self._run_evaluated(state, run, [(rows, metrics)])
+
+    def _evaluate_chunked(self, state, run):
+        """A run whose calls were made by several tasks: its set assembled from the saved calls, evaluated by a task,
+        then saved (its wall time the sum of its tasks', its machine the first's)."""
+        parts, record, _ = state.making[run]
+        made = parts.finished()
+        adversarial, extras = assemble([made[start] for start in sorted(made)])
+        made_by = list(state.chunks[run].values())
+        seconds = round(sum(spent for spent, _ in made_by), 2)
+        where = made_by[0][1] if made_by else None
+
+        def evaluated(value):
+            (rows, metrics), = value
+            state.plan.save_set(run, adversarial, extras, rows["adversarial_prediction"], record, parts,
+                                wall_time_s=seconds, **({"machine": where} if where else {}))
+            self._run_evaluated(state, run, value)
+
+        unsaved = state.plan.unsaved_set(run, adversarial, extras, None)
+        self._send(partial(self.evaluate.remote, self.packages[state.cell.model], [unsaved], self.images,
+                           state.cell.settings.test.batch_size), evaluated, f"{state.cell} run {run} (evaluation)")
 
     def _run_evaluated(self, state, run, evaluated):
         (rows, metrics), = evaluated
@@ -194,12 +257,14 @@ class _CellState:
     progress: object
     per_run: dict = field(default_factory=dict)  # run: its metrics, once written
     making: dict = field(default_factory=dict)  # run: (Parts, RunRecord of its making, samples streamed so far)
+    chunks: dict = field(default_factory=dict)  # run made by several tasks: {its calls' starts: (seconds, machine)}
 
 
-def _make_run(package, images, indices, labels, clean_predictions, attack, params, seed, batch_size, done):
+def _make_run(package, images, indices, labels, clean_predictions, attack, params, seed, batch_size, done, only):
     """A Ray task: one run's adversarial set on the packaged model, from the batches in ``done`` on. Yields
     ``("part", first sample, AttackCall)`` as each batch finishes, then ``("set", images, extras, predictions,
-    rows, metrics, seconds, machine)``."""
+    rows, metrics, seconds, machine)``; with ``only`` (the calls to make, see :func:`annt.attacks.generate`),
+    ``("calls", seconds, machine)`` instead of the set."""
     from .adversarial_sets import AdversarialSet
     from .attacks import generate
     from .estimator import art_classifier
@@ -209,14 +274,17 @@ def _make_run(package, images, indices, labels, clean_predictions, attack, param
 
     def make(emit):
         adversarial, extras = generate(trained, art_classifier(trained), attack, params, images[indices], labels, seed,
-                                       progress=_Uncounted(), parts=_StreamedParts(done, emit))
+                                       progress=_Uncounted(), parts=_StreamedParts(done, emit), only=only)
+        if only is not None:
+            return None
         adversarial_predictions = trained.predict(adversarial, batch_size)
         rows, metrics = evaluate_set(AdversarialSet(adversarial, indices, labels, clean_predictions,
                                                     adversarial_predictions), trained, images, batch_size)
         return adversarial, extras, adversarial_predictions, rows, metrics
 
     result = yield from _streamed(make)
-    yield ("set", *result, round(time.time() - started, 2), machine())
+    made_where = round(time.time() - started, 2), machine()
+    yield ("set", *result, *made_where) if only is None else ("calls", *made_where)
 
 
 def _evaluate_sets(package, sets, images, batch_size):

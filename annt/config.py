@@ -273,6 +273,11 @@ SCHEMA = {
                                            "(ray; pip install ray).", choices=("local", "ray")),
         "ray_address": Option("str", None, "task study, executor ray: address of an existing Ray cluster; null "
                                            "starts a local Ray instance.", nullable=True),
+        "task_samples": Option("int", None, "task study, executor ray: samples per Ray task for the attacks whose "
+                                            "batches are independent (fgsm, jsma, cw_l2), so that one run spreads over "
+                                            "several nodes (same sets bit for bit); null = one task per run. The other "
+                                            "attacks carry random generators from batch to batch: one task per run.",
+                               minimum=1, nullable=True),
         "reference": Option("str", None, "task study: published numbers to show beside ours in the report "
                                          "(paper: its Table 6).", choices=("paper",), nullable=True),
         "images": Option("int", 6, "task study: images per precision in the report's image grids.", minimum=1),
@@ -540,7 +545,7 @@ def _study_settings(study, dataset):
         except AttackParameterError as error:
             raise ConfigError(f"study.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
     return StudySettings(study["precisions"] or (), attacks, params, transfer, study["executor"],
-                         study["ray_address"], study["reference"], study["images"], study["diagnose"],
+                         study["ray_address"], study["task_samples"], study["reference"], study["images"], study["diagnose"],
                          study["robustness"], deployed=study["deployed"], deployed_attack=study["deployed_attack"],
                          seeds=study["seeds"] or (), train=study["train"], models=study["models"])
 

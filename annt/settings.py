@@ -93,6 +93,7 @@ class StudySettings:
     transfer: tuple = ()  # attack names
     executor: str = "local"
     ray_address: str | None = None
+    task_samples: int | None = None  # Ray: samples per task for attacks with independent batches; None: one per run
     reference: str | None = None  # "paper": the paper's Table 6 beside ours
     images: int = 6
     diagnose: bool = False  # also diagnose every precision (annt.diagnostics), one block per cell in the report

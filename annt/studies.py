@@ -142,7 +142,8 @@ def run_study(settings):
         transfers_of = partial(transfers, settings)
         if settings.study.executor == "ray":
             from .cluster import run_cells
-            finished = run_cells(cells, models, bar, settings.study.ray_address, transfers_of)
+            finished = run_cells(cells, models, bar, settings.study.ray_address, transfers_of,
+                                 settings.study.task_samples)
         else:
             finished = _local_cells(cells, models, bar, transfers_of)
         for cell, result, seconds in finished:

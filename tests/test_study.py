@@ -26,7 +26,7 @@ pytestmark = needs_mnist
 
 TINY = ["--set", "task=study", "--set", "model.name=model_a", "--set", "attack.samples=12", "--set", "attack.runs=2",
         "--set", 'study.precisions=[FP, "1,1,32"]', "--set", "study.attacks=[fgsm, boundary]",
-        "--set", "study.transfer=[fgsm]", "--set", "study.params={boundary: {max_iter: 3}}",
+        "--set", "study.transfer=[fgsm]", "--set", "study.params={boundary: {max_iter: 3}, fgsm: {batch_size: 4}}",
         "--set", "study.reference=paper", "--set", "study.images=3", "--set", "study.robustness=false"]
 STUDY = "model_a-mnist-study"
 study_task = importlib.import_module("annt.studies")
@@ -192,7 +192,7 @@ def test_the_ray_executor_needs_ray_installed(tmp_path, capsys, monkeypatch):
 def test_a_study_killed_mid_cell_resumes_to_identical_results(tiny, tmp_path):
     """kill -9 while a Boundary cell has saved some of its batches; resuming loses at most the batch in flight."""
     command = [sys.executable, "-m", "annt", *TINY, "--set", f"output.dir={tmp_path}",
-               "--set", "study.params={boundary: {max_iter: 3, batch_size: 64}}"]
+               "--set", "study.params={boundary: {max_iter: 3, batch_size: 64}, fgsm: {batch_size: 4}}"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     parts = tmp_path / STUDY / "cells"
@@ -242,8 +242,9 @@ def same_results(study, expected):
 
 @pytest.mark.slow
 def test_a_study_on_a_cluster_without_shared_files_equals_the_local_one(tiny, cluster, tmp_path):
-    output, _ = on_cluster(cluster, tmp_path).communicate(timeout=900)
-    assert "study: " in output, output[-2000:]
+    """FGSM's runs split into tasks of 4 samples (one call each), Boundary's one task per run."""
+    output, _ = on_cluster(cluster, tmp_path, "--set", "study.task_samples=4").communicate(timeout=900)
+    assert "ray: 16 tasks for the runs to make, on 2 CPUs of 2 node(s)" in output, output[-2000:]  # FGSM: 2 x 2 x 3
     same_results(tmp_path / STUDY, tiny)
     manifest = json.loads((tmp_path / STUDY / "cells/model_a-mnist-fp-boundary/run-1/manifest.json").read_text())
     assert manifest["machine"]["cores"] == os.cpu_count() and manifest["wall_time_s"] > 0
