@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from .attacks import assemble, attack_calls, independent
+from .errors import ClusterError
 from .manifest import RunRecord, machine
 
 #: A run whose task is lost (its worker process or node died) is sent again, from the batches the driver kept,
@@ -36,6 +37,18 @@ class ModelPackage:
     def load(self):
         from .predictor import TrainedModel
         return TrainedModel(self.model_class(*self.build), self.checkpoint, self.card, weights=self.weights)
+
+
+#: In a worker process: the models its earlier tasks built (Ray gives one process many tasks of a study's job).
+_BUILT = {}
+
+
+def _built(package):
+    """The package's model, built once per worker process."""
+    key = (package.checkpoint, repr(package.build))
+    if key not in _BUILT:
+        _BUILT[key] = package.load()
+    return _BUILT[key]
 
 
 def package(trained):
@@ -90,7 +103,7 @@ class _Driver:
         for cell in self.cells:
             self._start_cell(cell, plan_attack(cell.settings, self.models[cell.model], announce=False))
         resources = self.ray.cluster_resources()
-        self.bar.write(f"ray: {len(self.pending)} tasks for the runs to make, on {resources.get('CPU', 0):g} CPUs of "
+        self.bar.write(f"ray: {len(self.pending)} tasks sent to {resources.get('CPU', 0):g} CPUs on "
                        f"{len([node for node in self.ray.nodes() if node['Alive']])} node(s)")
         while self.pending:
             ready, _ = self.ray.wait(list(self.pending), num_returns=1)
@@ -120,7 +133,9 @@ class _Driver:
 
     def _resend(self, task, error):
         if task.resends >= RESENDS:
-            raise RuntimeError(f"{task.what}: its Ray task was lost {RESENDS + 1} times ({error})")
+            raise ClusterError(f"{task.what}: its Ray task was lost {RESENDS + 1} times (last: "
+                               f"{type(error).__name__}); what came back is kept: resume the study once the cluster "
+                               "is healthy")
         self.bar.write(f"{task.what}: its Ray task was lost ({type(error).__name__}); sent again (a run goes on "
                        "from the batches it streamed)")
         self._send(task.submit, task.handle, task.what, task.resends + 1)
@@ -202,7 +217,7 @@ class _Driver:
         """A run whose calls were made by several tasks: its set assembled from the saved calls, evaluated by a task,
         then saved (its wall time the sum of its tasks', its machine the first's)."""
         parts, record, _ = state.making[run]
-        made = parts.finished()
+        made = state.plan.parts(run).finished()  # another reader: ``parts`` counts the time of earlier sessions' only
         adversarial, extras = assemble([made[start] for start in sorted(made)])
         made_by = list(state.chunks[run].values())
         seconds = round(sum(spent for spent, _ in made_by), 2)
@@ -270,7 +285,7 @@ def _make_run(package, images, indices, labels, clean_predictions, attack, param
     from .estimator import art_classifier
     from .evaluation import evaluate_set
     started = time.time()
-    trained = package.load()
+    trained = _built(package)
 
     def make(emit):
         adversarial, extras = generate(trained, art_classifier(trained), attack, params, images[indices], labels, seed,
@@ -290,7 +305,7 @@ def _make_run(package, images, indices, labels, clean_predictions, attack, param
 def _evaluate_sets(package, sets, images, batch_size):
     """A Ray task: :func:`~annt.evaluation.evaluate_set` of each set on the packaged model."""
     from .evaluation import evaluate_set
-    trained = package.load()
+    trained = _built(package)
     return [evaluate_set(adversarial_set, trained, images, batch_size) for adversarial_set in sets]
 
 

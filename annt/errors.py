@@ -90,5 +90,10 @@ class DamagedFileError(AnntError):
     it."""
 
 
+class ClusterError(AnntError):
+    """The Ray cluster lost a task more often than ANNT sends it again (a study keeps what came back)."""
+    exit_status = 1
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C stopped a task; the message says what was kept and how to continue."""

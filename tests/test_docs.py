@@ -10,6 +10,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("script", ["scripts/config_reference.py", "scripts/zoo_table.py", "scripts/deployment_table.py",
+                                    "scripts/cluster_table.py",
                                     "scripts/reproduction_page.py --dataset mnist",
                                     "scripts/reproduction_page.py --dataset cifar10"])
 def test_generated_pages_are_up_to_date(script):

@@ -241,18 +241,11 @@ def same_results(study, expected):
 
 
 @pytest.mark.slow
-def test_a_study_on_a_cluster_without_shared_files_equals_the_local_one(tiny, cluster, tmp_path):
-    """FGSM's runs split into tasks of 4 samples (one call each), Boundary's one task per run."""
-    output, _ = on_cluster(cluster, tmp_path, "--set", "study.task_samples=4").communicate(timeout=900)
-    assert "ray: 16 tasks for the runs to make, on 2 CPUs of 2 node(s)" in output, output[-2000:]  # FGSM: 2 x 2 x 3
-    same_results(tmp_path / STUDY, tiny)
-    manifest = json.loads((tmp_path / STUDY / "cells/model_a-mnist-fp-boundary/run-1/manifest.json").read_text())
-    assert manifest["machine"]["cores"] == os.cpu_count() and manifest["wall_time_s"] > 0
-
-
-@pytest.mark.slow
-def test_a_worker_killed_mid_run_is_sent_again_from_its_streamed_batches(tiny, cluster, tmp_path):
-    driver = on_cluster(cluster, tmp_path)
+def test_a_study_on_a_cluster_without_shared_files_equals_the_local_one_after_a_worker_is_killed(tiny, cluster,
+                                                                                                 tmp_path):
+    """FGSM's runs split into tasks of 4 samples (one batch each), Boundary's one task per run; the worker processes
+    running tasks are killed once a Boundary batch is back: their runs are sent again and go on from there."""
+    driver = on_cluster(cluster, tmp_path, "--set", "study.task_samples=4")
     parts, deadline = tmp_path / STUDY / "cells", time.time() + 600
     while not list(parts.glob("*-boundary/run-*/parts/part-*.npz")) and time.time() < deadline:
         assert driver.poll() is None, driver.stdout.read()[-2000:]
@@ -261,8 +254,11 @@ def test_a_worker_killed_mid_run_is_sent_again_from_its_streamed_batches(tiny, c
     for pid in killed:
         os.kill(pid, signal.SIGKILL)
     output, _ = driver.communicate(timeout=900)
+    assert "ray: 16 tasks sent to 2 CPUs on 2 node(s)" in output, output[-2000:]  # FGSM: 2 x 2 x 3
     assert killed and "its Ray task was lost (WorkerCrashedError); sent again" in output, output[-2000:]
     same_results(tmp_path / STUDY, tiny)
+    manifest = json.loads((tmp_path / STUDY / "cells/model_a-mnist-fp-boundary/run-1/manifest.json").read_text())
+    assert manifest["machine"]["cores"] == os.cpu_count() and manifest["wall_time_s"] > 0
 
 
 @pytest.mark.parametrize("attack, params", [("boundary", {"max_iter": 3}), ("fgsm", {"batch_size": 4})])

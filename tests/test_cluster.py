@@ -1,0 +1,68 @@
+"""What Ray tasks get and give back, without a cluster: a packaged model (a file model's code travels with it),
+and an attack's independent calls made apart equal the whole run. The two-node cluster tests are in test_study.py."""
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import annt
+from annt.attack_params import resolve_params
+from annt.attacks import attack_calls, generate, independent
+from annt.data import DataShape
+from annt.estimator import art_classifier
+from annt.models import from_source
+from conftest import REPO, needs_mnist
+
+cloudpickle = pytest.importorskip("ray.cloudpickle")
+from annt.cluster import package  # noqa: E402  (imports Ray)
+
+
+@needs_mnist
+def test_a_packaged_model_predicts_as_the_loaded_one():
+    trained = annt.load_model("model_a", "1,1,32")
+    images, _ = annt.load_dataset("mnist", "test")
+    shipped = cloudpickle.loads(cloudpickle.dumps(package(trained)))
+    assert isinstance(shipped.weights["conv0/W"], np.ndarray) and shipped.card == trained.card
+    np.testing.assert_array_equal(shipped.load().logits(images[:300]), trained.logits(images[:300]))
+
+
+def test_a_model_of_your_own_travels_to_a_task_with_its_code(tmp_path):
+    """A process that cannot import the user's file (a worker node) builds the model from the package alone."""
+    model = from_source(f"{REPO / 'examples' / 'small_convnet.py'}:SmallConvNet").model_class()(
+        "2,2,32", "clip", DataShape("digits", (8, 8, 1), 5))
+    np.savez(tmp_path / "model.npz", w=np.zeros(1))
+    shipped = package(SimpleNamespace(model=model, checkpoint=tmp_path / "model.npz", card=None))
+    (tmp_path / "package").write_bytes(cloudpickle.dumps(shipped))
+    code = ("import pickle, sys; p = pickle.loads(open(sys.argv[1], 'rb').read()); m = p.model_class(*p.build); "
+            "print(type(m).__name__, m.image_shape, m.num_classes, m.precision)")
+    built = subprocess.run([sys.executable, "-c", code, str(tmp_path / "package")], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert built.stdout.strip() == "SmallConvNet (8, 8, 1) 5 2,2,32", built.stderr[-2000:]
+
+
+@needs_mnist
+@pytest.mark.parametrize("name, params", [
+    ("fgsm", {"eps": 0.25, "batch_size": 4}),
+    ("jsma", {"theta": 1.0, "gamma": 0.1, "batch_size": 4}),  # its targets are drawn once for the whole set
+    ("cw_l2", {"max_iter": 3, "binary_search_steps": 1, "initial_const": 1.0, "batch_size": 4}),
+])
+def test_the_calls_of_an_independent_attack_made_apart_equal_the_whole_run(name, params):
+    trained = annt.load_model("model_a", "1,1,32")
+    images, labels = annt.load_dataset("mnist", "test")
+    params = resolve_params(name, "mnist", params)
+    assert independent(name) and [call.start for call in attack_calls(name, params, 10)] == [0, 4, 8]
+    made = {only: generate(trained, art_classifier(trained), name, params, images[:10], labels[:10], 0, only=only)[0]
+            for only in (None, frozenset({0, 4}), frozenset({8}))}
+    np.testing.assert_array_equal(np.concatenate([made[frozenset({0, 4})], made[frozenset({8})]]), made[None])
+
+
+@needs_mnist
+def test_an_attack_whose_calls_share_random_generators_is_made_whole():
+    trained = annt.load_model("model_a")
+    images, labels = annt.load_dataset("mnist", "test")
+    assert not independent("pgd")
+    with pytest.raises(ValueError, match="pgd's calls share random generators: a run is made whole"):
+        generate(trained, art_classifier(trained), "pgd", resolve_params("pgd", "mnist", None), images[:4],
+                 labels[:4], 0, only={0})
