@@ -167,16 +167,20 @@ def report(args, study, manifest):
         f"({len(measured['local']['run_task_seconds'])} run tasks), by a driver process on a local Ray cluster whose head node has no CPU (no task runs beside the "
         f"driver) and whose worker nodes have {args.cpus} CPU(s) each.",
         "",
-        "| executor | wall time (s) | against local | against the first Ray row | median run task (s) |",
-        "|---|---:|---:|---:|---:|",
+        "| executor | wall time (s) | against local | against the first Ray row | median run task (s) | "
+        "sum of run tasks (s) |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, result in measured.items():
         tasks = result["run_task_seconds"]
         against_first = "" if name == "local" else f"{first / result['seconds']:.2f}x"
         lines.append(f"| {name} | {result['seconds']:.1f} | {local / result['seconds']:.2f}x | {against_first} | "
-                     f"{tasks[len(tasks) // 2]:.1f} |")
+                     f"{tasks[len(tasks) // 2]:.1f} | {sum(tasks):.0f} |")
     lines += ["", f"Every report table (`table6.csv`, `transfer_fgsm.csv`, ...) the same bit for bit in all rows: "
-              f"{'yes' if same else 'NO'}.", ""]
+              f"{'yes' if same else 'NO'}. A run task's time is its set's `wall_time_s`: locally the attack alone; "
+              "in a Ray task also building the model (once per worker process). Ray runs a task with "
+              "`OMP_NUM_THREADS` set to the CPUs it asked for (1 here); two tasks at once share the machine's cores.",
+              ""]
     if projections:
         lines += [f"## Projection: the paper's studies on {args.nodes} nodes", "",
                   "From each study's recorded per-cell times (its report's `wall_times.csv`, split equally over its "

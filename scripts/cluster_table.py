@@ -16,6 +16,7 @@ def section():
     """The report without its title, its headings one level down, pointing to where it lives."""
     lines = REPORT.read_text().strip().splitlines()[1:]
     body = "\n".join(f"#{line}" if line.startswith("#") else line for line in lines).strip()
+    body = body.replace("](scaling.png)", "](../reports/cluster_scaling/scaling.png)")
     return f"From [reports/cluster_scaling](../reports/cluster_scaling/README.md):\n\n{body}"
 
 
