@@ -68,10 +68,6 @@ class TwoNodeCluster:
             time.sleep(1)
         raise RuntimeError(f"the Ray cluster did not reach {nodes} node(s); see {self.folder}/*.log")
 
-    def stop_worker(self):
-        """Kill the last worker node, every process of it."""
-        _kill(self.nodes.pop())
-
     def stop(self):
         while self.nodes:
             _kill(self.nodes.pop())

@@ -55,14 +55,14 @@ def test_every_attack_runs_on_resnet20(name, resnet):
 
 
 def test_a_resnet20_in_the_original_layout_trains_records_its_layout_and_loads_in_it(tmp_path):
-    run = annt.train("resnet20", "1,1,32", layout="original", epochs=1, train_samples=512, test_samples=500,
+    run = annt.train("resnet20", "1,1,32", layout="original", epochs=1, train_samples=128, test_samples=200,
                      output_dir=str(tmp_path))
     assert run.name == "resnet20-cifar10-w1a1g32-original"
     trained = annt.load_model(checkpoint=run)
     assert trained.card["layout"] == "original" and trained.model.layout == "original"
-    assert trained.card["test_samples"] == 500  # validated and measured on the first 500 test images
+    assert trained.card["test_samples"] == 200  # validated and measured on the first 200 test images
     images, labels = annt.load_dataset("cifar10", "test")
-    assert trained.accuracy(images[:500], labels[:500]) == pytest.approx(
-        annt.load_model(checkpoint=run, layout="original").accuracy(images[:500], labels[:500]))
+    assert trained.accuracy(images[:200], labels[:200]) == pytest.approx(
+        annt.load_model(checkpoint=run, layout="original").accuracy(images[:200], labels[:200]))
     with pytest.raises(annt.AnntError, match="'preactivation' disagrees with the checkpoint's card"):
         annt.load_model(checkpoint=run, layout="preactivation")

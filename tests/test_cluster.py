@@ -19,10 +19,19 @@ cloudpickle = pytest.importorskip("ray.cloudpickle")
 from annt.cluster import package  # noqa: E402  (imports Ray)
 
 
+@pytest.fixture(scope="module")
+def binary():
+    return annt.load_model("model_a", "1,1,32")
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return annt.load_dataset("mnist", "test")
+
+
 @needs_mnist
-def test_a_packaged_model_predicts_as_the_loaded_one():
-    trained = annt.load_model("model_a", "1,1,32")
-    images, _ = annt.load_dataset("mnist", "test")
+def test_a_packaged_model_predicts_as_the_loaded_one(binary, mnist_test):
+    trained, (images, _) = binary, mnist_test
     shipped = cloudpickle.loads(cloudpickle.dumps(package(trained)))
     assert isinstance(shipped.weights["conv0/W"], np.ndarray) and shipped.card == trained.card
     np.testing.assert_array_equal(shipped.load().logits(images[:300]), trained.logits(images[:300]))
@@ -48,9 +57,8 @@ def test_a_model_of_your_own_travels_to_a_task_with_its_code(tmp_path):
     ("jsma", {"theta": 1.0, "gamma": 0.1, "batch_size": 4}),  # its targets are drawn once for the whole set
     ("cw_l2", {"max_iter": 3, "binary_search_steps": 1, "initial_const": 1.0, "batch_size": 4}),
 ])
-def test_the_calls_of_an_independent_attack_made_apart_equal_the_whole_run(name, params):
-    trained = annt.load_model("model_a", "1,1,32")
-    images, labels = annt.load_dataset("mnist", "test")
+def test_the_calls_of_an_independent_attack_made_apart_equal_the_whole_run(name, params, binary, mnist_test):
+    trained, (images, labels) = binary, mnist_test
     params = resolve_params(name, "mnist", params)
     assert independent(name) and [call.start for call in attack_calls(name, params, 10)] == [0, 4, 8]
     made = {only: generate(trained, art_classifier(trained), name, params, images[:10], labels[:10], 0, only=only)[0]
@@ -59,9 +67,8 @@ def test_the_calls_of_an_independent_attack_made_apart_equal_the_whole_run(name,
 
 
 @needs_mnist
-def test_an_attack_whose_calls_share_random_generators_is_made_whole():
-    trained = annt.load_model("model_a")
-    images, labels = annt.load_dataset("mnist", "test")
+def test_an_attack_whose_calls_share_random_generators_is_made_whole(binary, mnist_test):
+    trained, (images, labels) = binary, mnist_test
     assert not independent("pgd")
     with pytest.raises(ValueError, match="pgd's calls share random generators: a run is made whole"):
         generate(trained, art_classifier(trained), "pgd", resolve_params("pgd", "mnist", None), images[:4],
