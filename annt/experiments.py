@@ -111,13 +111,12 @@ class AttackPlan:
     def save_set(self, run, adversarial, extras, adversarial_predictions, record, parts, **made_where):
         """Save a run's set (its manifest from ``record``, started when its making started; ``made_where``
         overrides the machine and wall time for a set made elsewhere) and remove its parts."""
-        indices, spec = self.samples[run], self.settings.attack
+        spec = self.settings.attack
         manifest = record.manifest(self.settings, run=run, run_seed=self.run_seed(run), **self.source,
                                    attack=spec.name, params=spec.params, data_dir=str(resolve_data_dir(
                                        self.settings.data.dir, self.settings.data.dataset).resolve()), **made_where)
         manifest["attack_wall_time_s"] = round(manifest["wall_time_s"] + parts.earlier_seconds, 2)
-        adversarial_set = AdversarialSet(adversarial, indices, self.labels[indices], self.predictions[indices],
-                                         adversarial_predictions, extras=extras, manifest=manifest)
+        adversarial_set = replace(self.unsaved_set(run, adversarial, extras, adversarial_predictions), manifest=manifest)
         adversarial_set.save(self.folder / f"run-{run}")
         parts.clear()
         return adversarial_set

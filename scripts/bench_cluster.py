@@ -5,7 +5,7 @@ process on a local Ray cluster (``ray.cluster_utils.Cluster``: a head node with 
 the driver, and worker nodes of ``--cpus`` CPUs each), once per worker count, and with the local executor; the wall
 times side by side, their ratio, each run task's own time (its set's manifest), and whether every table is the same.
 Projected: the paper's studies (``reports/mnist_study``, ``reports/cifar10_study``) on 32 nodes of this kind, from
-their recorded per-run times, scheduled longest first on the nodes' task slots, with one task per run and with
+their recorded per-run times, scheduled longest first, one task at a time per node, with one task per run and with
 ``study.task_samples`` splitting the attacks whose batches are independent. Writes ``reports/cluster_scaling/``
 (``README.md`` ending with its command, ``scaling.json``, ``scaling.png``).
 
