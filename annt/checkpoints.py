@@ -8,7 +8,7 @@ from pathlib import Path
 from ._backend import tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 import numpy as np
 from tensorpack.tfutils import varmanip
-from tensorpack.tfutils.tower import PredictTowerContext
+from tensorpack.tfutils.sessinit import DictRestore
 
 from .errors import CheckpointError
 from .outputs import read_npz, unreadable_reason, write_atomic
@@ -49,34 +49,29 @@ def read_variables(checkpoint):
         raise CheckpointError(f"{checkpoint} is not a readable checkpoint ({unreadable_reason(error)})") from None
 
 
-def check_variables(stored, model, checkpoint):
-    """Refuse weights that do not fit ``model`` (names and shapes), which would load partly or fail later."""
-    needed = model_variable_shapes(model)
-    missing = sorted(set(needed) - set(stored))
-    wrong = sorted(name for name in set(needed) & set(stored) if tuple(stored[name].shape) != needed[name])
-    if missing or wrong:
-        problem = (f"lacks {', '.join(missing[:3])}" if missing else
-                   f"has {wrong[0]} of shape {tuple(stored[wrong[0]].shape)}, not {needed[wrong[0]]}")
-        raise CheckpointError(f"{checkpoint} does not hold {model.name} weights ({problem}); "
-                          "is it a checkpoint of another model?")
+class FittingWeights(DictRestore):
+    """Tensorpack's restore from ``{name: array}``, refusing weights that do not fit the built graph (names and
+    shapes), which it would load partly with a warning; the variables a model does not need (a training
+    checkpoint's optimizer state) are left out."""
+
+    def __init__(self, weights, model_name, checkpoint):
+        super().__init__(weights)
+        self.model_name, self.checkpoint = model_name, checkpoint
+
+    def _setup_graph(self):
+        needed = {variable.name: tuple(variable.shape.as_list()) for variable in tf.global_variables()}
+        missing = sorted(set(needed) - set(self._prms))
+        wrong = sorted(name for name in set(needed) & set(self._prms) if tuple(self._prms[name].shape) != needed[name])
+        if missing or wrong:
+            problem = (f"lacks {', '.join(name[:-2] for name in missing[:3])}" if missing else
+                       f"has {wrong[0][:-2]} of shape {tuple(self._prms[wrong[0]].shape)}, not {needed[wrong[0]]}")
+            raise CheckpointError(f"{self.checkpoint} does not hold {self.model_name} weights ({problem}); "
+                                  "is it a checkpoint of another model?")
+        self._prms = {name: self._prms[name] for name in needed}
+        super()._setup_graph()
 
 
-def model_variable_shapes(model):
-    """``{name: shape}`` of the variables an inference graph of ``model`` needs (no optimizer state)."""
-    with tf.Graph().as_default():
-        inputs = [tf.placeholder(spec.dtype, spec.shape, spec.name)
-                  for spec in model.get_input_signature()]
-        with PredictTowerContext(""):
-            model.build_graph(*inputs)
-        return {v.op.name: tuple(v.shape.as_list()) for v in tf.global_variables()}
-
-
-def export_compact(checkpoint, model, target):
-    """Write the variables ``model`` needs from ``checkpoint`` to ``target`` (.npz), atomically."""
-    stored = read_variables(checkpoint)
-    names = sorted(model_variable_shapes(model))
-    missing = [name for name in names if name not in stored]
-    if missing:
-        raise ValueError(f"{checkpoint} lacks variables {missing[:5]} of {model.name}")
-    return write_atomic(target, lambda temporary: np.savez_compressed(
-        temporary, **{name: stored[name] for name in names}))
+def write_weights(variables, target):
+    """Write ``{name: array}`` (a model's own variables, :meth:`~annt.predictor.TrainedModel.variables`) to
+    ``target`` (.npz), atomically."""
+    return write_atomic(target, lambda temporary: np.savez_compressed(temporary, **variables))

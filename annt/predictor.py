@@ -1,11 +1,11 @@
 """Trained models ready to use: :func:`load_model` and the :class:`TrainedModel` it returns."""
 from pathlib import Path
 
-from ._backend import session_creator  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
+from ._backend import session_creator, tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 import numpy as np
-from tensorpack import OfflinePredictor, PredictConfig, SmartInit
+from tensorpack import OfflinePredictor, PredictConfig
 
-from .checkpoints import check_variables, read_variables, resolve_checkpoint
+from .checkpoints import FittingWeights, read_variables, resolve_checkpoint
 from .data import DataShape
 from .deployment import holds_export, load_deployed
 from .errors import CheckpointError, ModelDefinitionError
@@ -27,9 +27,9 @@ class TrainedModel:
         self.checkpoint = Path(checkpoint)
         self.card = card
         weights = read_variables(self.checkpoint) if weights is None else weights  # given: shipped to a Ray task
-        check_variables(weights, model, self.checkpoint)
         self.predictor = OfflinePredictor(PredictConfig(
-            model=model, session_init=SmartInit(weights), session_creator=session_creator(),
+            model=model, session_init=FittingWeights(weights, model.name, self.checkpoint),
+            session_creator=session_creator(),
             input_names=["input"], output_names=["logits"]))
 
     name = property(lambda self: self.model.name)
@@ -41,6 +41,12 @@ class TrainedModel:
     def tensor(self, name):
         """A named tensor of this model's graph, e.g. ``tensor("logits")``."""
         return self.graph.get_tensor_by_name(f"{name}:0")
+
+    def variables(self):
+        """``{name: array}`` of the model's variables as its session holds them (what ``model.npz`` stores)."""
+        with self.graph.as_default():
+            variables = tf.global_variables()
+        return dict(zip((variable.op.name for variable in variables), self.session.run(variables)))
 
     def logits(self, images, batch_size=256):
         """Logits for float32 images in [0, 1] (NHWC), computed in batches."""

@@ -13,7 +13,7 @@ from tensorpack.callbacks import ProgressBar
 from tensorpack.train.config import DEFAULT_CALLBACKS
 from tensorpack.utils.utils import fix_rng_seed
 
-from .checkpoints import export_compact
+from .checkpoints import write_weights
 from .data import data_shape, evaluation_dataflow, load_dataset, training_dataflow
 from .errors import ResumeError
 from .manifest import RunRecord
@@ -103,9 +103,9 @@ def run_training(settings, epoch_done=None):
             max_epoch=epochs,
         ), SimpleTrainer())
 
-    weights = export_compact(tf.train.latest_checkpoint(str(folder)), model, folder / WEIGHTS)
     trained = TrainedModel(build_model(model.name, model.precision, model.activation_bound, settings.model.source,
-                                       model.data, model.layout), weights)
+                                       model.data, model.layout), tf.train.latest_checkpoint(str(folder)))
+    weights = write_weights(trained.variables(), folder / WEIGHTS)
     test_accuracy = trained.accuracy(test_images, test_labels, settings.test.batch_size)
     card = record.manifest(
         settings, model=model.name, dataset=model.dataset, precision=str(model.precision),
