@@ -52,10 +52,11 @@ def test_notebook_runs_clean(path, tmp_path, monkeypatch, small_inline):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("order", [("02", "03"), ("03", "02")])
-def test_notebooks_run_clean_from_their_folder_without_data_or_output_settings_in_either_order(order, tmp_path,
-                                                                                              monkeypatch, small_inline):
-    """As a user opens them in Jupyter: no ANNT_DATA_DIR, no output folder given, one after the other."""
+def test_notebooks_run_clean_from_their_folder_without_data_or_output_settings_out_of_order(tmp_path, monkeypatch,
+                                                                                           small_inline):
+    """As a user opens them in Jupyter: no ANNT_DATA_DIR, no output folder given, one after the other; 03 first, so
+    that it cannot lean on what 02 leaves, and 02 in a folder where 03's runs already are."""
+    order = ("03", "02")
     monkeypatch.delenv("ANNT_DATA_DIR", raising=False)
     monkeypatch.delenv("ANNT_NOTEBOOK_OUTPUT", raising=False)
     folder = tmp_path / "notebooks"
