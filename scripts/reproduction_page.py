@@ -57,8 +57,8 @@ def verdict(holding, total, expected):
 
 
 class Study:
-    def __init__(self, dataset):
-        self.folder = REPO_ROOT / "reports" / f"{dataset}_study"
+    def __init__(self, dataset, name="study"):
+        self.folder = REPO_ROOT / "reports" / f"{dataset}_{name}"
         self.rows = {(r["attack"], r["precision"]): r for r in read(self.folder / "table6.csv")}
         self.clean = read(self.folder / "table3.csv")
         self.times = {(r["attack"], r["precision"]): value(r, "wall_time_s") for r in read(self.folder / "wall_times.csv")}
@@ -143,6 +143,7 @@ def observations(study, other, table7_l0):
                           "run that reaches its target ends near 0.2 adversarial accuracy whatever the model; a cell "
                           "well above 0.2 is one whose passes ran out first. Its adversarial accuracy measures where "
                           "the attack stopped as much as how robust the model is.")
+            lines[-1] += uap_without_early_stop(study)
     cw = [study.get("cw_l2", p, "adversarial_accuracy") for p in ("FP",) + QUANTIZED]
     cw = [c for c in cw if c is not None]
     agree, total, text = compare(study, "cw_l2", "mean_l2_successful", lambda q, fp: q > fp)
@@ -160,6 +161,22 @@ def observations(study, other, table7_l0):
     lines[-1] += (f" At Table 7's setting (2,000 samples × 3 runs): {verdict(agree_l0, total_l0, 6)} "
                   f"({agree_l0} of {total_l0}). Mean L0: {text_l0}.")
     return lines
+
+
+def uap_without_early_stop(study):
+    """Observation 3 for UAP again, measured with ART's early stop turned off (delta 0): the ablation of issue #32."""
+    dataset = study.folder.name.split("_")[0]
+    config = f"configs/paper/{dataset}_uap_no_early_stop.yaml"
+    if not (REPO_ROOT / config).is_file():
+        return ""
+    ablation = Study(dataset, "uap_no_early_stop")
+    command = f"`python -m annt --config {config} --set output.resume=true`"
+    if not ablation.rows:
+        return f" Without the early stop (delta 0, every run making all its passes): not measured yet ({command})."
+    agree, total, text = compare(ablation, "uap", "adversarial_accuracy", lambda q, fp: q > fp)
+    return (f" **Without the early stop** (delta 0: every run makes all its passes, {command}, report "
+            f"[reports/{ablation.folder.name}/](../reports/{ablation.folder.name}/)), the same rule: "
+            f"{verdict(agree, total, 6)} ({agree} of {total}). {text}.")
 
 
 def iterations(study):
