@@ -27,8 +27,9 @@ needs_cifar10 = pytest.mark.skipif(not CIFAR10, reason="set ANNT_DATA_DIR to a f
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: trains, runs notebooks or attacks at length (deselect with "
-                                       "-m 'not slow' for a fast loop; CI runs everything)")
+    config.addinivalue_line("markers", "slow: trains, attacks, runs a study or a notebook, or builds a deep "
+                                       "ResNet (deselect with -m 'not slow' for a loop under a minute; CI runs "
+                                       "everything)")
 
 
 @pytest.fixture(autouse=True)

@@ -66,6 +66,7 @@ def test_the_first_step_is_a_signed_step_of_twice_eps_from_the_random_start():
     np.testing.assert_allclose(seen[1], step, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_best_loss_is_the_highest_loss_seen_and_the_budget_holds(binary):
     model, images, labels = binary
     attack = APGD(art_classifier(model), eps=0.1, max_iter=20, loss="dlr")
@@ -80,6 +81,7 @@ def test_the_best_loss_is_the_highest_loss_seen_and_the_budget_holds(binary):
     assert (model.predict(found[broken]) != labels[broken]).all()
 
 
+@pytest.mark.slow
 def test_apgd_is_seeded_and_breaks_more_than_pgd_on_the_binary_model(binary):
     model, images, labels = binary
     classifier = art_classifier(model)
@@ -94,6 +96,7 @@ def test_apgd_is_seeded_and_breaks_more_than_pgd_on_the_binary_model(binary):
     assert np.abs(targeted - images).max() <= 0.25 + 1e-6
 
 
+@pytest.mark.slow
 def test_autoattack_takes_each_samples_worst_case_and_says_which_member_broke_it(binary, capsys):
     model, images, labels = binary
     images, labels = images[:30], labels[:30]
@@ -119,6 +122,7 @@ SMALL_ROWS = ("robustness.params={PGD-40: {max_iter: 10}, PGD++ (NJS): {max_iter
               "AutoAttack: {apgd_iter: 10, n_target_classes: 2, square_queries: 50}}")
 
 
+@pytest.mark.slow
 def test_the_robustness_task_tabulates_every_attack_and_the_worst_case_and_resumes_what_is_missing(
         tmp_path, capsys, monkeypatch):
     from annt import real_robustness as robustness

@@ -15,6 +15,8 @@ from annt.errors import AnntError, ConfigError
 from annt.estimator import art_classifier
 from conftest import REPO
 
+pytestmark = pytest.mark.slow
+
 # Small budgets: enough to show each attack working, fast enough for CI.
 FAST = {
     "fgsm": {"eps": 0.25},

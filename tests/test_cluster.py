@@ -18,6 +18,8 @@ from conftest import REPO, needs_mnist
 cloudpickle = pytest.importorskip("ray.cloudpickle")
 from annt.cluster import package  # noqa: E402  (imports Ray)
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def binary():

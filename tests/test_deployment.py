@@ -14,6 +14,8 @@ from annt.precision import Precision
 
 from conftest import REPO, needs_mnist
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def mnist():

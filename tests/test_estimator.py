@@ -12,6 +12,8 @@ from annt.attack_params import resolve_params
 from annt.attacks import ATTACKS, generate
 from annt.estimator import art_classifier
 
+pytestmark = pytest.mark.slow
+
 # Small budgets: ANNT and plain ART must agree on them exactly as on the paper's.
 BUDGETS = {"cw_l2": {"max_iter": 10, "binary_search_steps": 3, "initial_const": 10.0, "learning_rate": 0.1,
                      "batch_size": 8},

@@ -28,7 +28,12 @@ def weight_consumers(graph):
     return direct
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+#: Every architecture; the deeper ResNets (several seconds to build) only in the whole suite.
+BUILDS = [pytest.param(name, marks=pytest.mark.slow) if name in ("resnet32", "resnet44") else name
+          for name in sorted(MODELS)]
+
+
+@pytest.mark.parametrize("name", BUILDS)
 def test_first_and_last_layers_stay_full_precision_and_the_rest_are_quantized(name):
     model, graph = build(name, "2,2,32")
     direct = weight_consumers(graph)
@@ -37,7 +42,7 @@ def test_first_and_last_layers_stay_full_precision_and_the_rest_are_quantized(na
     assert direct and not any(direct.values()), direct
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", BUILDS)
 def test_full_precision_build_has_named_tensors_and_no_quantizer(name):
     model, graph = build(name, "FP")
     for tensor in NAMED:
@@ -63,7 +68,7 @@ def _levels(values):
     return np.unique(np.round(values, 5))
 
 
-@pytest.mark.parametrize("name", ["resnet20", "resnet32"])
+@pytest.mark.parametrize("name", ["resnet20", pytest.param("resnet32", marks=pytest.mark.slow)])
 def test_the_original_resnet_layout_quantizes_each_branch_and_feeds_later_blocks_the_unquantized_sum(name):
     model, graph = build(name, "2,2,32", training=False, layout="original")
     assert model.layout == "original"

@@ -7,6 +7,8 @@ from annt.recognisability import calibrate, similarity, threshold, unrecognisabl
 
 from conftest import needs_cifar10, needs_mnist
 
+pytestmark = pytest.mark.slow
+
 
 @needs_mnist
 def test_uniform_noise_is_flagged_and_a_lightly_perturbed_digit_is_not():

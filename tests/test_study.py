@@ -22,7 +22,7 @@ import ray_cluster
 from annt.zoo import zoo_dir
 from conftest import needs_mnist
 
-pytestmark = needs_mnist
+pytestmark = [pytest.mark.slow, needs_mnist]
 
 TINY = ["--set", "task=study", "--set", "model.name=model_a", "--set", "attack.samples=12", "--set", "attack.runs=2",
         "--set", 'study.precisions=[FP, "1,1,32"]', "--set", "study.attacks=[fgsm, boundary]",

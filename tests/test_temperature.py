@@ -92,6 +92,7 @@ def test_hns_beta_maximises_the_hessian_norm_over_its_grid(linear):
     assert (temperature.hns_scales(linear, IMAGES, wrong) == 1).all()  # misclassified: left unscaled
 
 
+@pytest.mark.slow
 def test_without_temperature_it_is_arts_pgd_bit_for_bit(binary):
     from art.attacks.evasion import ProjectedGradientDescent
     model, images, labels = binary
@@ -106,6 +107,7 @@ def test_without_temperature_it_is_arts_pgd_bit_for_bit(binary):
     assert ours.tobytes() == theirs.astype(np.float32).tobytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", ["njs", "hns"])
 def test_pgd_plus_plus_is_seeded_and_stays_in_budget(binary, rule):
     model, images, labels = binary

@@ -9,6 +9,8 @@ import pytest  # noqa: E402
 import annt  # noqa: E402
 from annt import viz  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
