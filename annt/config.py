@@ -18,13 +18,14 @@ import yaml
 from .attack_params import ATTACK_NAMES, DIAGNOSIS_PARAMS, resolve_params
 from .data import DATASETS, data_shape
 from .errors import (AdversarialSetError, AnntError, AttackParameterError, CheckpointError, ConfigError,
-                     DataError, ModelCardError, ModelDefinitionError, ModelSourceError, OutputExistsError, ResumeError, SampleError, ZooError, excerpt)
+                     DataError, ModelCardError, ModelDefinitionError, ModelSourceError, OutputExistsError,
+                     PublishedFolderError, ResumeError, SampleError, ZooError, excerpt)
 from .models import LAYOUTS, MODELS
 from .models import architecture as architecture_of
 from .precision import ACTIVATION_BOUNDS, Precision
 from .settings import (AttackSettings, DataSettings, DiagnoseSettings, EvaluateSettings, ExperimentSettings,
-                       ExportSettings, ModelSettings, OutputSettings, ReportSettings, RobustnessSettings, Settings,
-                       StudySettings, TestSettings, TrainSettings)
+                       ExportSettings, ModelSettings, OutputSettings, ReportSettings, ReproduceSettings, RobustnessSettings,
+                       Settings, StudySettings, TestSettings, TrainSettings)
 from .tasks import TASKS
 from .model_sources import check_card, find_models
 from .outputs import STUDY_FILE, study_folder
@@ -60,6 +61,8 @@ class Option:
         elif self.kind == "models":
             text = ("a folder holding run folders, or a mapping from precision to run folder (a list of them, one "
                     "per seed, with study.seeds), e.g. {FP: runs/model_a-mnist-fp}")
+        elif self.kind == "paths":
+            text = "a list of paths, e.g. [configs/paper/mnist_study.yaml]"
         elif self.kind == "seeds":
             text = "a list of distinct seeds (integers >= 0), e.g. [0, 1, 2]"
         elif self.minimum is not None and self.maximum is not None:
@@ -118,6 +121,7 @@ _CONVERTERS = {
     "budgets": lambda values: tuple(_budget(v) for v in _strict(list, "a list of numbers")(values)),
     "models": lambda value: _models(value),
     "seeds": lambda values: _seeds(values),
+    "paths": lambda values: tuple(_strict(str, "a path (string)")(v) for v in _strict(list, "a list of paths")(values)),
 }
 
 
@@ -327,6 +331,16 @@ SCHEMA = {
         "folder": Option("path", None, "task report: a study folder whose report to (re)write from its saved "
                                        "cells.", nullable=True),
     },
+    "reproduce": {
+        "steps": Option("paths", None, "task reproduce: config files run in this order, each with output.resume: true "
+                                       "(so running it again goes on where it stopped); a study's report is then "
+                                       "published to reproduce.reports/<the file's name without .yaml>/.",
+                        nullable=True),
+        "reports": Option("path", "reports", "task reproduce: the folder each study step's report is published to "
+                                             "(its report/ folder, study.json and manifest.json, and published.json "
+                                             "saying where from); a folder published before is replaced, any other "
+                                             "is refused unless output.overwrite is true."),
+    },
     "output": {
         "dir": Option("path", "runs", "Folder that holds one sub-folder per training, attack or evaluation."),
         "resume": Option("bool", False, "Continue an existing output folder (training from its last "
@@ -493,7 +507,8 @@ def resolve(given):
         robustness=_robustness_settings(config["robustness"], dataset),
         export=ExportSettings(**config["export"]),
         report=ReportSettings(_existing_path(config["report"], "report.folder")),
-        output=OutputSettings(_output_dir(output["dir"]), output["resume"], output["overwrite"]))
+        output=OutputSettings(_output_dir(output["dir"]), output["resume"], output["overwrite"]),
+        reproduce=_reproduce_settings(config["reproduce"], config["task"]))
     return _TASK_CHECKS.get(settings.task, lambda _: None)(settings) or settings
 
 
@@ -548,6 +563,34 @@ def _study_settings(study, dataset):
                          study["ray_address"], study["task_samples"], study["reference"], study["images"], study["diagnose"],
                          study["robustness"], deployed=study["deployed"], deployed_attack=study["deployed_attack"],
                          seeds=study["seeds"] or (), train=study["train"], models=study["models"])
+
+
+def _reproduce_settings(section, task):
+    """The reproduce section, each step's config loaded and checked (with output.resume: true) before any step runs;
+    a step's error names the step and its file."""
+    steps, reports = section["steps"] or (), Path(section["reports"]).expanduser()
+    if task != "reproduce":
+        return ReproduceSettings(steps, reports)
+    if not steps:
+        raise ConfigError("reproduce.steps: not set; allowed: a list of config files, e.g. "
+                          "[configs/paper/mnist_study.yaml]")
+    plans = []
+    for index, step in enumerate(steps):
+        try:
+            if load_file(step).get("task") == "reproduce":  # before loading its own steps: one may be this file
+                raise ConfigError("a reproduce config cannot be a step (give its steps instead)")
+            plans.append(load(step, ["output.resume=true"]))
+        except ConfigError as error:
+            raise ConfigError(f"reproduce.steps[{index}] ({step}): {str(error).removeprefix('--config: ')}") from None
+    first = {}
+    for index, (step, plan) in enumerate(zip(steps, plans)):
+        for kind, place in (("study folder", study_folder(plan) if plan.task == "study" else None),
+                            ("published report", Path(step).stem if plan.task == "study" else None)):
+            if place is not None and first.setdefault((kind, place), index) != index:
+                raise ConfigError(f"reproduce.steps[{index}] ({step}): its {kind} is that of "
+                                  f"reproduce.steps[{first[kind, place]}] ({steps[first[kind, place]]}); give each "
+                                  "study its own output.dir and file name")
+    return ReproduceSettings(steps, reports, tuple(plans))
 
 
 def _diagnose_settings(diagnose, dataset, reference_checkpoint):
@@ -749,6 +792,7 @@ _ERROR_KEYS = {
     OutputExistsError: ("output.dir", "; set output.resume: true to continue it or output.overwrite: true "
                                       "to delete it and start again"),
     ResumeError: ("output.resume", "; use another output.dir, or output.overwrite: true to start again"),
+    PublishedFolderError: ("reproduce.reports", "; move it away, or set output.overwrite: true to replace it"),
 }
 
 

@@ -81,6 +81,10 @@ class OutputExistsError(AnntError):
     """An output folder exists and neither resuming nor overwriting it was asked for."""
 
 
+class PublishedFolderError(AnntError):
+    """A folder a report would be published to holds something that was not published there."""
+
+
 class ResumeError(AnntError):
     """An output folder cannot be resumed: it holds no checkpoint, or results made another way."""
 

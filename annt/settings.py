@@ -133,6 +133,13 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class ReproduceSettings:
+    steps: tuple = ()  # the step config files, as given, in order
+    reports: Path = Path("reports")  # where each study step's report is published, one folder per step
+    plans: tuple = RESOLVED(())  # each step's Settings (output.resume on), checked before any step runs
+
+
+@dataclass(frozen=True)
 class OutputSettings:
     dir: Path = Path("runs")
     resume: bool = False
@@ -158,6 +165,7 @@ class Settings:
     export: ExportSettings
     report: ReportSettings
     output: OutputSettings
+    reproduce: ReproduceSettings = field(default_factory=ReproduceSettings)
 
     def as_config(self):
         """The resolved config mapping (precisions and paths as strings), as manifests record it."""

@@ -506,7 +506,7 @@ def main():
     lines = [f"# Reproduction on {name}: {model}, the paper's Table 6 and 7 and observations 1–4", "",
              f"Study: `python -m annt --config configs/paper/{args.dataset}_study.yaml --set output.resume=true` "
              f"(5 attacks × 7 precisions × 1,000 samples × 3 runs, paper hyperparameters; all studies in turn: "
-             f"`scripts/paper_studies.sh`). Its report: [reports/{args.dataset}_study/](../reports/{args.dataset}_study/). "
+             f"`python -m annt --config configs/paper/reproduce.yaml`). Its report: [reports/{args.dataset}_study/](../reports/{args.dataset}_study/). "
              f"{done} of {len(study.rows)} cells are finished; missing cells are shown as —.",
              "", "This page is generated from the committed reports by "
              f"`python scripts/reproduction_page.py --dataset {args.dataset}`; no number on it is typed by hand.",
@@ -535,8 +535,8 @@ def main():
         if definition.dataset == args.dataset:
             lines += ["", f"## Ablation: {definition.description}", ""]
             lines += (report.read_text().splitlines()[2:] if report.is_file() else
-                      [f"Not finished yet: `python scripts/ablations.py {ablation}` (resumable; run by "
-                       "`scripts/paper_studies.sh`)."])
+                      [f"Not finished yet: `python scripts/ablations.py {ablation}` (resumable; run after "
+                       "`python -m annt --config configs/paper/reproduce.yaml`)."])
     def hours(seconds):
         return sum(t for t in seconds if t is not None) / 3600
 

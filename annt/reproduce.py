@@ -1,0 +1,78 @@
+"""``task: reproduce``: config files run one after the other, each resumed where it stopped, and every study's report
+published into one reports folder, so that one command re-makes a whole set of results (``configs/paper/
+reproduce.yaml``: the paper's) and running it again, in the next session, goes on where the last one stopped.
+
+A published folder is a copy of the study's ``report/`` with its ``study.json`` and ``manifest.json``, and
+``published.json`` naming the study folder and config it came from: made by one run of the code, never spliced.
+"""
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import DamagedFileError, PublishedFolderError
+from .manifest import RunRecord
+from .outputs import STUDY_FILE, read_json, study_folder, write_json
+from .tasks import TASKS
+
+#: The file that marks a folder as published by this task (the only kind it replaces without output.overwrite).
+PUBLISHED = "published.json"
+
+
+def published_folder(settings, step):
+    """Where the report of study step ``step`` (its config file) is published."""
+    return settings.reproduce.reports / Path(step).stem
+
+
+def check_reproduce(settings):
+    """Before any step runs: each step's own output check, and no published folder would replace one this task did
+    not publish (unless output.overwrite)."""
+    for step, plan in zip(settings.reproduce.steps, settings.reproduce.plans):
+        TASKS[plan.task].preflight(plan)
+        target = published_folder(settings, step)
+        if plan.task == "study" and target.exists() and not (target / PUBLISHED).is_file() \
+                and not settings.output.overwrite:
+            raise PublishedFolderError(f"{target} exists and was not published by task reproduce (it has no "
+                                       f"{PUBLISHED}); step {step} would replace it")
+
+
+def run_reproduce(settings):
+    """Run every step in order (each with output.resume: true), publishing each study's report as soon as it is
+    written; returns the published folders."""
+    record, published = RunRecord(), []
+    steps = list(zip(settings.reproduce.steps, settings.reproduce.plans))
+    for number, (step, plan) in enumerate(steps, 1):
+        print(f"== step {number} of {len(steps)}: {step} (task {plan.task})", flush=True)
+        start = time.time()
+        TASKS[plan.task].run(plan)
+        if plan.task == "study":
+            published.append(publish(study_folder(plan), published_folder(settings, step), step))
+            print(f"published: {published[-1]}")
+        print(f"== step {number} of {len(steps)} done in {time.time() - start:.0f} s", flush=True)
+    write_json(settings.reproduce.reports / "reproduce.json",
+               {**record.manifest(settings), "published": [str(folder) for folder in published]})
+    return published
+
+
+def publish(study, target, step):
+    """Copy ``study``'s report (with its study.json and manifest.json) to ``target``: assembled beside it, then put in
+    place of the folder published there before, which is removed only once the new one is in place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    assembled = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        shutil.copytree(study / "report", assembled, dirs_exist_ok=True)
+        for name in (STUDY_FILE, "manifest.json"):
+            shutil.copy2(study / name, assembled / name)
+        manifest = read_json(study / "manifest.json", DamagedFileError, "study manifest")
+        write_json(assembled / PUBLISHED, {"study": str(study.resolve()), "config": str(step),
+                                          "git_commit": manifest.get("git_commit")})
+        replaced = target.with_name(f".{target.name}.replaced")
+        shutil.rmtree(replaced, ignore_errors=True)  # left by a publication killed between its two renames
+        if target.exists():
+            target.rename(replaced)
+        assembled.rename(target)
+    except BaseException:
+        shutil.rmtree(assembled, ignore_errors=True)
+        raise
+    shutil.rmtree(replaced, ignore_errors=True)
+    return target

@@ -1,0 +1,97 @@
+"""task reproduce: config files run in order, resumed, each study's report published; bad steps refused up front."""
+import json
+
+import pytest
+import yaml
+
+from annt.cli import main
+
+from conftest import needs_mnist
+
+TINY_STUDY = {"task": "study", "model": {"name": "model_a"}, "attack": {"samples": 4, "runs": 1},
+              "study": {"precisions": ["FP", "1,1,32"], "attacks": ["fgsm"], "transfer": ["fgsm"],
+                        "images": 2, "robustness": False}}
+
+
+def write(path, config):
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def reproduce_config(folder, steps):
+    """A ``task: reproduce`` file in ``folder`` over ``steps`` (config files), publishing into folder/reports."""
+    return write(folder / "reproduce.yaml", {"task": "reproduce", "reproduce": {
+        "steps": [str(step) for step in steps], "reports": str(folder / "reports")}})
+
+
+def reproduce(folder, steps, *extra):
+    return main(["--config", str(reproduce_config(folder, steps)), *extra])
+
+
+def tiny_steps(folder):
+    """Two tiny studies (FGSM on FP and 1 bit; the second with PGD), each in its own output folder."""
+    pgd = {**TINY_STUDY, "study": {**TINY_STUDY["study"], "attacks": ["pgd"], "transfer": [],
+                                   "params": {"pgd": {"max_iter": 3}}}}
+    return [write(folder / "first.yaml", {**TINY_STUDY, "output": {"dir": str(folder / "runs-first")}}),
+            write(folder / "second.yaml", {**pgd, "output": {"dir": str(folder / "runs-second")}})]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda steps: [steps[0].with_name("missing.yaml")], "reproduce.steps[0] ({}): no such file"),
+    (lambda steps: [steps[0], steps[0]], "reproduce.steps[1] ({}): its study folder is that of reproduce.steps[0]"),
+    (lambda steps: [write(steps[0].with_name("bad.yaml"), {**TINY_STUDY, "attack": {"samples": 0}})],
+     "reproduce.steps[0] ({}): attack.samples: 0 is too small"),
+    (lambda steps: [write(steps[0].with_name("nested.yaml"), {"task": "reproduce", "reproduce": {"steps": []}})],
+     "reproduce.steps[0] ({}): a reproduce config cannot be a step"),
+])
+def test_a_bad_step_is_named_before_any_step_runs(tmp_path, capsys, change, message):
+    steps = change(tiny_steps(tmp_path))
+    config = reproduce_config(tmp_path, steps)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["--config", str(config)]) == 2
+    bad = steps[1] if "steps[1]" in message else steps[0]
+    assert message.format(bad) in capsys.readouterr().err
+    assert sorted(tmp_path.rglob("*")) == before, "a refused run writes nothing"
+
+
+def test_reproduce_needs_its_steps(capsys):
+    assert main(["--set", "task=reproduce"]) == 2
+    assert "reproduce.steps: not set" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@needs_mnist
+def test_steps_run_in_order_publish_each_report_and_run_again_without_redoing_work(tmp_path, capsys):
+    steps = tiny_steps(tmp_path)
+    assert reproduce(tmp_path, steps) == 0
+    printed = capsys.readouterr().out
+    assert printed.index("== step 1 of 2: ") < printed.index("== step 2 of 2: ")
+    for step, runs in zip(steps, ("runs-first", "runs-second")):
+        study, published = tmp_path / runs / "model_a-mnist-study", tmp_path / "reports" / step.stem
+        assert (published / "table6.csv").read_text() == (study / "report" / "table6.csv").read_text()
+        assert json.loads((published / "study.json").read_text()) == json.loads((study / "study.json").read_text())
+        assert json.loads((published / "published.json").read_text())["config"] == str(step)
+        assert (published / "manifest.json").is_file()
+    first_set = tmp_path / "runs-first" / "model_a-mnist-study" / "cells" / "model_a-mnist-fp-fgsm" / "run-1"
+    made = {path: path.stat().st_mtime_ns for path in first_set.rglob("*.npz")}
+    assert reproduce(tmp_path, steps) == 0  # again: every cell is finished, so nothing is made anew
+    assert {path: path.stat().st_mtime_ns for path in first_set.rglob("*.npz")} == made
+    assert json.loads((tmp_path / "reports" / "reproduce.json").read_text())["published"] == [
+        str(tmp_path / "reports" / step.stem) for step in steps]
+    assert not list((tmp_path / "reports").glob(".*")), "no half-published folder left behind"
+
+
+@pytest.mark.slow
+@needs_mnist
+def test_a_report_folder_it_did_not_publish_is_replaced_only_with_overwrite(tmp_path, capsys):
+    steps = tiny_steps(tmp_path)[:1]
+    kept = tmp_path / "reports" / "first"
+    kept.mkdir(parents=True)
+    (kept / "table6.csv").write_text("made by hand\n")
+    config = reproduce_config(tmp_path, steps)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["--config", str(config)]) == 2
+    assert f"reproduce.reports: {kept} exists and was not published by task reproduce" in capsys.readouterr().err
+    assert sorted(tmp_path.rglob("*")) == before, "a refused run writes nothing"
+    assert main(["--config", str(config), "--set", "output.overwrite=true"]) == 0
+    assert (kept / "published.json").is_file() and (kept / "table6.csv").read_text() != "made by hand\n"
