@@ -310,6 +310,9 @@ SCHEMA = {
         "reference_checkpoint": Option("path", None, "Run folder of the reference model (at diagnose.reference); "
                                                      "null = the shipped zoo's (in a study: the study's own model at "
                                                      "that precision, if it has one).", nullable=True),
+        "precisions": Option("precisions", None, "task diagnose: diagnose each of these shipped precisions of "
+                                                 "model.name in turn, one folder each (with output.resume, those "
+                                                 "finished are kept); null = model.precision.", nullable=True),
     },
     "robustness": {
         "eps": Option("budgets", None, "task robustness: L-inf budgets; null = the paper's FGSM eps and RobustBench's "
@@ -318,6 +321,11 @@ SCHEMA = {
                                           "(rows: FGSM, PGD-40, PGD++ (NJS), PGD++ (HNS), APGD-CE, APGD-T, Square, "
                                           "AutoAttack; wiki: Diagnostics).",
                          nullable=True),
+        "precisions": Option("precisions", None, "task robustness: measure each of these shipped precisions of "
+                                                 "model.name in turn, one folder each (with output.resume, those "
+                                                 "finished are kept), and one table of them all, "
+                                                 "<model>-<dataset>.md and .png; null = model.precision.",
+                             nullable=True),
     },
     "export": {
         "format": Option("str", None, "task export: the TFLite model's numbers: float32 (the simulation's graph), "
@@ -482,6 +490,12 @@ def resolve(given):
         raise ConfigError(f"model.precision: task {config['task']} attacks each precision of "
                           f"{config['task']}.precisions, not model.precision; remove model.precision (or list "
                           f"it in {config['task']}.precisions)")
+    for section in ("diagnose", "robustness"):
+        if config["task"] == section and config[section]["precisions"] and (
+                model["precision"] is not None or checkpoint is not None):
+            given = "model.precision" if model["precision"] is not None else "model.checkpoint"
+            raise ConfigError(f"{given}, {section}.precisions: give one of the two ({section}.precisions names "
+                              "shipped models, one per precision)")
     if output["resume"] and output["overwrite"]:
         raise ConfigError("output.resume, output.overwrite: choose at most one of the two")
     if config["seed"] + config["attack"]["runs"] - 1 > MAX_SEED:
@@ -611,7 +625,7 @@ def _diagnose_settings(diagnose, dataset, reference_checkpoint):
         except AttackParameterError as error:
             raise ConfigError(f"diagnose.params.{name}{'.' + error.name if error.name else ''}: {error}") from None
     return DiagnoseSettings(diagnose["reference"], diagnose["eps"] or (), params, diagnose["samples"],
-                            reference_checkpoint)
+                            reference_checkpoint, diagnose["precisions"] or ())
 
 
 def _robustness_settings(section, dataset):
@@ -631,7 +645,7 @@ def _robustness_settings(section, dataset):
             except AttackParameterError as error:
                 raise ConfigError(f"robustness.params.{label}{'.' + error.name if error.name else ''}: "
                                   f"{error}") from None
-    return RobustnessSettings(section["eps"] or (), given)
+    return RobustnessSettings(section["eps"] or (), given, section["precisions"] or ())
 
 
 def _check_zoo_model(settings):
@@ -713,8 +727,31 @@ def _with_reference(settings, own=()):
 
 
 def _check_diagnose(settings):
+    if settings.diagnose.precisions:
+        return _each_precision(settings, "diagnose", _check_diagnose)
     _check_zoo_model(settings)
     return _with_reference(settings)
+
+
+def _check_robustness(settings):
+    if settings.robustness.precisions:
+        return _each_precision(settings, "robustness", _check_robustness)
+    return _check_zoo_model(settings)
+
+
+def _each_precision(settings, section, check):
+    """The task's settings for each precision of ``<section>.precisions`` (shipped zoo models), each checked as the
+    task with that model.precision would be, kept in the section's ``each``."""
+    key = f"{section}.precisions"
+    own = replace(getattr(settings, section), precisions=(), each=())
+    each = []
+    for precision in getattr(settings, section).precisions:
+        one = replace(settings, model=replace(settings.model, precision=precision), **{section: own})
+        try:
+            each.append(check(one) or one)
+        except ConfigError as error:
+            raise ConfigError(f"{key}: {precision}: {str(error).split(': ', 1)[1]}") from None
+    return replace(settings, **{section: replace(getattr(settings, section), each=tuple(each))})
 
 
 def _check_report(settings):
@@ -732,7 +769,7 @@ def _check_evaluate(settings):
 
 #: Checks that depend on the task.
 _TASK_CHECKS = {"train": _check_training, "test": _check_zoo_model, "attack": _check_zoo_model,
-                "robustness": _check_zoo_model, "export": _check_zoo_model,
+                "robustness": _check_robustness, "export": _check_zoo_model,
                 "experiment": _check_experiment, "evaluate": _check_evaluate, "study": _check_study, "diagnose": _check_diagnose,
                 "report": _check_report}
 

@@ -23,7 +23,7 @@ from .diagnostics import EPS_GRID, diagnose
 from .errors import AdversarialSetError, DamagedFileError, ResumeError, SampleError
 from .estimator import art_classifier
 from .evaluation import evaluate_set, write_rows
-from .manifest import RunRecord
+from .manifest import RunRecord, command_line
 from .metrics import aggregate
 from .outputs import (attack_folder, check_free, claim, diagnosis_folder, evaluation_folder, experiment_folder,
                       export_folder, read_json, model_run_name, robustness_folder, sha256_of, transfer_folder, write_atomic, write_json,
@@ -356,13 +356,32 @@ def check_evaluation_folder(settings):
 
 
 def check_diagnosis_folder(settings):
-    """As :func:`check_attack_folder`, for the diagnosis' output folder."""
-    check_free(diagnosis_folder(settings), settings.output)
+    """As :func:`check_attack_folder`, for the diagnosis' output folder (each precision's, with diagnose.precisions)."""
+    for one in settings.diagnose.each or (settings,):
+        check_free(diagnosis_folder(one), one.output)
 
 
 def check_robustness_folder(settings):
-    """As :func:`check_attack_folder`, for the robustness task's output folder."""
-    check_free(robustness_folder(settings), settings.output)
+    """As :func:`check_attack_folder`, for the robustness task's output folder (each precision's, with
+    robustness.precisions)."""
+    for one in settings.robustness.each or (settings,):
+        check_free(robustness_folder(one), one.output)
+
+
+def _each_precision(each, run, finished, after=lambda: None):
+    """``run`` the settings of each precision in turn (``after`` each), skipping those whose folder is ``finished``
+    (kept from an earlier run: output.resume); ``{precision: result, or None for one kept}``."""
+    results = {}
+    for number, one in enumerate(each, 1):
+        precision = str(one.model.precision)
+        if finished(one):
+            print(f"{precision} ({number} of {len(each)}): finished before, kept")
+            results[precision] = None
+            continue
+        print(f"{precision} ({number} of {len(each)})")
+        results[precision] = run(one)
+        after()
+    return results
 
 
 def export_format(settings):
@@ -475,7 +494,11 @@ def write_diagnosis(folder, diagnosis, names):
 
 def run_diagnose(settings):
     """Check one model for gradient masking (see :mod:`annt.diagnostics`): print the verdicts, write
-    ``diagnostics.json``, ``diagnostics.md`` and the robustness curve into :func:`~annt.outputs.diagnosis_folder`."""
+    ``diagnostics.json``, ``diagnostics.md`` and the robustness curve into :func:`~annt.outputs.diagnosis_folder`.
+    With ``diagnose.precisions``, each precision in turn (those diagnosed before kept)."""
+    if settings.diagnose.each:
+        return _each_precision(settings.diagnose.each, run_diagnose,
+                               lambda one: (diagnosis_folder(one) / "diagnostics.json").is_file())
     record = RunRecord()
     trained = load_trained(settings.model)
     reference = load_reference(settings, trained)
@@ -516,7 +539,14 @@ def run_test(settings):
 def run_robustness(settings):
     """Apparent against real robustness of one model (:mod:`annt.real_robustness`) on ``attack.samples`` test images it
     classifies correctly: print the table, write ``robustness.json``, ``robustness.md`` and the manifest. Each
-    finished row is kept in ``rows/`` and each row in progress saves its batches: ``output.resume`` continues."""
+    finished row is kept in ``rows/`` and each row in progress saves its batches: ``output.resume`` continues.
+    With ``robustness.precisions``, each precision in turn (those measured with every row before kept), and after
+    each, one table of them all: ``<model>-<dataset>.md`` and ``.png`` in ``output.dir``."""
+    if settings.robustness.each:
+        results = _each_precision(settings.robustness.each, run_robustness, _measured_with_every_row,
+                                  lambda: write_precisions_table(settings))
+        print(f"table: {write_precisions_table(settings)}")
+        return results
     record = RunRecord()
     trained = load_trained(settings.model)
     folder = claim(robustness_folder(settings), settings.output)
@@ -527,6 +557,30 @@ def run_robustness(settings):
     print(text)
     print(f"results: {folder}")
     return result
+
+
+def _measured_with_every_row(settings):
+    """Whether the precision's folder holds a finished measurement with every row of the table (one made before a
+    row was added has not: resuming adds it)."""
+    path = robustness_folder(settings) / "robustness.json"
+    return path.is_file() and {m.label for m in real_robustness.MEMBERS} <= {
+        row["attack"] for row in json.loads(path.read_text())["rows"]}
+
+
+def write_precisions_table(settings, command=None):
+    """``<model>-<dataset>.md`` and ``.png`` in ``output.dir``: :func:`~annt.real_robustness.precisions_table` of the
+    precisions of ``robustness.precisions`` measured there so far (the others shown as not measured yet), with the
+    ``command`` that measures them (None: the one running)."""
+    found = {}
+    for one in settings.robustness.each:
+        path = robustness_folder(one) / "robustness.json"
+        found[str(one.model.precision)] = json.loads(path.read_text()) if path.is_file() else None
+    name, dataset = settings.model.name, settings.data.dataset
+    table = settings.output.dir / f"{name}-{dataset}.md"
+    write_text(table, "\n".join(real_robustness.precisions_table(found, name, dataset) + [
+        "", f"Command: `{command or command_line()}`", ""]))
+    real_robustness.precisions_figure(found, name, dataset, table.with_suffix(".png"))
+    return table
 
 
 def measure_robustness(settings, trained, folder):

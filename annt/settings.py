@@ -113,12 +113,16 @@ class DiagnoseSettings:
     params: dict = None  # fgsm, pgd, boundary -> their resolved ART parameters
     samples: int | None = None  # None: attack.samples
     reference_checkpoint: Path | None = None  # the reference's run folder; None: the shipped zoo's
+    precisions: tuple = ()  # task diagnose: diagnose each of these shipped precisions in turn; () = model.precision
+    each: tuple = RESOLVED(())  # with precisions: one Settings per precision, checked at the config edge
 
 
 @dataclass(frozen=True)
 class RobustnessSettings:
     eps: tuple = ()  # L-inf budgets; () = annt.real_robustness.EPS of the data set
     params: dict = None  # member label (annt.real_robustness.MEMBERS) -> ART parameters over its own
+    precisions: tuple = ()  # task robustness: measure each of these shipped precisions, then one table; ()= one
+    each: tuple = RESOLVED(())  # with precisions: one Settings per precision, checked at the config edge
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,30 @@ def test_the_robustness_task_tabulates_every_attack_and_the_worst_case_and_resum
     assert ran == ["autoattack"]
     assert json.loads((folder / "robustness.json").read_text())["worst"] == result["worst"]
     assert not (folder / "parts").exists() or not any((folder / "parts").rglob("*.npz"))
+
+
+@pytest.mark.slow
+def test_robustness_over_precisions_measures_each_writes_one_table_and_keeps_the_finished_on_resume(tmp_path, capsys):
+    from annt.cli import main
+    arguments = ["--set", "task=robustness", "--set", 'robustness.precisions=[FP, "1,1,32"]', "--set",
+                 "attack.samples=6", "--set", "robustness.eps=[0.3]", "--set", SMALL_ROWS,
+                 "--set", f"output.dir={tmp_path}"]
+    assert main(arguments) == 0
+    table = (tmp_path / "model_a-mnist.md").read_text()
+    assert "| FP | 6 |" in table and "| 1,1,32 | 6 |" in table and (tmp_path / "model_a-mnist.png").is_file()
+    fp = tmp_path / "model_a-mnist-fp-robustness" / "robustness.json"
+    kept = fp.read_text()
+    (tmp_path / "model_a-mnist-w1a1g32-robustness" / "robustness.json").unlink()
+    capsys.readouterr()
+    assert main(arguments + ["--set", "output.resume=true"]) == 0
+    assert "FP (1 of 2): finished before, kept" in capsys.readouterr().out
+    assert fp.read_text() == kept and "| 1,1,32 | 6 |" in (tmp_path / "model_a-mnist.md").read_text()
+
+
+@pytest.mark.parametrize("task", ["robustness", "diagnose"])
+def test_precisions_are_checked_one_by_one_and_exclude_model_precision(task, capsys):
+    from annt.cli import main
+    assert main(["--set", f"task={task}", "--set", f'{task}.precisions=[FP, "3,3,32"]']) == 2
+    assert f"{task}.precisions: 3,3,32: no shipped model_a at 3,3,32" in capsys.readouterr().err
+    assert main(["--set", f"task={task}", "--set", "model.precision=FP", "--set", f"{task}.precisions=[FP]"]) == 2
+    assert f"model.precision, {task}.precisions: give one of the two" in capsys.readouterr().err
