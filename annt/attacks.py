@@ -198,7 +198,7 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
     spec = ATTACKS[name]
     random.seed(seed)
     np.random.seed(seed)
-    with _in_graph(trained), _options(classifier, spec):
+    with trained.graph_context(), _options(classifier, spec):
         y = labels if spec.true_labels else None
         if name == "jsma":
             # ART's draw for y=None, made once for the whole set, so that ANNT's per-batch calls change nothing.
@@ -219,7 +219,7 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
             results[max(start for start in results if start < todo[0].start)].restore_generators()
 
         def attack_call(call):
-            with _in_graph(trained):  # the default graph is per thread
+            with trained.graph_context():  # the default graph is per thread
                 extra = {} if starts is None else {"x_adv_init": starts[call]}
                 # One ART attack object per call: ART's attacks are not meant to be shared by threads.
                 attack = spec.art_class(classifier, **params, **spec.fixed)
@@ -235,11 +235,6 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
                 if spec.chunk is not None:
                     bar.update(len(adversarial))
     return assemble([results[call.start] for call in calls])
-
-
-def _in_graph(model):
-    """``model``'s graph as the default one; nothing for a deployed (TFLite) model, which has none."""
-    return model.graph.as_default() if hasattr(model, "graph") else nullcontext()
 
 
 def _options(classifier, spec):

@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import warnings
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -164,6 +165,10 @@ class DeployedModel:
     def operators(self):
         """The interpreter's operators by name (``CONV_2D``, ``DEQUANTIZE``, ...), in order."""
         return [op["op_name"] for op in self.interpreter._get_ops_details()]
+
+    def graph_context(self):
+        """As :meth:`~annt.predictor.TrainedModel.graph_context`: nothing here, the interpreter runs no graph of ours."""
+        return nullcontext()
 
     def art_classifier(self):
         """ART's black-box classifier on :meth:`logits` (the neural-network flavour, which Square requires): for the

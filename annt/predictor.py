@@ -42,6 +42,10 @@ class TrainedModel:
         """A named tensor of this model's graph, e.g. ``tensor("logits")``."""
         return self.graph.get_tensor_by_name(f"{name}:0")
 
+    def graph_context(self):
+        """The context ART's ops on this model are built in: its graph as the default one (per thread)."""
+        return self.graph.as_default()
+
     def variables(self):
         """``{name: array}`` of the model's variables as its session holds them (what ``model.npz`` stores)."""
         with self.graph.as_default():
