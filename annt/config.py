@@ -582,7 +582,7 @@ def _study_settings(study, dataset):
 def _reproduce_settings(section, task):
     """The reproduce section, each step's config loaded and checked (with output.resume: true) before any step runs;
     a step's error names the step and its file."""
-    steps, reports = section["steps"] or (), Path(section["reports"]).expanduser()
+    steps, reports = section["steps"] or (), _output_dir(section["reports"], "reproduce.reports")
     if task != "reproduce":
         return ReproduceSettings(steps, reports)
     if not steps:
@@ -798,21 +798,22 @@ def _existing_path(section, key):
     return path
 
 
-def _output_dir(value):
-    """``output.dir`` as a path: a folder, or one that can be made where it is (ANNT makes it when work starts)."""
-    path = _path(value, "output.dir")
+def _output_dir(value, key="output.dir"):
+    """``output.dir`` (or the folder ``key``) as a path: a folder, or one that can be made where it is (ANNT makes it
+    when work starts)."""
+    path = _path(value, key)
     if os.path.lexists(path) and not path.exists():
-        raise ConfigError(f"output.dir: {excerpt(value)} is a broken symbolic link (or a loop of them); allowed: a "
+        raise ConfigError(f"{key}: {excerpt(value)} is a broken symbolic link (or a loop of them); allowed: a "
                           "folder, or a path where one can be made")
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"output.dir: {excerpt(value)} exists and is not a folder; allowed: a folder, or a path "
+        raise ConfigError(f"{key}: {excerpt(value)} exists and is not a folder; allowed: a folder, or a path "
                           "where one can be made")
     existing = next(parent for parent in (path.absolute(), *path.absolute().parents) if parent.exists())
     if not existing.is_dir():
-        raise ConfigError(f"output.dir: {existing} is a file, so no folder can be made in it; allowed: a folder, or "
+        raise ConfigError(f"{key}: {existing} is a file, so no folder can be made in it; allowed: a folder, or "
                           "a path where one can be made")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"output.dir: {existing} is not writable (permission denied); allowed: a folder you may "
+        raise ConfigError(f"{key}: {existing} is not writable (permission denied); allowed: a folder you may "
                           "write in")
     return path
 

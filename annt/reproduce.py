@@ -64,7 +64,7 @@ def publish(study, target, step):
         for name in (STUDY_FILE, "manifest.json"):
             shutil.copy2(study / name, assembled / name)
         manifest = read_json(study / "manifest.json", DamagedFileError, "study manifest")
-        write_json(assembled / PUBLISHED, {"study": str(study.resolve()), "config": str(step),
+        write_json(assembled / PUBLISHED, {"study": str(study), "config": str(step),
                                           "git_commit": manifest.get("git_commit")})
         replaced = target.with_name(f".{target.name}.replaced")
         shutil.rmtree(replaced, ignore_errors=True)  # left by a publication killed between its two renames

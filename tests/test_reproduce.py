@@ -95,3 +95,11 @@ def test_a_report_folder_it_did_not_publish_is_replaced_only_with_overwrite(tmp_
     assert sorted(tmp_path.rglob("*")) == before, "a refused run writes nothing"
     assert main(["--config", str(config), "--set", "output.overwrite=true"]) == 0
     assert (kept / "published.json").is_file() and (kept / "table6.csv").read_text() != "made by hand\n"
+
+
+def test_a_reports_folder_that_cannot_be_one_is_refused(tmp_path, capsys):
+    (tmp_path / "reports").write_text("a file\n")
+    config = reproduce_config(tmp_path, tiny_steps(tmp_path))
+    assert main(["--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("annt: error: reproduce.reports: '") and "exists and is not a folder" in err
