@@ -12,6 +12,11 @@ if not os.environ.get("ANNT_DATA_DIR") and (REPO.parent / "shared" / "datasets")
     os.environ["ANNT_DATA_DIR"] = str(REPO.parent / "shared" / "datasets")
 
 import annt  # noqa: E402,F401  (after ANNT_DATA_DIR is settled)
+# ART configures logging when imported (logging.config.dictConfig), closing every handler there is; absl's handler
+# (made when TensorFlow is imported) then closes its stream unless it is the current sys.stderr. A test module that
+# imports TensorFlow while pytest collects, and a capsys test that first imports ART, would so close pytest's own
+# capture stream (seen: test_bad_files.py with test_training.py alone). Imported first, ART finds no such handler.
+import art  # noqa: E402,F401
 
 
 def _has_files(dataset, names):
