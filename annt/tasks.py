@@ -43,13 +43,15 @@ TASKS = {
     "study": Task("annt.studies:run_study",
                   "attacks x precisions x runs, transfer matrices and a report; resumable, local or Ray",
                   "annt.studies:check_study_folder"),
-    "diagnose": Task("annt.experiments:run_diagnose", "check a model for gradient masking (zero gradients, transfer, "
-                                                      "PGD vs FGSM, robustness curve, Boundary); verdicts and "
-                                                      "diagnostics.json",
+    "diagnose": Task("annt.experiments:run_diagnose", "check a model (or each of diagnose.precisions) for gradient "
+                                                      "masking: zero gradients, transfer, PGD against FGSM, the "
+                                                      "robustness curve, Square and the ensemble against PGD; verdicts "
+                                                      "and diagnostics.json",
                      "annt.experiments:check_diagnosis_folder"),
-    "robustness": Task("annt.experiments:run_robustness", "apparent vs real robustness of a model: FGSM, PGD, "
-                                                          "APGD-CE, APGD-T, Square and AutoAttack at the paper's and "
-                                                          "the standard eps",
+    "robustness": Task("annt.experiments:run_robustness", "apparent vs real robustness of a model (or each of "
+                                                          "robustness.precisions, in one table): FGSM, PGD, APGD-CE, "
+                                                          "APGD-T, Square and AutoAttack at the paper's and the "
+                                                          "standard eps",
                        "annt.experiments:check_robustness_folder"),
     "export": Task("annt.experiments:run_export", "export a model to TensorFlow Lite (float32, dynamic or int8) with "
                                                  "a card: size, tensor types, deployed against simulated accuracy",
