@@ -582,9 +582,10 @@ def _study_settings(study, dataset):
 def _reproduce_settings(section, task):
     """The reproduce section, each step's config loaded and checked (with output.resume: true) before any step runs;
     a step's error names the step and its file."""
-    steps, reports = section["steps"] or (), _output_dir(section["reports"], "reproduce.reports")
+    steps = section["steps"] or ()
     if task != "reproduce":
-        return ReproduceSettings(steps, reports)
+        return ReproduceSettings(steps, Path(section["reports"]))
+    reports = _output_dir(section["reports"], "reproduce.reports")
     if not steps:
         raise ConfigError("reproduce.steps: not set; allowed: a list of config files, e.g. "
                           "[configs/paper/mnist_study.yaml]")

@@ -368,7 +368,7 @@ def check_robustness_folder(settings):
         check_free(robustness_folder(one), one.output)
 
 
-def _each_precision(each, run, finished, after=lambda: None):
+def _run_each_precision(each, run, finished, after=lambda: None):
     """``run`` the settings of each precision in turn (``after`` each), skipping those whose folder is ``finished``
     (kept from an earlier run: output.resume); ``{precision: result, or None for one kept}``."""
     results = {}
@@ -497,7 +497,7 @@ def run_diagnose(settings):
     ``diagnostics.json``, ``diagnostics.md`` and the robustness curve into :func:`~annt.outputs.diagnosis_folder`.
     With ``diagnose.precisions``, each precision in turn (those diagnosed before kept)."""
     if settings.diagnose.each:
-        return _each_precision(settings.diagnose.each, run_diagnose,
+        return _run_each_precision(settings.diagnose.each, run_diagnose,
                                lambda one: (diagnosis_folder(one) / "diagnostics.json").is_file())
     record = RunRecord()
     trained = load_trained(settings.model)
@@ -543,7 +543,7 @@ def run_robustness(settings):
     With ``robustness.precisions``, each precision in turn (those measured with every row before kept), and after
     each, one table of them all: ``<model>-<dataset>.md`` and ``.png`` in ``output.dir``."""
     if settings.robustness.each:
-        results = _each_precision(settings.robustness.each, run_robustness, _measured_with_every_row,
+        results = _run_each_precision(settings.robustness.each, run_robustness, _measured_with_every_row,
                                   lambda: write_precisions_table(settings))
         print(f"table: {write_precisions_table(settings)}")
         return results

@@ -103,3 +103,10 @@ def test_a_reports_folder_that_cannot_be_one_is_refused(tmp_path, capsys):
     assert main(["--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("annt: error: reproduce.reports: '") and "exists and is not a folder" in err
+
+
+def test_other_tasks_do_not_check_the_reports_folder(tmp_path, monkeypatch):
+    from annt import config
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports").write_text("a file of the user's, not a folder\n")
+    assert config.load(None, ["task=test"]).task == "test"
