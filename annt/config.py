@@ -342,12 +342,17 @@ SCHEMA = {
     "reproduce": {
         "steps": Option("paths", None, "task reproduce: config files run in this order, each with output.resume: true "
                                        "(so running it again goes on where it stopped); a study's report is then "
-                                       "published to reproduce.reports/<the file's name without .yaml>/.",
+                                       "published to reproduce.reports/<the file's name without .yaml>/. An empty "
+                                       "list runs no step and only writes the pages.",
                         nullable=True),
         "reports": Option("path", "reports", "task reproduce: the folder each study step's report is published to "
                                              "(its report/ folder, study.json and manifest.json, and published.json "
                                              "saying where from); a folder published before is replaced, any other "
                                              "is refused unless output.overwrite is true."),
+        "pages": Option("path", "wiki", "task reproduce: the folder the reproduction pages (Reproduction-MNIST.md, "
+                                        "Reproduction-CIFAR10.md) are written to after the steps, from the reports in "
+                                        "reproduce.reports (a page for each data set whose <data set>_study report is "
+                                        "there); null: no pages.", nullable=True),
     },
     "output": {
         "dir": Option("path", "runs", "Folder that holds one sub-folder per training, attack or evaluation."),
@@ -582,13 +587,14 @@ def _study_settings(study, dataset):
 def _reproduce_settings(section, task):
     """The reproduce section, each step's config loaded and checked (with output.resume: true) before any step runs;
     a step's error names the step and its file."""
-    steps = section["steps"] or ()
+    steps, pages = section["steps"] or (), section["pages"]
     if task != "reproduce":
-        return ReproduceSettings(steps, Path(section["reports"]))
+        return ReproduceSettings(steps, Path(section["reports"]), None if pages is None else Path(pages))
     reports = _output_dir(section["reports"], "reproduce.reports")
-    if not steps:
+    pages = None if pages is None else _output_dir(pages, "reproduce.pages")
+    if section["steps"] is None:
         raise ConfigError("reproduce.steps: not set; allowed: a list of config files, e.g. "
-                          "[configs/paper/mnist_study.yaml]")
+                          "[configs/paper/mnist_study.yaml] ([] to write only the pages)")
     plans = []
     for index, step in enumerate(steps):
         try:
@@ -605,7 +611,7 @@ def _reproduce_settings(section, task):
                 raise ConfigError(f"reproduce.steps[{index}] ({step}): its {kind} is that of "
                                   f"reproduce.steps[{first[kind, place]}] ({steps[first[kind, place]]}); give each "
                                   "study its own output.dir and file name")
-    return ReproduceSettings(steps, reports, tuple(plans))
+    return ReproduceSettings(steps, reports, pages, tuple(plans))
 
 
 def _diagnose_settings(diagnose, dataset, reference_checkpoint):

@@ -30,6 +30,8 @@ from .errors import OutputExistsError
 
 #: What a study folder records about itself (its definition, the clean accuracies).
 STUDY_FILE = "study.json"
+#: What marks a report folder as published by task reproduce (its study folder, config and commit).
+PUBLISHED = "published.json"
 
 
 def run_name(model_name, dataset, precision, activation_bound="clip", seed=None, layout=None):

@@ -1,6 +1,7 @@
-"""``task: reproduce``: config files run one after the other, each resumed where it stopped, and every study's report
-published into one reports folder, so that one command re-makes a whole set of results (``configs/paper/
-reproduce.yaml``: the paper's) and running it again, in the next session, goes on where the last one stopped.
+"""``task: reproduce``: config files run one after the other, each resumed where it stopped, every study's report
+published into one reports folder, and the reproduction pages written from them (:mod:`annt.reproduction`), so that
+one command re-makes a whole set of results (``configs/paper/reproduce.yaml``: the paper's) and running it again, in
+the next session, goes on where the last one stopped.
 
 A published folder is a copy of the study's ``report/`` with its ``study.json`` and ``manifest.json``, and
 ``published.json`` naming the study folder and config it came from: made by one run of the code, never spliced.
@@ -12,11 +13,9 @@ from pathlib import Path
 
 from .errors import DamagedFileError, PublishedFolderError
 from .manifest import RunRecord
-from .outputs import STUDY_FILE, read_json, study_folder, write_json
+from .outputs import PUBLISHED, STUDY_FILE, read_json, study_folder, write_json
+from .reproduction import write_pages
 from .tasks import TASKS
-
-#: The file that marks a folder as published by this task (the only kind it replaces without output.overwrite).
-PUBLISHED = "published.json"
 
 
 def published_folder(settings, step):
@@ -49,8 +48,12 @@ def run_reproduce(settings):
             published.append(publish(study_folder(plan), published_folder(settings, step), step))
             print(f"published: {published[-1]}")
         print(f"== step {number} of {len(steps)} done in {time.time() - start:.0f} s", flush=True)
+    pages = [] if settings.reproduce.pages is None else write_pages(settings.reproduce.reports, settings.reproduce.pages)
+    for page in pages:
+        print(f"page written: {page}")
     write_json(settings.reproduce.reports / "reproduce.json",
-               {**record.manifest(settings), "published": [str(folder) for folder in published]})
+               {**record.manifest(settings), "published": [str(folder) for folder in published],
+                "pages": [str(page) for page in pages]})
     return published
 
 

@@ -58,6 +58,7 @@ TASKS = {
                    "annt.experiments:check_export_folder"),
     "report": Task("annt.reports:run_report", "(re)write a study's tables and figures from its folder"),
     "reproduce": Task("annt.reproduce:run_reproduce", "run config files in order, each resumed where it stopped, and "
-                                                      "publish each study's report (e.g. the paper's reproduction)",
+                                                      "publish each study's report, then write the reproduction pages from them (e.g. the "
+                                                      "paper's reproduction)",
                       "annt.reproduce:check_reproduce"),
 }

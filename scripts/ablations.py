@@ -30,8 +30,6 @@ its measured rows untouched, and the data set's reproduction page with it.
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections import namedtuple
 from datetime import datetime, timezone
@@ -45,6 +43,7 @@ from annt.manifest import REPO_ROOT, RunRecord, command_line, machine_summary
 from annt.outputs import run_name, write_json, write_text
 from annt.precision import PAPER_PRECISIONS, Precision
 from annt.reports import paper_table6
+from annt.reproduction import write_pages
 from annt.zoo import CARD, WEIGHTS
 
 #: Where the retrained models are kept in the repository (see the module's docstring).
@@ -290,9 +289,8 @@ def main():
             epochs = keep(folder, kept_folder(args.ablation, folder)) if folder.is_dir() else None
             print(f"{label}: " + ("nothing to keep" if epochs is None else f"kept at {epochs} epochs"))
         if refresh_progress(args.ablation, definition) is not None:
-            subprocess.run([sys.executable, str(Path(__file__).with_name("reproduction_page.py")),
-                            "--dataset", definition.dataset], check=True)
-            print(f"{REPORTS / args.ablation}.md and its reproduction page show the kept progress")
+            write_pages(REPORTS.parent, REPO_ROOT / "wiki")
+            print(f"{REPORTS / args.ablation}.md and the reproduction pages show the kept progress")
         return
     if args.train_only is not None:
         for seed in definition.seeds:

@@ -1,12 +1,13 @@
 """task reproduce: config files run in order, resumed, each study's report published; bad steps refused up front."""
 import json
+import shutil
 
 import pytest
 import yaml
 
 from annt.cli import main
 
-from conftest import needs_mnist
+from conftest import REPO, needs_mnist
 
 TINY_STUDY = {"task": "study", "model": {"name": "model_a"}, "attack": {"samples": 4, "runs": 1},
               "study": {"precisions": ["FP", "1,1,32"], "attacks": ["fgsm"], "transfer": ["fgsm"],
@@ -21,7 +22,7 @@ def write(path, config):
 def reproduce_config(folder, steps):
     """A ``task: reproduce`` file in ``folder`` over ``steps`` (config files), publishing into folder/reports."""
     return write(folder / "reproduce.yaml", {"task": "reproduce", "reproduce": {
-        "steps": [str(step) for step in steps], "reports": str(folder / "reports")}})
+        "steps": [str(step) for step in steps], "reports": str(folder / "reports"), "pages": str(folder / "pages")}})
 
 
 def reproduce(folder, steps, *extra):
@@ -57,6 +58,26 @@ def test_a_bad_step_is_named_before_any_step_runs(tmp_path, capsys, change, mess
 def test_reproduce_needs_its_steps(capsys):
     assert main(["--set", "task=reproduce"]) == 2
     assert "reproduce.steps: not set" in capsys.readouterr().err
+
+
+def test_with_no_step_it_writes_the_pages_from_the_reports_there(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    for name in ("mnist_study", "mnist_table7"):
+        shutil.copytree(REPO / "reports" / name, reports / name)
+    pages = tmp_path / "site" / "wiki"
+    config = write(tmp_path / "pages.yaml", {"task": "reproduce", "reproduce": {
+        "steps": [], "reports": str(reports), "pages": str(pages)}})
+    assert main(["--config", str(config)]) == 0
+    assert sorted(path.name for path in pages.iterdir()) == ["Reproduction-MNIST.md"], "no CIFAR-10 study, no page"
+    page = (pages / "Reproduction-MNIST.md").read_text()
+    assert "](../../reports/mnist_study/" in page and "](../reports/" not in page, "links lead from the pages folder"
+    assert "## Boundary cells re-run after a fix" in page, "a report committed before task reproduce tells its repairs"
+    (reports / "mnist_study" / "published.json").write_text(json.dumps({"config": "configs/paper/mnist_study.yaml"}))
+    assert main(["--config", str(config)]) == 0
+    page = (pages / "Reproduction-MNIST.md").read_text()
+    assert "## Boundary cells re-run after a fix" not in page and "## Re-running a cell" not in page, \
+        "a report published by task reproduce was made whole by one run: no repair history"
+    assert json.loads((reports / "reproduce.json").read_text())["pages"] == [str(pages / "Reproduction-MNIST.md")]
 
 
 @pytest.mark.slow

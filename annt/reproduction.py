@@ -1,29 +1,25 @@
-"""Write wiki/Reproduction-<data set>.md from the committed study reports (issue #12): our Table 6 and 7
-beside the paper's, the clean accuracies, a verdict on each of the paper's observations argued from
-our numbers by the rules stated on the page, the ablations, the wall times, and the commands.
+"""The reproduction pages (``Reproduction-MNIST.md``, ``Reproduction-CIFAR10.md``), written from a reports folder by
+``task: reproduce`` after its steps: our Table 6 and 7 beside the paper's, the clean accuracies, a verdict on each of
+the paper's observations argued from our numbers by the rules stated on the page, the side studies, ablations and
+wall times, and the commands.
 
-    python scripts/reproduction_page.py --dataset mnist
-    python scripts/reproduction_page.py --dataset cifar10
-    python scripts/reproduction_page.py --dataset mnist --check  # exit 1 if the page differs from the reports
-
-Reads reports/<data set>_study/ (the study report of configs/paper/<data set>_study.yaml, with the cells re-run by
-scripts/recheck_cells.py, retired after commit 33387f4, in its rechecks.json), reports/<data set>_table7/ and
-reports/ablations/ where present;
-every number on the page comes from those files. A cell not finished yet is shown as missing and its observation as not decided.
+Reads ``<reports>/<data set>_study/`` (published by task reproduce, or committed before it with the history of its
+repairs, which the page then tells), ``<data set>_table7/`` and the other studies of ``configs/paper/reproduce.yaml``
+where present, ``diagnostics/``, ``robustness/`` and ``ablations/``; every number on a page comes from those files.
+A cell not finished yet is shown as missing and its observation as not decided.
 """
-import argparse
 import csv
 import json
 import math
+import os
 import subprocess
-import sys
+from pathlib import Path
 
-from ablations import ABLATIONS
-from annt.diagnostics import transfer_check
-from annt.manifest import REPO_ROOT, machine_summary
-from annt.models import PAPER_MODELS
-from annt.outputs import write_text
-from annt.precision import PAPER_PRECISIONS
+from .diagnostics import transfer_check
+from .manifest import REPO_ROOT, machine_summary
+from .models import PAPER_MODELS
+from .outputs import PUBLISHED, write_text
+from .precision import PAPER_PRECISIONS
 
 NAMES = {"mnist": ("MNIST", "model_a"), "cifar10": ("CIFAR-10", "resnet20")}
 ATTACKS = ("fgsm", "jsma", "uap", "cw_l2", "boundary")
@@ -57,14 +53,17 @@ def verdict(holding, total, expected):
 
 
 class Study:
-    def __init__(self, dataset, name="study"):
-        self.folder = REPO_ROOT / "reports" / f"{dataset}_{name}"
+    """A published study report under ``reports`` (``<dataset>_<name>/``), read from its CSV files."""
+
+    def __init__(self, reports, dataset, name="study"):
+        self.reports, self.dataset = reports, dataset
+        self.folder = reports / f"{dataset}_{name}"
         self.rows = {(r["attack"], r["precision"]): r for r in read(self.folder / "table6.csv")}
         self.clean = read(self.folder / "table3.csv")
         self.times = {(r["attack"], r["precision"]): value(r, "wall_time_s") for r in read(self.folder / "wall_times.csv")}
 
         #: With several models per precision (study.seeds): each model's own study, by its seed folder.
-        self.models = [Study(dataset, f"{name}/{seed.name}") for seed in sorted(self.folder.glob("seed-*"))] \
+        self.models = [Study(reports, dataset, f"{name}/{seed.name}") for seed in sorted(self.folder.glob("seed-*"))] \
             if "/" not in name else []
 
     def get(self, attack, precision, metric):
@@ -192,14 +191,11 @@ def observations(study, other, table7_l0):
 
 def uap_without_early_stop(study):
     """Observation 3 for UAP again, measured with ART's early stop turned off (delta 0): the ablation of issue #32."""
-    dataset = study.folder.name.split("_")[0]
-    config = f"configs/paper/{dataset}_uap_no_early_stop.yaml"
-    if study.folder.name != f"{dataset}_study" or not (REPO_ROOT / config).is_file():
+    dataset = study.dataset
+    ablation = Study(study.reports, dataset, "uap_no_early_stop")
+    if study.folder.name != f"{dataset}_study" or not ablation.rows:
         return ""
-    ablation = Study(dataset, "uap_no_early_stop")
-    command = f"`python -m annt --config {config} --set output.resume=true`"
-    if not ablation.rows:
-        return f" Without the early stop (delta 0, every run making all its passes): not measured yet ({command})."
+    command = f"`python -m annt --config configs/paper/{dataset}_uap_no_early_stop.yaml --set output.resume=true`"
     agree, total, text = compare(ablation, "uap", "adversarial_accuracy", lambda q, fp: q > fp)
     precisions = ("FP",) + QUANTIZED
 
@@ -225,11 +221,11 @@ ORIGINAL = {"mnist": ("study_original_recipe", "model_a trained by the original 
                                                  "quantization), one model per precision")}
 
 
-def original_models(dataset):
+def original_models(reports, dataset):
     """The observations judged again on the paper's own models; the results above stay as the ablation
     "pre-activation layout / decayed recipe"."""
     name, what = ORIGINAL[dataset]
-    study, config = Study(dataset, name), f"configs/paper/{dataset}_{name}.yaml"
+    study, config = Study(reports, dataset, name), f"configs/paper/{dataset}_{name}.yaml"
     command = f"`python -m annt --config {config} --set output.resume=true`"
     lines = ["", "## The observations on the paper's own models", "",
              f"{what}: {command} (it trains its models first), report "
@@ -273,7 +269,7 @@ def unrecognisable(study):
             "image below the calibrated threshold, [wiki/Diagnostics.md](Diagnostics.md); rule, with FP as the "
             "control: holds when at least 1 % of the 1-bit model's successful images are unrecognisable with the true "
             "class in the top 2 and that share exceeds FP's by more than twice the standard error of the difference)")
-    if not (REPO_ROOT / "configs" / "paper" / f"{folder.name}.yaml").is_file():
+    if study.folder.name != f"{study.dataset}_study":
         return ["", "**1.2 On 1-bit networks Boundary sometimes returns unrecognisable images whose true class is still "
                     "in the top 2**: not measured on these models (it needs a 3,000-sample Boundary study of their 1-bit "
                     "model, as the zoo's has)."]
@@ -346,12 +342,12 @@ def beyond(dataset, study):
     diagnoses, own = {}, (study.folder / "diagnostics").is_dir()
     # The study's own diagnoses, else those of scripts/diagnose_zoo.py (task diagnose per precision).
     found = sorted((study.folder / "diagnostics").glob("*/diagnostics.json")) if own else \
-        sorted((REPO_ROOT / "reports" / "diagnostics").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-diagnose/"
+        sorted((study.reports / "diagnostics").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-diagnose/"
                                                              "diagnostics.json"))
     for path in found:
         diagnosis = json.loads(path.read_text())
         diagnoses[diagnosis["model"]] = diagnosis
-    worst = robustness_results(dataset)
+    worst = robustness_results(study.reports, dataset)
     if not pgd and not diagnoses and not worst:
         return []
     sources = []
@@ -364,13 +360,14 @@ def beyond(dataset, study):
                        "diagnostics.md)) in the model checks column")
     elif diagnoses:
         sources.append(f"the checks of [wiki/Diagnostics.md](Diagnostics.md) per precision (`task: diagnose` beside FP, "
-                       f"200 samples, as `study.diagnose` makes them: `python scripts/diagnose_zoo.py {dataset}`; "
+                       f"200 samples, as `study.diagnose` makes them: `python -m annt --config configs/paper/{dataset}_"
+                       "diagnose.yaml --set output.resume=true`; "
                        f"[folders](../reports/diagnostics/)) in the model checks column")
     if worst:
-        samples = {result[2] for result in worst.values()}
-        option = "" if samples == {1000} else f" --samples {max(samples)}"
-        sources.append(f"`task: robustness` at FGSM's budget ([table](../reports/robustness/{PAPER_MODELS[dataset]}-"
-                       f"{dataset}.md), `python scripts/robustness_table.py {dataset}{option}`): AutoAttack's adversarial "
+        samples = sorted({result[2] for result in worst.values()})
+        sources.append(f"`task: robustness` at FGSM's budget, {' or '.join(f'{n:,}' for n in samples)} samples "
+                       f"([table](../reports/robustness/{PAPER_MODELS[dataset]}-{dataset}.md), `python -m annt --config "
+                       f"configs/paper/{dataset}_robustness.yaml --set output.resume=true`): AutoAttack's adversarial "
                        "accuracy and the worst case per sample over the table's attacks (FGSM, PGD-40, PGD++ where "
                        "its columns are filled, APGD-CE, APGD-T, Square and AutoAttack)")
     lines = ["", "## Beyond the paper: robust, or masking its gradients?", "",
@@ -410,11 +407,11 @@ def beyond(dataset, study):
     return lines
 
 
-def robustness_results(dataset):
+def robustness_results(reports, dataset):
     """``{precision: (AutoAttack's, the worst case's adversarial accuracy, samples)}`` at FGSM's budget, from the
     committed ``task: robustness`` results (reports/robustness/)."""
     found = {}
-    for path in sorted((REPO_ROOT / "reports" / "robustness").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-robustness/"
+    for path in sorted((reports / "robustness").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-robustness/"
                                                                     "robustness.json")):
         result = json.loads(path.read_text())
         eps = min(row["eps"] for row in result["rows"] if row["attack"] == "FGSM")  # the paper's: the smaller
@@ -473,6 +470,8 @@ def boundary_reruns(study):
     """Which Boundary cells are re-run after the fix of 9f38541 (spliced into the report, listed in its README) and
     which are still those made before it; the same for the side studies of observations 1.1 and 1.2 and the
     diagnoses."""
+    if (study.folder / PUBLISHED).is_file():  # made whole by one run of task reproduce: nothing was re-run
+        return []
     status, counts = fix_status(study.folder)
     text = ("Until commit 9f38541, a sample for which none of Boundary's `init_size` seeded noise images was "
             "misclassified was searched again from ART's unseeded generator; that changed its start and every later "
@@ -539,7 +538,7 @@ def rechecks(dataset, study):
     """The cells re-run from nothing by scripts/recheck_cells.py (retired), and whether they reproduced the committed
     row."""
     path = study.folder / "rechecks.json"
-    if not path.is_file():
+    if not path.is_file() or (study.folder / PUBLISHED).is_file():
         return []
     entries = json.loads(path.read_text())
     machines = {}
@@ -562,35 +561,39 @@ def rechecks(dataset, study):
     return lines
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=NAMES, required=True)
-    parser.add_argument("--check", action="store_true", help="only check that the page is up to date")
-    args = parser.parse_args()
-    command = f"python scripts/reproduction_page.py --dataset {args.dataset}"
-    name, model = NAMES[args.dataset]
-    study = Study(args.dataset)
-    other_dataset = "cifar10" if args.dataset == "mnist" else "mnist"
-    other = Study(other_dataset) if (REPO_ROOT / "reports" / f"{other_dataset}_study" / "table6.csv").is_file() else None
+#: The pages' file names, by data set.
+PAGES = {"mnist": "Reproduction-MNIST.md", "cifar10": "Reproduction-CIFAR10.md"}
+#: The command that writes the pages (task reproduce writes them after its steps; with no step, only them).
+COMMAND = "python -m annt --config configs/paper/reproduce.yaml --set 'reproduce.steps=[]'"
+
+
+def page_text(dataset, reports, pages):
+    """The reproduction page of ``dataset`` from the reports in ``reports``, its links relative to ``pages`` (the
+    folder it is written to)."""
+    reports = Path(reports)
+    name, model = NAMES[dataset]
+    study = Study(reports, dataset)
+    other_dataset = "cifar10" if dataset == "mnist" else "mnist"
+    other = Study(reports, other_dataset) if (reports / f"{other_dataset}_study" / "table6.csv").is_file() else None
     done = sum(r["status"] == "done" for r in study.rows.values())
     lines = [f"# Reproduction on {name}: {model}, the paper's Table 6 and 7 and observations 1–4", "",
-             f"Study: `python -m annt --config configs/paper/{args.dataset}_study.yaml --set output.resume=true` "
+             f"Study: `python -m annt --config configs/paper/{dataset}_study.yaml --set output.resume=true` "
              f"(5 attacks × 7 precisions × 1,000 samples × 3 runs, paper hyperparameters; all studies in turn: "
-             f"`python -m annt --config configs/paper/reproduce.yaml`). Its report: [reports/{args.dataset}_study/](../reports/{args.dataset}_study/). "
+             f"`python -m annt --config configs/paper/reproduce.yaml`). Its report: [reports/{dataset}_study/](../reports/{dataset}_study/). "
              f"{done} of {len(study.rows)} cells are finished; missing cells are shown as —.",
-             "", "This page is generated from the committed reports by "
-             f"`python scripts/reproduction_page.py --dataset {args.dataset}`; no number on it is typed by hand.",
+             "", "This page is generated from the reports by task reproduce after its steps (the page alone: "
+             f"`{COMMAND}`); no number on it is typed by hand.",
              "", "## Clean accuracy (the paper's Table 3)", "", "| precision | ours | model card |", "|---|---|---|"]
     lines += [f"| {r['precision']} | {fmt(value(r, 'clean_test_accuracy'), 4)} | "
               f"{fmt(value(r, 'model_card_test_accuracy'), 4)} |" for r in study.clean]
     lines += ["", "## Table 6: ours beside the paper's", "",
               "Adversarial accuracy (mean ± std over 3 runs), mean L2 and L∞ of the successful samples; Δ = ours − paper; "
               "wall time = seconds the cell's attacks took on the 2-core machine."] + table6(study)
-    table7_folder = REPO_ROOT / "reports" / f"{args.dataset}_table7"
+    table7_folder = reports / f"{dataset}_table7"
     table7 = read(table7_folder / "table7.csv")
     table7_times = {r["precision"]: value(r, "wall_time_s") for r in read(table7_folder / "wall_times.csv")}
     lines += ["", "## Table 7: JSMA's mean L0 of the successful samples", "",
-              f"`python -m annt --config configs/paper/{args.dataset}_table7.yaml --set output.resume=true` "
+              f"`python -m annt --config configs/paper/{dataset}_table7.yaml --set output.resume=true` "
               "(2,000 samples × 3 runs); the paper's Table 7 values are not shipped with ANNT and are not shown.", "",
               "| precision | mean L0 (± std over runs) | wall time (s) |", "|---|---|---|"]
     lines += [f"| {r['precision']} | " + ("—" if r["status"] != "done" else
@@ -598,32 +601,40 @@ def main():
               + f" | {fmt(table7_times.get(r['precision']), 1)} |" for r in table7] or ["| — | not measured yet | — |"]
     table7_l0 = {r["precision"]: value(r, "mean_l0_successful_mean") for r in table7 if r["status"] == "done"}
     lines += ["", "## The paper's observations, judged by our numbers"] + observations(study, other, table7_l0)
-    lines += original_models(args.dataset)
-    lines += boundary_reruns(study) + rechecks(args.dataset, study) + transfers(args.dataset, study) + beyond(
-        args.dataset, study)
-    for ablation, definition in ABLATIONS.items():
-        report = REPO_ROOT / "reports" / "ablations" / f"{ablation}.md"
-        if definition.dataset == args.dataset:
-            lines += ["", f"## Ablation: {definition.description}", ""]
-            lines += (report.read_text().splitlines()[2:] if report.is_file() else
-                      [f"Not finished yet: `python scripts/ablations.py {ablation}` (resumable; run after "
-                       "`python -m annt --config configs/paper/reproduce.yaml`)."])
+    lines += original_models(reports, dataset)
+    lines += boundary_reruns(study) + rechecks(dataset, study) + transfers(dataset, study) + beyond(dataset, study)
+    lines += ablations(reports, dataset)
+
     def hours(seconds):
         return sum(t for t in seconds if t is not None) / 3600
 
-    boundary_1bit = read(REPO_ROOT / "reports" / f"{args.dataset}_boundary_1bit" / "wall_times.csv")
+    boundary_1bit = read(reports / f"{dataset}_boundary_1bit" / "wall_times.csv")
     lines += ["", "## Wall time", "", f"The finished cells' attacks took {hours(study.times.values()):.2f} h in all on the "
               f"2-core machine; Table 7 took {hours(table7_times.values()):.2f} h more and the 3,000-sample Boundary run "
               f"on the 1-bit model (observation 1.2) {hours(value(r, 'wall_time_s') for r in boundary_1bit):.2f} h "
               "(per cell in the tables above; "
               "each study's `wall_times.csv`). Other jobs shared the machine at times, so these are upper bounds.", "",
-              f"Page written by `{command}`."]
-    page = REPO_ROOT / "wiki" / f"Reproduction-{'MNIST' if args.dataset == 'mnist' else 'CIFAR10'}.md"
-    text = "\n".join(lines) + "\n"
-    if args.check:
-        sys.exit(0 if page.is_file() and page.read_text() == text else f"{page} is out of date: run {command}")
-    write_text(page, text)
+              f"Page written by `{COMMAND}`."]
+    link = Path(os.path.relpath(reports, pages)).as_posix()
+    return "\n".join(lines).replace("](../reports/", f"]({link}/") + "\n"
 
 
-if __name__ == "__main__":
-    main()
+def ablations(reports, dataset):
+    """The retraining ablations' reports (``<reports>/ablations/<name>.md`` and ``.json``) of ``dataset``."""
+    lines = []
+    for path in sorted((reports / "ablations").glob("*.json")):
+        ablation = json.loads(path.read_text())
+        if ablation["dataset"] == dataset and path.with_suffix(".md").is_file():
+            lines += ["", f"## Ablation: {ablation['description']}", ""]
+            lines += path.with_suffix(".md").read_text().splitlines()[2:]
+    return lines
+
+
+def write_pages(reports, pages):
+    """Write the page of each data set whose study report is in ``reports`` into ``pages``; returns their paths."""
+    written = []
+    for dataset, file_name in PAGES.items():
+        if (Path(reports) / f"{dataset}_study").is_dir():
+            write_text(Path(pages) / file_name, page_text(dataset, reports, pages))
+            written.append(Path(pages) / file_name)
+    return written
