@@ -19,7 +19,7 @@ from .adversarial_sets import MANIFEST, AdversarialSet, Parts, find_sets, select
 from .attacks import generate
 from .checkpoints import resolve_checkpoint
 from .data import load_dataset, resolve_data_dir
-from .diagnostics import EPS_GRID, diagnose
+from .diagnostics import EPS_GRID, diagnose, input_gradient_sparsity
 from .errors import AdversarialSetError, DamagedFileError, ResumeError, SampleError
 from .estimator import art_classifier
 from .evaluation import evaluate_set, write_rows
@@ -333,6 +333,19 @@ def clean_accuracies(models, settings):
                               f"images correctly, fewer than the {settings.attack.samples} asked for")
         accuracies[precision] = correct / len(labels)
     return accuracies
+
+
+#: How many test images (the first of the split) a study measures each model's input gradient on.
+GRADIENT_IMAGES = 1000
+
+
+def zero_input_gradients(models, settings):
+    """Per model, the fraction of its loss's input-gradient entries that are exactly zero on the first
+    :data:`GRADIENT_IMAGES` test images: a dead first layer (FGSM then has nothing to follow) shows here before any
+    attack, as it did in the zoo's 8- and 12-bit model_a."""
+    images, labels = test_split(settings.data)
+    images, labels = images[:GRADIENT_IMAGES], labels[:GRADIENT_IMAGES]
+    return {source: input_gradient_sparsity(trained, images, labels)["zero"] for source, trained in models.items()}
 
 
 def check_experiment_folders(settings):

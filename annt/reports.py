@@ -56,9 +56,13 @@ class StudyResults:
         recorded = read_json(self.folder / STUDY_FILE, DamagedFileError, "study record", ("definition", "clean_accuracy"))
         self.definition, self.clean_accuracy = recorded["definition"], recorded["clean_accuracy"]
         self.model_cards, self.images = recorded.get("model_cards", {}), recorded.get("images", 6)
+        #: Per precision, the fraction of exactly-zero input-gradient entries (studies before it: none recorded).
+        self.zero_input_gradient = recorded.get("zero_input_gradient", {})
+        self.gradient_images = recorded.get("gradient_images")
         if seed is not None:  # recorded per precision and seed
             self.clean_accuracy = {p: by_seed.get(str(seed)) for p, by_seed in self.clean_accuracy.items()}
             self.model_cards = {p: by_seed.get(str(seed)) for p, by_seed in self.model_cards.items()}
+            self.zero_input_gradient = {p: by_seed.get(str(seed)) for p, by_seed in self.zero_input_gradient.items()}
         self.reference = paper_table6(self.dataset, self.model) if recorded.get("reference") == "paper" else {}
 
     model = property(lambda self: self.definition["model"])
@@ -161,14 +165,18 @@ def over_models(results, report):
                 row[f"{metric}_std_over_runs"] = float(np.mean(spreads)) if spreads and row["runs"] > 1 else None
             rows.append(row)
     written = [write_csv(report / "table6.csv", rows)]
-    clean = [[p, _over_models(float(np.mean(list(by_seed.values()))), float(np.std(list(by_seed.values()), ddof=1))
-                              if len(by_seed) > 1 else None)] for p, by_seed in results.clean_accuracy.items()]
+    def over(by_seed):
+        found = [v for v in (by_seed or {}).values() if v is not None]
+        return "n/a" if not found else _over_models(float(np.mean(found)),
+                                                   float(np.std(found, ddof=1)) if len(found) > 1 else None)
+    clean = [[p, over(by_seed), over(results.zero_input_gradient.get(p))] for p, by_seed in results.clean_accuracy.items()]
     text = [f"# Table 6 over {len(results.seeds)} models per precision: {results.model} on {results.dataset}", "",
             f"Trained with seeds {', '.join(map(str, results.seeds))} (one report each: `seed-<k>/`). Mean over the "
             "models ± std over the models, and the spread over runs (the models' mean std over their runs; n/a for "
             f"one run); {results.definition['samples']} samples × {results.definition['runs']} run(s) per model and "
-            "cell; `—` = not finished for every model.", "", "Clean test accuracy (mean ± std over the models):", "",
-            _markdown(["precision", "clean accuracy"], clean)]
+            "cell; `—` = not finished for every model.", "", "Clean test accuracy and the fraction of input-gradient "
+            "entries exactly 0 (mean ± std over the models; the latter as in each model's table3.md):", "",
+            _markdown(["precision", "clean accuracy", "input-gradient entries exactly 0"], clean)]
     for attack in results.attacks:
         lines = []
         for row in (r for r in rows if r["attack"] == attack):
@@ -512,13 +520,19 @@ def _cell_transfer_check(results, attack, precision, reference, cell):
 
 
 def _table3(results, report):
+    """Clean accuracy, and where the study measured it, the fraction of exactly-zero input-gradient entries."""
     rows = [{"precision": p, "clean_test_accuracy": results.clean_accuracy.get(p),
-             "model_card_test_accuracy": results.model_cards.get(p)} for p in results.precisions]
+             "model_card_test_accuracy": results.model_cards.get(p),
+             "zero_input_gradient": results.zero_input_gradient.get(p)} for p in results.precisions]
     write_csv(report / "table3.csv", rows)
-    lines = [[row["precision"], number(row["clean_test_accuracy"]), number(row["model_card_test_accuracy"])]
-             for row in rows]
+    lines = [[row["precision"], number(row["clean_test_accuracy"]), number(row["model_card_test_accuracy"]),
+              number(row["zero_input_gradient"])] for row in rows]
     text = [f"# Table 3: clean test accuracy of {results.model} ({results.dataset} test set)", "",
-            _markdown(["precision", "measured by the study", "model card"], lines)]
+            _markdown(["precision", "measured by the study", "model card", "input-gradient entries exactly 0"], lines)]
+    if results.gradient_images:
+        text += ["", f"Input-gradient entries exactly 0: the fraction of the entries of the loss's gradient with respect "
+                     f"to the input that are 0 on the first {results.gradient_images:,} test images (a dead first "
+                     "layer shows here: FGSM has nothing to follow there)."]
     return write_text(report / "table3.md", "\n".join(text) + "\n")
 
 

@@ -14,7 +14,7 @@ from functools import partial
 
 from .errors import DamagedFileError, ResumeError
 from .data import resolve_data_dir, split_size
-from .experiments import (clean_accuracies, diagnose_model, export_model, load_reference, load_trained,
+from .experiments import (GRADIENT_IMAGES, clean_accuracies, zero_input_gradients, diagnose_model, export_model, load_reference, load_trained,
                           measure_robustness, run_attack, run_evaluate, write_diagnosis, write_export)
 from .manifest import RunRecord
 from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, read_json,
@@ -130,13 +130,16 @@ def run_study(settings):
             train_model(settings, source, bar)
         models = {source: load_trained(model_settings(settings, source)) for source in settings.study.sources}
         clean_accuracy = clean_accuracies(models, cells[0].settings)
+        zero_gradient = zero_input_gradients(models, cells[0].settings)
         write_json(folder / STUDY_FILE, {
             "definition": definition(settings),
             "clean_accuracy": _by_precision(settings, clean_accuracy),
             "model_cards": _by_precision(settings, {s: (m.card or {}).get("test_accuracy") for s, m in models.items()}),
+            "zero_input_gradient": _by_precision(settings, zero_gradient), "gradient_images": GRADIENT_IMAGES,
             "models": [{"precision": str(s.precision), "seed": s.seed, "origin": s.origin,
                         "checkpoint": str(models[s].checkpoint), "clean_accuracy": clean_accuracy[s],
-                        "card_test_accuracy": (models[s].card or {}).get("test_accuracy")} for s in models],
+                        "card_test_accuracy": (models[s].card or {}).get("test_accuracy"),
+                        "zero_input_gradient": zero_gradient[s]} for s in models],
             "data_dir": None if settings.data.dir is None else str(settings.data.dir),
             "reference": settings.study.reference, "images": settings.study.images})
         transfers_of = partial(transfers, settings)

@@ -78,6 +78,20 @@ def test_a_tiny_study_writes_every_cell_and_its_report(tiny):
         assert stored["l2_by_iteration"].shape == (12, 4)  # start + 3 iterations
 
 
+def test_table3_gives_each_models_dead_input_gradient_as_measured_directly(tiny):
+    from annt.diagnostics import input_gradient_sparsity
+    from annt.experiments import GRADIENT_IMAGES
+
+    images, labels = annt.load_dataset("mnist", "test")
+    rows = {row["precision"]: row for row in read_csv(tiny / "report/table3.csv")}
+    for precision in ("FP", "1,1,32"):
+        expected = input_gradient_sparsity(annt.load_model("model_a", precision), images[:GRADIENT_IMAGES],
+                                           labels[:GRADIENT_IMAGES])["zero"]
+        assert 0 <= float(rows[precision]["zero_input_gradient"]) <= 1
+        assert float(rows[precision]["zero_input_gradient"]) == pytest.approx(expected, abs=1e-12)
+    assert "input-gradient entries exactly 0" in (tiny / "report/table3.md").read_text()
+
+
 def cell_metrics(study, row):
     """The metrics.json of the cell a report row is about."""
     folder = study / "cells" / f"model_a-mnist-{'fp' if row['precision'] == 'FP' else 'w1a1g32'}-{row['attack']}"
