@@ -42,6 +42,12 @@ def run_attack(settings, trained=None, progress=None, echo=print):
     """
     record = RunRecord()
     trained = trained or load_trained(settings.model)
+    kept = _finished_attack(settings, trained)
+    if kept is not None:
+        if progress is not None:
+            progress.update(settings.attack.samples * settings.attack.runs)
+        _echo_result(_attack_title(settings, trained), kept, echo)
+        return kept
     plan = plan_attack(settings, trained, announce=progress is None)
     classifier = art_classifier(trained)
     per_run = []
@@ -71,8 +77,30 @@ def plan_attack(settings, trained, announce=True):
     samples = {run: select_samples(labels, predictions, spec.samples, settings.seed + run - 1, spec.selection)
                for run in range(1, spec.runs + 1) if run not in finished}
     claim(folder, settings.output)
-    return AttackPlan(settings, folder, describe(trained), f"{trained.name} {trained.precision} ({trained.dataset})",
-                      images, labels, predictions, finished, samples)
+    return AttackPlan(settings, folder, describe(trained), _attack_title(settings, trained), images, labels,
+                      predictions, finished, samples)
+
+
+def _attack_title(settings, trained):
+    return (f"{settings.attack.name} on {trained.name} {trained.precision} ({trained.dataset}), direct: "
+            f"{model_run_name(settings)}")
+
+
+def _finished_attack(settings, trained):
+    """With ``output.resume``, the metrics of an attack finished earlier in its folder (every run's set kept and
+    checked as :func:`_finished_runs` does, its metrics written after the last of them), else None. Such an attack
+    needs neither the model's predictions on the test split nor its sets evaluated again."""
+    folder = attack_folder(settings)
+    metrics = folder / "metrics.json"
+    if not settings.output.resume or not metrics.is_file():
+        return None
+    finished = _finished_runs(folder, settings, trained)
+    written = metrics.stat().st_mtime_ns
+    if len(finished) != settings.attack.runs or any(
+            (folder / f"run-{run}" / MANIFEST).stat().st_mtime_ns > written for run in finished):
+        return None
+    recorded = read_json(metrics, DamagedFileError, "attack's metrics", ("per_run", "aggregate"))
+    return {**recorded, "folder": str(folder)} if len(recorded["per_run"]) == settings.attack.runs else None
 
 
 @dataclass
@@ -85,7 +113,7 @@ class AttackPlan:
     settings: object
     folder: Path
     source: dict  # describe(trained)
-    title: str
+    title: str  # of the summary on screen
     images: np.ndarray
     labels: np.ndarray
     predictions: np.ndarray
@@ -133,8 +161,7 @@ class AttackPlan:
 
     def finish(self, record, per_run, echo):
         """The attack's metrics and manifest, once every run is written."""
-        title = f"{self.settings.attack.name} on {self.title}, direct: {model_run_name(self.settings)}"
-        return _finish(self.folder, self.settings, record, title, per_run, echo, source=self.source,
+        return _finish(self.folder, self.settings, record, self.title, per_run, echo, source=self.source,
                        target=self.source, attack=self.settings.attack.name, params=self.settings.attack.params,
                        transfer=False)
 
@@ -273,9 +300,13 @@ def _finish(folder, settings, record, title, per_run, echo, **described):
     result = {**described, "per_run": per_run, "aggregate": aggregated, "folder": str(folder)}
     write_json(folder / "metrics.json", result)
     write_json(folder / "manifest.json", record.manifest(settings))
-    echo(summary_table(title, per_run, aggregated))
-    echo(f"results: {folder}")
+    _echo_result(title, result, echo)
     return result
+
+
+def _echo_result(title, result, echo):
+    echo(summary_table(title, result["per_run"], result["aggregate"]))
+    echo(f"results: {result['folder']}")
 
 
 def _experiment_steps(settings):

@@ -201,6 +201,27 @@ def test_an_interrupted_attack_with_a_finished_run_keeps_it_and_says_resume(tmp_
     assert (tmp_path / "runs" / "model_a-mnist-fp-fgsm" / "run-1" / "adversarial.npz").is_file()
 
 
+def test_resuming_a_finished_attack_reads_its_metrics_without_running_the_model_again(tmp_path, capsys, monkeypatch):
+    import json
+    import os
+
+    from annt import experiments
+    attack = ["--set", "task=attack", "--set", "attack.samples=5", "--set", "attack.runs=2"]
+    assert main(attack) == 0
+    folder = tmp_path / "runs" / "model_a-mnist-fp-fgsm"
+    written, summary = (folder / "metrics.json").stat().st_mtime_ns, capsys.readouterr().out
+    with monkeypatch.context() as patched:
+        patched.setattr(experiments, "plan_attack", lambda *a, **k: pytest.fail("a finished attack is planned again"))
+        assert main([*attack, "--set", "output.resume=true"]) == 0
+    assert capsys.readouterr().out == summary, "the same summary, from the metrics kept"
+    assert (folder / "metrics.json").stat().st_mtime_ns == written
+    later = written + 10 ** 9  # a set saved after the metrics (a run made again): the attack is evaluated again
+    os.utime(folder / "run-2" / "manifest.json", ns=(later, later))
+    assert main([*attack, "--set", "output.resume=true"]) == 0
+    assert (folder / "metrics.json").stat().st_mtime_ns > written
+    assert json.loads((folder / "metrics.json").read_text())["aggregate"]["adversarial_accuracy"]["mean"] is not None
+
+
 @pytest.mark.parametrize("override, message", [
     ("train.epochs=many", "train.epochs: expected an integer"),
     ("model.precision=5,5,99", "model.precision"),
