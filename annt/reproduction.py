@@ -341,7 +341,7 @@ def beyond(dataset, study):
     """Observation 3 under PGD and the gradient-masking diagnostics (issue #13)."""
     pgd = {r["precision"]: r for r in read(study.folder.parent / f"{dataset}_pgd_study" / "table6.csv")}
     diagnoses, own = {}, (study.folder / "diagnostics").is_dir()
-    # The study's own diagnoses, else those of scripts/diagnose_zoo.py (task diagnose per precision).
+    # The study's own diagnoses, else those of configs/paper/<data set>_diagnose.yaml (task diagnose per precision).
     found = sorted((study.folder / "diagnostics").glob("*/diagnostics.json")) if own else \
         sorted((study.reports / "diagnostics").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-diagnose/"
                                                              "diagnostics.json"))
