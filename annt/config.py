@@ -303,7 +303,7 @@ SCHEMA = {
                                                "architecture each check compares with (transfer source)."),
         "eps": Option("budgets", None, "Robustness-curve budgets (L-inf); 0, the FGSM eps and 1 (unbounded) are "
                                        "always added; null = the data set's grid (wiki: Diagnostics).", nullable=True),
-        "params": Option("mapping", None, "ART parameters of the diagnosis' own attacks (fgsm, pgd, boundary), e.g. "
+        "params": Option("mapping", None, "ART parameters of the diagnosis' own attacks (fgsm, pgd, square, autoattack), e.g. "
                                           "{square: {max_iter: 5000}}; unset: ANNT's (wiki: Diagnostics).",
                          nullable=True),
         "samples": Option("int", None, "Samples diagnosed; null = attack.samples.", minimum=1, nullable=True),
@@ -312,7 +312,9 @@ SCHEMA = {
                                                      "that precision, if it has one).", nullable=True),
         "precisions": Option("precisions", None, "task diagnose: diagnose each of these shipped precisions of "
                                                  "model.name in turn, one folder each (with output.resume, those "
-                                                 "finished are kept); null = model.precision.", nullable=True),
+                                                 "finished are kept), all on images every one of them and the "
+                                                 "reference classify correctly; null = model.precision.",
+                             nullable=True),
     },
     "robustness": {
         "eps": Option("budgets", None, "task robustness: L-inf budgets; null = the paper's FGSM eps and RobustBench's "

@@ -84,6 +84,7 @@ class Diagnosis:
     samples: int
     checks: list
     curves: dict  # label -> {"eps": [...], "adversarial_accuracy": [...]}
+    indices: list = None  # the test-set indices of the samples, where the caller knows them
 
     @property
     def flagged(self):
@@ -92,7 +93,7 @@ class Diagnosis:
     def as_dict(self):
         return {"model": self.model, "reference": self.reference, "samples": self.samples, "flagged": self.flagged,
                 "checks": {check.name: {**asdict(check), "verdict": check.verdict} for check in self.checks},
-                "robustness_curves": self.curves}
+                "robustness_curves": self.curves, **({} if self.indices is None else {"indices": self.indices})}
 
     def lines(self):
         """One line per check, as the CLI prints them."""
@@ -100,7 +101,8 @@ class Diagnosis:
         return [f"{check.verdict:>12}  {check.name:<{width}}  {check.finding}" for check in self.checks]
 
 
-def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, seed=0, batch_size=256, parts=None):
+def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, seed=0, batch_size=256, parts=None,
+             reference_parts=None):
     """Run every check on ``trained`` beside ``reference`` (the same architecture, e.g. at full precision).
 
     ``images``/``labels``: samples both models classify correctly. ``params``: ART parameters of ``fgsm``,
@@ -109,6 +111,9 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
     curve's budgets (0, FGSM's ``eps`` and the unbounded 1.0 are always added). Its progress bar weighs each
     attack's samples by their cost. ``parts``: a folder keeping each attack's finished batches (one subfolder per
     attack run), so that a diagnosis killed midway resumes where it stopped, with the same results.
+    ``reference_parts``: a folder keeping the reference's attacks instead (one subfolder per attack, named by what it
+    makes), shared by diagnoses of several models beside one reference on the same images, which then attack the
+    reference once.
     """
     same = trained is reference
     fgsm_eps = params["fgsm"]["eps"]
@@ -126,8 +131,11 @@ def diagnose(trained, reference, images, labels, params, eps_grid, attack=None, 
         made_as = json.dumps({"attack": name, "params": attack_params, "seed": seed, "model": str(model.checkpoint),
                               "samples": hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()},
                              sort_keys=True)
-        store = None if parts is None else Parts(Path(parts) / f"{next(numbers):02d}-{name}",
-                                                 hashlib.sha256(made_as.encode()).hexdigest())
+        fingerprint = hashlib.sha256(made_as.encode()).hexdigest()
+        if model is reference and reference_parts is not None:
+            store = Parts(Path(reference_parts) / f"{name}-{fingerprint[:16]}", fingerprint)
+        else:
+            store = None if parts is None else Parts(Path(parts) / f"{next(numbers):02d}-{name}", fingerprint)
         return generate(model, art_classifier(model), name, attack_params, images, labels, seed,
                         progress=bar.part(cost_per_sample(name, attack_params)), parts=store)
 

@@ -4,6 +4,7 @@
 applies existing sets to any model (direct or transfer); ``run_experiment`` does both over
 several precisions of one architecture. Their tables are made in :mod:`annt.tables`.
 """
+import functools
 import hashlib
 import json
 import shutil
@@ -26,8 +27,8 @@ from .evaluation import evaluate_set, write_rows
 from .manifest import RunRecord, command_line
 from .metrics import aggregate
 from .outputs import (attack_folder, check_free, claim, diagnosis_folder, evaluation_folder, experiment_folder,
-                      export_folder, read_json, model_run_name, robustness_folder, sha256_of, transfer_folder, write_atomic, write_json,
-                      write_text)
+                      export_folder, read_json, model_run_name, reference_parts_folder, robustness_folder, sha256_of,
+                      transfer_folder, write_atomic, write_json, write_text)
 from .predictor import load_model
 from .settings import EvaluateSettings
 from .tables import experiment_table, summary_table
@@ -495,35 +496,43 @@ def write_export(folder, content, card):
     write_json(folder / "model_card.json", card)
 
 
-def diagnosis_samples(settings, trained, reference):
-    """The test images (and labels) a diagnosis of ``trained`` beside ``reference`` runs on: ``diagnose.samples``
-    (else ``attack.samples``) of those both classify correctly, drawn from the config's seed."""
+def diagnosis_samples(settings, models):
+    """The test images (labels, indices) diagnoses run on: ``diagnose.samples`` (else ``attack.samples``) of those every
+    one of ``models`` classifies correctly, drawn from the config's seed. Models diagnosed beside one reference on
+    the same images are compared image for image, and the reference is attacked once for them all."""
     images, labels = test_split(settings.data)
-    both = np.where(reference.predict(images, settings.test.batch_size) == labels,
-                    trained.predict(images, settings.test.batch_size), -1)
-    indices = select_samples(labels, both, settings.diagnose.samples or settings.attack.samples, settings.seed,
-                             settings.attack.selection)
-    return images[indices], labels[indices]
+    correct = np.logical_and.reduce([model.predict(images, settings.test.batch_size) == labels for model in models])
+    count = settings.diagnose.samples or settings.attack.samples
+    try:
+        indices = select_samples(labels, np.where(correct, labels, -1), count, settings.seed, settings.attack.selection)
+    except SampleError:
+        raise SampleError(f"{' and '.join(str(model.precision) for model in models)} classify only "
+                          f"{int(correct.sum())} test images correctly together, fewer than the {count} asked for") \
+            from None
+    return images[indices], labels[indices], indices
 
 
-def diagnose_model(settings, trained, reference, folder, attack=None):
-    """:func:`annt.diagnostics.diagnose` of ``trained`` beside ``reference`` on ``diagnose.samples`` (else
-    ``attack.samples``) test images both classify correctly; ``attack`` (AttackSettings) is compared made on the
-    model and transferred from the reference. The attacks' finished batches are kept in ``<folder>/parts/``
-    until :func:`write_diagnosis`, so that a killed diagnosis resumes."""
-    images, labels = diagnosis_samples(settings, trained, reference)
+def diagnose_model(settings, trained, reference, folder, attack=None, samples=None, reference_parts=None):
+    """:func:`annt.diagnostics.diagnose` of ``trained`` beside ``reference`` on ``samples`` (images, labels,
+    test-set indices; else :func:`diagnosis_samples` of the two), the indices recorded; ``attack`` (AttackSettings)
+    is compared made on the model and transferred from the reference. The attacks' finished batches are kept in
+    ``<folder>/parts/`` until :func:`write_diagnosis` (the reference's in ``reference_parts``, when given), so that a
+    killed diagnosis resumes."""
+    images, labels, indices = samples or diagnosis_samples(settings, [trained, reference])
     params = {**settings.diagnose.params, **({attack.name: attack.params} if attack else {})}
-    return diagnose(trained, reference, images, labels, params,
-                    settings.diagnose.eps or EPS_GRID[settings.data.dataset], attack and attack.name, settings.seed,
-                    settings.test.batch_size, parts=Path(folder) / "parts")
+    diagnosis = diagnose(trained, reference, images, labels, params,
+                         settings.diagnose.eps or EPS_GRID[settings.data.dataset], attack and attack.name,
+                         settings.seed, settings.test.batch_size, parts=Path(folder) / "parts",
+                         reference_parts=reference_parts)
+    return replace(diagnosis, indices=indices.tolist())
 
 
-def load_reference(settings, trained):
-    """The reference model, ``diagnose.reference_checkpoint`` (``trained`` itself when that is it)."""
+def load_reference(settings, *loaded):
+    """The reference model, ``diagnose.reference_checkpoint``: the one of the ``loaded`` models that is it, if any."""
     model = replace(settings.model, precision=settings.diagnose.reference,
                     checkpoint=settings.diagnose.reference_checkpoint, seed=None)
-    same = Path(resolve_checkpoint(model.checkpoint)).resolve() == Path(trained.checkpoint).resolve()
-    return trained if same else load_trained(model)
+    path = Path(resolve_checkpoint(model.checkpoint)).resolve()
+    return next((one for one in loaded if Path(one.checkpoint).resolve() == path), None) or load_trained(model)
 
 
 def write_diagnosis(folder, diagnosis, names):
@@ -539,15 +548,40 @@ def write_diagnosis(folder, diagnosis, names):
 def run_diagnose(settings):
     """Check one model for gradient masking (see :mod:`annt.diagnostics`): print the verdicts, write
     ``diagnostics.json``, ``diagnostics.md`` and the robustness curve into :func:`~annt.outputs.diagnosis_folder`.
-    With ``diagnose.precisions``, each precision in turn (those diagnosed before kept)."""
+    With ``diagnose.precisions``, each precision in turn (those diagnosed before kept), all on the images every one
+    of them and the reference classify correctly."""
     if settings.diagnose.each:
-        return _run_each_precision(settings.diagnose.each, run_diagnose,
-                               lambda one: (diagnosis_folder(one) / "diagnostics.json").is_file())
-    record = RunRecord()
+        return _diagnose_each_precision(settings)
     trained = load_trained(settings.model)
-    reference = load_reference(settings, trained)
+    return _diagnose_one(settings, trained, load_reference(settings, trained))
+
+
+def _diagnose_each_precision(settings):
+    """:func:`run_diagnose` of each of ``diagnose.precisions`` beside one reference, on shared images; the reference's
+    attacks are kept in ``<reference's run name>-reference-parts/`` until every precision is diagnosed."""
+    @functools.cache
+    def shared():  # loaded only when a precision is left to diagnose
+        models = {one.model.precision: load_trained(one.model) for one in settings.diagnose.each}
+        reference = load_reference(settings.diagnose.each[0], *models.values())  # each one's reference is resolved
+        return models, reference, diagnosis_samples(settings, [*models.values(), reference])
+
+    parts = reference_parts_folder(settings)
+
+    def run(one):
+        models, reference, samples = shared()
+        return _diagnose_one(one, models[one.model.precision], reference, samples, parts)
+
+    results = _run_each_precision(settings.diagnose.each, run,
+                                  lambda one: (diagnosis_folder(one) / "diagnostics.json").is_file())
+    shutil.rmtree(parts, ignore_errors=True)
+    return results
+
+
+def _diagnose_one(settings, trained, reference, samples=None, reference_parts=None):
+    """One model's diagnosis (:func:`diagnose_model`), printed and written into its folder."""
+    record = RunRecord()
     folder = claim(diagnosis_folder(settings), settings.output)
-    diagnosis = diagnose_model(settings, trained, reference, folder, settings.attack)
+    diagnosis = diagnose_model(settings, trained, reference, folder, settings.attack, samples, reference_parts)
     write_diagnosis(folder, diagnosis, {"model": f"{trained.name} {trained.precision}",
                                         "reference": f"{reference.name} {reference.precision} (reference)"})
     text = diagnosis_text(f"{trained.name} {trained.precision} ({trained.dataset}) beside {reference.precision}",

@@ -84,6 +84,13 @@ def diagnosis_folder(settings):
     return settings.output.dir / f"{model_run_name(settings)}-diagnose"
 
 
+def reference_parts_folder(settings):
+    """``<reference's run name>-reference-parts``: the reference's attacks while diagnoses beside it go on."""
+    model = settings.model
+    return settings.output.dir / (run_name(model.name, settings.data.dataset, settings.diagnose.reference,
+                                           model.activation_bound, None, model.layout) + "-reference-parts")
+
+
 def robustness_folder(settings):
     """``<run name>-robustness``: one model's adversarial accuracy under the paper's and the field's attacks."""
     return settings.output.dir / f"{model_run_name(settings)}-robustness"

@@ -110,7 +110,7 @@ class StudySettings:
 class DiagnoseSettings:
     reference: Precision = Precision.parse("FP")  # the model each check compares with
     eps: tuple = ()  # robustness-curve budgets; () = annt.diagnostics.EPS_GRID of the data set
-    params: dict = None  # fgsm, pgd, boundary -> their resolved ART parameters
+    params: dict = None  # fgsm, pgd, square, autoattack -> their resolved ART parameters
     samples: int | None = None  # None: attack.samples
     reference_checkpoint: Path | None = None  # the reference's run folder; None: the shipped zoo's
     precisions: tuple = ()  # task diagnose: diagnose each of these shipped precisions in turn; () = model.precision

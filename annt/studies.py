@@ -8,14 +8,16 @@ evaluations and direct attacks) and ``report/``. Resuming keeps every finished r
 from its last saved batch, so a killed study loses at most the batches in flight and ends as if never stopped.
 """
 import json
+import shutil
 import time
 from dataclasses import dataclass, replace
 from functools import partial
 
 from .errors import DamagedFileError, ResumeError
 from .data import resolve_data_dir, split_size
-from .experiments import (GRADIENT_IMAGES, clean_accuracies, zero_input_gradients, diagnose_model, export_model, load_reference, load_trained,
-                          measure_robustness, run_attack, run_evaluate, write_diagnosis, write_export)
+from .experiments import (GRADIENT_IMAGES, clean_accuracies, diagnose_model, diagnosis_samples, export_model,
+                          load_reference, load_trained, measure_robustness, run_attack, run_evaluate, write_diagnosis,
+                          write_export, zero_input_gradients)
 from .manifest import RunRecord
 from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, read_json,
                       study_folder, write_json)
@@ -216,20 +218,26 @@ def _one_cell_per_model(cells):
 def _diagnose_models(settings, cells, models, folder):
     """The gradient-masking checks of every model (skipping those done), each beside the study's model at
     ``diagnose.reference`` of the same seed (else ``diagnose.reference_checkpoint``, else the zoo's), in
-    ``<folder>/<run name>/``; the per-attack transfer check comes from the study's own transfer matrices."""
+    ``<folder>/<run name>/``; the per-attack transfer check comes from the study's own transfer matrices. The models
+    of one seed are diagnosed on the images all of them and their reference classify correctly, the reference's
+    attacks made once (kept in ``<folder>/reference-parts[-seed<k>]/`` until they are all diagnosed)."""
     first = _one_cell_per_model(cells)
-    for number, cell in enumerate(first, 1):
-        target = folder / model_run_name(cell.settings)
-        if (target / "diagnostics.json").is_file():
-            continue
-        trained = models[cell.model]
-        own = [s for s in models if s.precision == settings.diagnose.reference and s.seed == cell.model.seed]
-        reference = models[own[0]] if own else load_reference(cell.settings, trained)
-        print(f"diagnosing {cell.precision}{_seed_text(cell.model)} beside {reference.precision} "
-              f"(model {number} of {len(first)})")
-        diagnosis = diagnose_model(cell.settings, trained, reference, target)
-        write_diagnosis(target, diagnosis, {"model": str(trained.precision),
-                                            "reference": f"{reference.precision} (reference)"})
+    left = [cell for cell in first if not (folder / model_run_name(cell.settings) / "diagnostics.json").is_file()]
+    for seed in dict.fromkeys(cell.model.seed for cell in left):
+        group = [source for source in models if source.seed == seed]
+        own = [source for source in group if source.precision == settings.diagnose.reference]
+        reference = models[own[0]] if own else load_reference(left[0].settings, *models.values())
+        samples = diagnosis_samples(left[0].settings, [*(models[source] for source in group), reference])
+        parts = folder / ("reference-parts" + ("" if seed is None else f"-seed{seed}"))
+        for cell in [cell for cell in left if cell.model.seed == seed]:
+            print(f"diagnosing {cell.precision}{_seed_text(cell.model)} beside {reference.precision} "
+                  f"(model {first.index(cell) + 1} of {len(first)})")
+            target = folder / model_run_name(cell.settings)
+            diagnosis = diagnose_model(cell.settings, models[cell.model], reference, target, samples=samples,
+                                       reference_parts=parts)
+            write_diagnosis(target, diagnosis, {"model": str(models[cell.model].precision),
+                                                "reference": f"{reference.precision} (reference)"})
+        shutil.rmtree(parts, ignore_errors=True)
 
 
 def _measure_models(settings, cells, models, folder):

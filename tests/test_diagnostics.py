@@ -200,3 +200,32 @@ def test_a_diagnosis_killed_midway_resumes_from_its_finished_attacks_to_the_same
     assert resumed == uninterrupted
     made_again = {Path(call.args[0].folder).name for call in saved.call_args_list}
     assert "01-pgd" not in made_again and {"04-pgd", "05-fgsm"} <= made_again
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_precisions_are_diagnosed_on_shared_images_attacking_the_reference_once(tmp_path, capsys):
+    from unittest import mock
+    from annt.adversarial_sets import Parts
+    with mock.patch.object(Parts, "save", autospec=True, side_effect=Parts.save) as saved:
+        assert main(["--set", "task=diagnose", "--set", "diagnose.precisions=[FP, '8,8,32']", "--set",
+                     "diagnose.samples=12", "--set", "diagnose.eps=[0.25]", "--set",
+                     "diagnose.params={pgd: {max_iter: 5}, square: {max_iter: 20}, "
+                     "autoattack: {apgd_iter: 5, n_target_classes: 2, square_queries: 20}}",
+                     "--set", f"output.dir={tmp_path}"]) == 0
+    fp, eight_bit = (json.loads((tmp_path / f"model_a-mnist-{slug}-diagnose/diagnostics.json").read_text())
+                     for slug in ("fp", "w8a8g32"))
+    # FP's diagnosis attacks the reference (FP itself) once per attack; the 8-bit one reads those runs back.
+    made = [(Path(call.args[0].folder), call.args[1]) for call in saved.call_args_list]
+    assert len(made) == len(set(made))
+    shared = {folder.name.split("-")[0] for folder, _ in made if folder.parent.name.endswith("reference-parts")}
+    assert shared == {"pgd", "fgsm", "square", "autoattack"}
+    assert {folder.parent.parent.name for folder, _ in made if folder.parent.name == "parts"} == {
+        "model_a-mnist-w8a8g32-diagnose"}
+    assert eight_bit["robustness_curves"]["reference"] == fp["robustness_curves"]["model"]
+    assert fp["indices"] == eight_bit["indices"] and len(fp["indices"]) == 12
+    fp_model, eight_bit_model = annt.load_model("model_a", "FP"), annt.load_model("model_a", "8,8,32")
+    images, labels = annt.load_dataset("mnist", "test")
+    for model in (fp_model, eight_bit_model):
+        assert (model.predict(images[fp["indices"]]) == labels[fp["indices"]]).all()
+    assert not list(tmp_path.glob("*reference-parts*"))

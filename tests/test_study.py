@@ -341,9 +341,13 @@ def test_a_study_with_diagnose_writes_one_block_per_cell(tiny, tmp_path):
                     "--set", "diagnose.params={pgd: {max_iter: 5}, square: {max_iter: 20}, "
                     "autoattack: {apgd_iter: 5, n_target_classes: 2, square_queries: 20}}") == 0
     study = tmp_path / STUDY
-    for name in ("model_a-mnist-fp", "model_a-mnist-w1a1g32"):
-        diagnosis = json.loads((study / "diagnostics" / name / "diagnostics.json").read_text())
-        assert diagnosis["reference"] == "FP" and diagnosis["samples"] == 12
+    fp, one_bit = (json.loads((study / "diagnostics" / name / "diagnostics.json").read_text())
+                   for name in ("model_a-mnist-fp", "model_a-mnist-w1a1g32"))
+    assert fp["reference"] == one_bit["reference"] == "FP" and fp["samples"] == one_bit["samples"] == 12
+    # Both on the same images, the reference attacked once: the 1-bit diagnosis's reference curve is FP's own.
+    assert one_bit["indices"] == fp["indices"] and len(fp["indices"]) == 12
+    assert one_bit["robustness_curves"]["reference"] == fp["robustness_curves"]["model"]
+    assert not list((study / "diagnostics").glob("reference-parts*"))
     text = (study / "report/diagnostics.md").read_text()
     for cell in ("fgsm on FP", "fgsm on 1,1,32", "boundary on FP", "boundary on 1,1,32"):
         assert f"## {cell}: " in text
