@@ -87,11 +87,8 @@ def transfers(settings, cell):
 
 
 #: Definition entries a resumed study may change: more transfer matrices add evaluations, never alter a cell.
-GROWABLE = ("transfer",)
-
-
 def definition(settings):
-    """What a study is, as recorded in ``study.json``: resuming needs the very same (but :data:`GROWABLE`)."""
+    """What a study is, as recorded in ``study.json``: resuming needs the very same (but see :func:`_changes`)."""
     # Absent: one model per precision; the layout of an architecture built in one.
     seeds = {"seeds": list(settings.study.seeds)} if settings.study.seeds else {}
     layout = {"layout": settings.model.layout} if settings.model.layout not in (None, "preactivation") else {}
@@ -102,6 +99,17 @@ def definition(settings):
             "transfer": list(settings.study.transfer)}
 
 
+def _changes(key, made, wanted):
+    """Whether resuming as ``wanted`` changes the study ``made`` at ``key``. The transfer matrices may change and
+    attacks may be added (those made keeping their parameters): a cell depends only on itself, the seed and its run
+    number, so the cells made stay what they would be in the new study."""
+    if key == "transfer":
+        return False
+    if key == "attacks":
+        return any(wanted["attacks"].get(name) != params for name, params in made.get("attacks", {}).items())
+    return made.get(key) != wanted[key]
+
+
 def check_study_folder(settings):
     """Refuse an existing study folder unless resuming (the same study) or overwriting."""
     folder = check_free(study_folder(settings), settings.output)
@@ -109,9 +117,11 @@ def check_study_folder(settings):
     if settings.output.resume and recorded.is_file():
         made = read_json(recorded, DamagedFileError, "study record", ("definition",))["definition"]
         wanted = json.loads(json.dumps(definition(settings)))
-        differs = [key for key in wanted if key not in GROWABLE and made.get(key) != wanted[key]]
+        differs = [key for key in wanted if _changes(key, made, wanted)]
         if differs:
-            raise ResumeError(f"{folder} holds a study with other {', '.join(differs)}")
+            raise ResumeError(f"{folder} holds a study with other {', '.join(differs)}"
+                              + (" (a resumed study may add attacks, not drop or change those made)"
+                                 if "attacks" in differs else ""))
     return folder
 
 

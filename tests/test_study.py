@@ -166,6 +166,33 @@ def test_a_resumed_study_may_add_transfer_matrices_and_keeps_its_cells(tiny, tmp
         np.testing.assert_array_equal(after[key], array, err_msg=key)
 
 
+def test_a_resumed_study_may_add_attacks_and_makes_what_one_run_would(tiny, tmp_path):
+    assert run_tiny(tmp_path, "--set", "study.attacks=[fgsm]", "--set", "study.params={fgsm: {batch_size: 4}}") == 0
+    assert run_tiny(tmp_path, "--set", "output.resume=true") == 0
+    study = tmp_path / STUDY
+    assert list(json.loads((study / "study.json").read_text())["definition"]["attacks"]) == ["fgsm", "boundary"]
+    made_in_two, made_in_one = arrays_of(study), arrays_of(tiny)
+    assert made_in_two.keys() == made_in_one.keys()
+    for key, array in made_in_one.items():
+        np.testing.assert_array_equal(made_in_two[key], array, err_msg=key)
+    assert (study / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("study.attacks=[fgsm]\0study.params={fgsm: {batch_size: 4}}",
+     "holds a study with other attacks (a resumed study may add attacks, not drop or change those made)"),
+    ("study.params={boundary: {max_iter: 4}, fgsm: {batch_size: 4}}", "holds a study with other attacks"),
+    ("attack.samples=10", "holds a study with other samples"),
+])
+def test_a_resumed_study_refuses_to_drop_or_change_what_it_made(tiny, tmp_path, capsys, override, message):
+    shutil.copytree(tiny, tmp_path / STUDY)
+    before = sorted(str(path) for path in tmp_path.rglob("*"))
+    overrides = [arg for one in override.split("\0") for arg in ("--set", one)]
+    assert run_tiny(tmp_path, "--set", "output.resume=true", *overrides) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(str(path) for path in tmp_path.rglob("*")) == before
+
+
 def test_a_cells_transfers_run_as_soon_as_it_finishes(tmp_path, monkeypatch):
     """A study stopped during its second attack already holds the first attack's transfer matrix."""
     attack = study_task.run_attack
