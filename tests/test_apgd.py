@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pytest
 
-import annt
 from annt._backend import tf
 from annt.apgd import APGD, checkpoint_gaps, loss_tensor
 from annt.attack_params import resolve_params
