@@ -163,10 +163,10 @@ def run_study(settings):
             finished = _local_cells(cells, models, bar, transfers_of)
         for cell, result, seconds in finished:
             bar.write(_cell_line(cell, result, seconds))
+    if settings.study.robustness:  # the headline numbers before the checks of them
+        _measure_models(settings, cells, models, folder / "robustness")
     if settings.study.diagnose:
         _diagnose_models(settings, cells, models, folder / "diagnostics")
-    if settings.study.robustness:
-        _measure_models(settings, cells, models, folder / "robustness")
     if settings.study.deployed:
         _deploy_models(settings, cells, models, folder / "deployed")
     report = write_report(folder)
