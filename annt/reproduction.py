@@ -77,6 +77,9 @@ class Study:
         return value(row, f"{metric}_std_over_models") if row and row["status"] == "done" else None
 
     def paper(self, attack, precision, metric):
+        """The paper's value of a cell, as the report gives it beside ours (over several models: each model's)."""
+        if self.models:
+            return self.models[0].paper(attack, precision, metric)
         return value(self.rows.get((attack, precision)), f"paper_{metric}")
 
 
