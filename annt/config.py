@@ -303,8 +303,9 @@ SCHEMA = {
                                                "architecture each check compares with (transfer source)."),
         "eps": Option("budgets", None, "Robustness-curve budgets (L-inf); 0, the FGSM eps and 1 (unbounded) are "
                                        "always added; null = the data set's grid (wiki: Diagnostics).", nullable=True),
-        "params": Option("mapping", None, "ART parameters of the diagnosis' own attacks (fgsm, pgd, square, autoattack), e.g. "
-                                          "{square: {max_iter: 5000}}; unset: ANNT's (wiki: Diagnostics).",
+        "params": Option("mapping", None, "ART parameters of the diagnosis' own attacks (fgsm, pgd, square, "
+                                          "autoattack), e.g. {square: {max_iter: 5000}}; unset: ANNT's (wiki: "
+                                          "Diagnostics).",
                          nullable=True),
         "samples": Option("int", None, "Samples diagnosed; null = attack.samples.", minimum=1, nullable=True),
         "reference_checkpoint": Option("path", None, "Run folder of the reference model (at diagnose.reference); "
