@@ -264,8 +264,8 @@ SCHEMA = {
                                        "seed their cards record, or trained with study.train); null = one model per "
                                        "precision.", nullable=True),
         "train": Option("bool", False, "task study: first train every model found nowhere (the model's recipe with "
-                                       "the train section's overrides) into the study folder's models/, resumable to "
-                                       "the epoch."),
+                                       "the train section's overrides) into study.models when it is a folder, else "
+                                       "the study folder's models/, resumable to the epoch."),
         "attacks": Option("attacks", None, "task study: the attacks, each on every precision "
                                            "(attack.samples x attack.runs each).", nullable=True),
         "params": Option("mapping", None, "task study: ART parameters per attack, e.g. {cw_l2: {max_iter: 10}}; "
@@ -686,8 +686,10 @@ def _check_study(settings):
     study = settings.study
     if not study.attacks:
         raise ConfigError("study.attacks: task study needs a list of attacks, e.g. [fgsm, cw_l2]")
-    train_dir = study_folder(settings) / "models" if study.train else None
-    models = _find_models(settings, study.precisions, study.models, "study", study.seeds, train_dir)
+    # A folder of models is where the study trains those it lacks: a finished training outlives the study folder.
+    into = _path(study.models, "study.models") if isinstance(study.models, str) else study_folder(settings) / "models"
+    models = _find_models(settings, study.precisions, study.models, "study", study.seeds,
+                          into if study.train else None)
     settings = replace(settings, study=replace(study, sources=models))
     if study.diagnose:
         settings = _with_reference(settings, [m.precision for m in models])

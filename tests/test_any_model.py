@@ -3,6 +3,7 @@ and seeds; studies on run folders equal those on the zoo; bad sources, data file
 line before any work."""
 import csv
 import json
+import shutil
 import sys
 
 import numpy as np
@@ -206,6 +207,20 @@ def test_a_study_trains_a_model_of_your_own_on_your_data_at_two_precisions_and_t
     # A task on the run folder alone finds the data it was trained on.
     settings = config.load(None, ["task=test", f"model.checkpoint={study / 'models' / 'small_convnet-npz-fp-seed0'}"])
     assert (settings.data.dataset, settings.data.path) == ("npz", digits5.resolve())
+
+
+@needs_mnist
+def test_a_study_trains_the_models_a_folder_lacks_into_it(tmp_path, capsys):
+    """So that finished trainings outlive the study folder (the paper's own models are committed this way)."""
+    folder = tmp_path / "models"
+    shutil.copytree(REPO / "models" / "model_a-mnist-fp", folder / "model_a-mnist-fp")
+    common = ["task=study", "model.name=model_a", "study.precisions=[FP]", "study.attacks=[fgsm]", "study.seeds=[0, 1]",
+              f"study.models={folder}", f"output.dir={tmp_path / 'runs'}"]
+    err = fails(tmp_path, capsys, *common)
+    assert "no model_a (mnist) at FP trained with seed 1" in err
+    resolved = config.load(None, [*common, "study.train=true"])
+    assert [(s.seed, s.origin, s.checkpoint) for s in resolved.study.sources] == [
+        (0, "run folder", folder / "model_a-mnist-fp"), (1, "train", folder / "model_a-mnist-fp-seed1")]
 
 
 def test_a_study_resumes_a_killed_training_and_restarts_one_that_saved_nothing(tmp_path, digits5):
