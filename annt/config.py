@@ -352,6 +352,9 @@ SCHEMA = {
                                              "(its report/ folder, study.json and manifest.json, and published.json "
                                              "saying where from); a folder published before is replaced, any other "
                                              "is refused unless output.overwrite is true."),
+        "run": Option("bool", True, "task reproduce: false = run no step: publish each study step's report as its "
+                                    "study folder stands (rewritten from the finished cells; those not made are "
+                                    "missing), then write the pages; for studies run across sessions."),
         "pages": Option("path", "wiki", "task reproduce: the folder the reproduction pages (Reproduction-MNIST.md, "
                                         "Reproduction-CIFAR10.md) are written to after the steps, from the reports in "
                                         "reproduce.reports (a page for each data set whose <data set>_study report is "
@@ -592,7 +595,7 @@ def _reproduce_settings(section, task):
     a step's error names the step and its file."""
     steps, pages = section["steps"] or (), section["pages"]
     if task != "reproduce":
-        return ReproduceSettings(steps, Path(section["reports"]), None if pages is None else Path(pages))
+        return ReproduceSettings(steps, Path(section["reports"]), None if pages is None else Path(pages), section["run"])
     reports = _output_dir(section["reports"], "reproduce.reports")
     pages = None if pages is None else _output_dir(pages, "reproduce.pages")
     if section["steps"] is None:
@@ -614,7 +617,7 @@ def _reproduce_settings(section, task):
                 raise ConfigError(f"reproduce.steps[{index}] ({step}): its {kind} is that of "
                                   f"reproduce.steps[{first[kind, place]}] ({steps[first[kind, place]]}); give each "
                                   "study its own output.dir and file name")
-    return ReproduceSettings(steps, reports, pages, tuple(plans))
+    return ReproduceSettings(steps, reports, pages, section["run"], tuple(plans))
 
 
 def _diagnose_settings(diagnose, dataset, reference_checkpoint):

@@ -14,6 +14,7 @@ from pathlib import Path
 from .errors import DamagedFileError, PublishedFolderError
 from .manifest import RunRecord
 from .outputs import PUBLISHED, STUDY_FILE, read_json, study_folder, write_json
+from .reports import write_report
 from .reproduction import write_pages
 from .tasks import TASKS
 
@@ -41,6 +42,9 @@ def run_reproduce(settings):
     record, published = RunRecord(), []
     steps = list(zip(settings.reproduce.steps, settings.reproduce.plans))
     for number, (step, plan) in enumerate(steps, 1):
+        if not settings.reproduce.run:
+            published += _publish_as_it_stands(settings, step, plan)
+            continue
         print(f"== step {number} of {len(steps)}: {step} (task {plan.task})", flush=True)
         start = time.time()
         TASKS[plan.task].run(plan)
@@ -57,7 +61,20 @@ def run_reproduce(settings):
     return published
 
 
-def publish(study, target, step):
+def _publish_as_it_stands(settings, step, plan):
+    """reproduce.run: false: a study step's report rewritten from the cells its folder holds and published, if one
+    of its runs ever finished (it left the study's manifest); nothing is measured."""
+    folder = study_folder(plan) if plan.task == "study" else None
+    if folder is None or not (folder / "manifest.json").is_file():
+        print(f"not published: {step} ({'not a study' if folder is None else 'no run of it has finished'})")
+        return []
+    write_report(folder)
+    published = publish(folder, published_folder(settings, step), step, ran=False)
+    print(f"published as it stands: {published}")
+    return [published]
+
+
+def publish(study, target, step, ran=True):
     """Copy ``study``'s report (with its study.json and manifest.json) to ``target``: assembled beside it, then put in
     place of the folder published there before, which is removed only once the new one is in place."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +85,7 @@ def publish(study, target, step):
             shutil.copy2(study / name, assembled / name)
         manifest = read_json(study / "manifest.json", DamagedFileError, "study manifest")
         write_json(assembled / PUBLISHED, {"study": str(study), "config": str(step),
-                                          "git_commit": manifest.get("git_commit")})
+                                          "git_commit": manifest.get("git_commit"), "step_ran": ran})
         replaced = target.with_name(f".{target.name}.replaced")
         shutil.rmtree(replaced, ignore_errors=True)  # left by a publication killed between its two renames
         if target.exists():

@@ -141,6 +141,7 @@ class ReproduceSettings:
     steps: tuple = ()  # the step config files, as given, in order
     reports: Path = Path("reports")  # where each study step's report is published, one folder per step
     pages: Path | None = Path("wiki")  # where the reproduction pages are written after the steps; None: not written
+    run: bool = True  # False: no step runs; each study step's report is published as its study folder stands
     plans: tuple = RESOLVED(())  # each step's Settings (output.resume on), checked before any step runs
 
 

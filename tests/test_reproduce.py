@@ -104,6 +104,25 @@ def test_steps_run_in_order_publish_each_report_and_run_again_without_redoing_wo
 
 @pytest.mark.slow
 @needs_mnist
+def test_run_false_publishes_each_study_as_it_stands_and_measures_nothing(tmp_path, capsys):
+    steps = tiny_steps(tmp_path)
+    assert main(["--config", str(steps[0])]) == 0  # the first study made by hand, FGSM only
+    study = tmp_path / "runs-first" / "model_a-mnist-study"
+    grown = write(steps[0], {**TINY_STUDY, "study": {**TINY_STUDY["study"], "attacks": ["fgsm", "pgd"]},
+                             "output": {"dir": str(tmp_path / "runs-first")}})
+    cells = sorted(path.name for path in (study / "cells").iterdir())
+    assert reproduce(tmp_path, [grown, steps[1]], "--set", "reproduce.run=false") == 0
+    printed = capsys.readouterr().out
+    assert f"not published: {steps[1]} (no run of it has finished)" in printed
+    assert sorted(path.name for path in (study / "cells").iterdir()) == cells, "nothing measured"
+    assert not (tmp_path / "runs-second").exists() and not (tmp_path / "reports" / "second").exists()
+    published = tmp_path / "reports" / "first"
+    assert (published / "table6.csv").read_text() == (study / "report" / "table6.csv").read_text()
+    assert json.loads((published / "published.json").read_text())["step_ran"] is False
+
+
+@pytest.mark.slow
+@needs_mnist
 def test_a_report_folder_it_did_not_publish_is_replaced_only_with_overwrite(tmp_path, capsys):
     steps = tiny_steps(tmp_path)[:1]
     kept = tmp_path / "reports" / "first"
