@@ -190,6 +190,7 @@ def over_models(results, report):
         text += ["", f"## {attack} ({_params(results.definition['attacks'][attack])})", "", _markdown(header, lines)]
     written.append(write_text(report / "table6.md", "\n".join(text) + "\n"))
     written += _comparisons(results, per_model, report)
+    written += _robustness_over_models(results, views, report)
     figure_rows = [{**row, **{f"{m}_std": row[f"{m}_std_over_models"] for m in CSV_METRICS}} for row in rows]
     return written + bitwidth_figures(figure_rows, report)
 
@@ -392,23 +393,66 @@ def diagnostics_section(attack, precision, diagnosis, transfer):
             _markdown(["verdict", "check", "finding"], lines)]
 
 
-def _robustness(results, report):
-    """``robustness.md`` and ``robustness.png``: per precision, adversarial accuracy under the paper's FGSM beside
-    PGD, PGD++, APGD, Square and AutoAttack, and the worst case per sample (:mod:`annt.real_robustness`)."""
+def _robustness_found(results):
+    """``{precision: robustness.json content, or None when not measured}`` of the study's robustness folder."""
     found = {p: None for p in results.precisions}
     for p in results.precisions:
         path = results.folder / "robustness" / results.run_name(p) / "robustness.json"
         if path.is_file():
             found[p] = read_json(path, DamagedFileError, "robustness measurement", ("rows", "worst", "samples"))
+    return found
+
+
+def _robustness_rows(found):
+    """One row per precision, attack (``worst case`` for the worst case per sample) and budget."""
+    return [{"precision": p, "attack": attack, "eps": eps, "samples": result["samples"], "adversarial_accuracy": accuracy}
+            for p, result in found.items() if result
+            for attack, eps, accuracy in [(row["attack"], row["eps"], row["adversarial_accuracy"]) for row in result["rows"]]
+            + [("worst case", float(eps), accuracy) for eps, accuracy in result["worst"].items()]]
+
+
+def _robustness(results, report):
+    """``robustness.md``/``.csv`` and ``robustness.png``: per precision, adversarial accuracy under the paper's FGSM
+    beside PGD, PGD++, APGD, Square and AutoAttack, and the worst case per sample (:mod:`annt.real_robustness`)."""
+    found = _robustness_found(results)
     if not any(found.values()):
         return []
+    table = write_csv(report / "robustness.csv", _robustness_rows(found))
     text = real_robustness.precisions_table(found, results.model, results.dataset)
     gaps = {p: real_robustness.unfound_robustness(r) for p, r in found.items() if r}
     text += ["", "Robustness FGSM (the paper's attack) credits each model with that the strongest attacks take away "
              "(FGSM's adversarial accuracy minus the worst case, at FGSM's first budget): "
              + "; ".join(f"{p}: {gap:+.3f} at ε {eps:.4g}" for p, (eps, gap) in gaps.items()) + "."]
-    return [write_text(report / "robustness.md", "\n".join(text) + "\n"),
+    return [write_text(report / "robustness.md", "\n".join(text) + "\n"), table,
             real_robustness.precisions_figure(found, results.model, results.dataset, report / "robustness.png")]
+
+
+def _robustness_over_models(results, views, report):
+    """``robustness.csv``/``.md`` over the models of every seed: each robustness row's mean and std over the models
+    that measured it (``models_done`` of ``models``)."""
+    by_model = [{(r["precision"], r["attack"], r["eps"]): r["adversarial_accuracy"]
+                 for r in _robustness_rows(_robustness_found(view))} for view in views]
+    keys = list(dict.fromkeys(key for found in by_model for key in found))
+    if not keys:
+        return []
+    rows = []
+    for precision, attack, eps in keys:
+        values = [found[precision, attack, eps] for found in by_model if (precision, attack, eps) in found]
+        rows.append({"precision": precision, "attack": attack, "eps": eps, "models_done": len(values),
+                     "models": len(views), "adversarial_accuracy_mean": float(np.mean(values)),
+                     "adversarial_accuracy_std_over_models": float(np.std(values, ddof=1)) if len(values) > 1 else None})
+    budgets = sorted({row["eps"] for row in rows})
+    attacks = list(dict.fromkeys(row["attack"] for row in rows))
+    table = {(row["precision"], row["attack"], row["eps"]): row for row in rows}
+    lines = [[p] + [("—" if (p, a, e) not in table else _over_models(table[p, a, e]["adversarial_accuracy_mean"],
+                     table[p, a, e]["adversarial_accuracy_std_over_models"]) + f" ({table[p, a, e]['models_done']})")
+                    for e in budgets for a in attacks] for p in results.precisions]
+    text = [f"# Apparent against real robustness over {len(views)} models per precision: {results.model} on "
+            f"{results.dataset}", "", "Adversarial accuracy, mean ± std over the models (in brackets: how many "
+            "measured it; each model's own table in `seed-<k>/robustness.md`); the worst case takes, per sample, the "
+            "strongest of all the attacks.", "",
+            _markdown(["precision"] + [f"{a} ε {e:.4g}" for e in budgets for a in attacks], lines)]
+    return [write_csv(report / "robustness.csv", rows), write_text(report / "robustness.md", "\n".join(text) + "\n")]
 
 
 def _deployed(results, report):

@@ -242,7 +242,52 @@ def original_models(reports, dataset):
         lines[-1] += (f" Each comparison compares the means over the {len(study.models)} models per precision and "
                       "holds only where they differ by more than the between-model spread (the larger of the two "
                       "precisions' std over models); beside each value, for how many of the models it holds.")
-    return lines + ["", f"{done} of {len(study.rows)} cells are finished."] + observations(study, None, {})
+    return lines + ["", f"{done} of {len(study.rows)} cells are finished."] + observations(study, None, {}) \
+        + strongest_attacks(study)
+
+
+def strongest_attacks(study):
+    """Observation 3 judged under the worst case per sample over every attack of the study's robustness tables
+    (``robustness.csv``, each model's), at FGSM's budget: with several models per precision, on their means, as
+    :func:`compare` judges the paper's attacks."""
+    models = study.models or [study]
+
+    def worst(model):
+        rows = read(model.folder / "robustness.csv")
+        budget = min((value(r, "eps") for r in rows if r["attack"] == "FGSM"), default=None)
+        return {r["precision"]: value(r, "adversarial_accuracy") for r in rows
+                if r["attack"] == "worst case" and value(r, "eps") == budget}
+
+    per_model = [worst(model) for model in models]
+    found = {p: [w[p] for w in per_model if p in w] for p in ("FP",) + QUANTIZED}
+    rule = ("rule: the worst case per sample over every attack of the study's robustness table, at FGSM's budget, "
+            "above FP's by more than 0.05")
+    if not found["FP"]:
+        return ["", f"**3 under the strongest attacks** ({rule}): not decided (not measured yet)."]
+
+    def above(quantized, fp):
+        return quantized > fp + 0.05
+
+    values = {p: (sum(v) / len(v) if v else None) for p, v in found.items()}
+    if study.models:
+        spreads = {p: _std(v) for p, v in found.items()}
+        counts = {p: (sum(above(w[p], w["FP"]) for w in per_model if p in w and "FP" in w),
+                      sum(p in w and "FP" in w for w in per_model)) for p in QUANTIZED}
+        holding, total, text = compare_values(
+            values, lambda q, fp, p: above(q, fp) and abs(q - fp) > max(spreads[p], spreads["FP"]), spreads, counts)
+        rule += " and by more than the between-model spread"
+    else:
+        holding, total, text = compare_values(values, above)
+    return ["", f"**3 under the strongest attacks** ({rule}): {verdict(holding, total, len(QUANTIZED))}. "
+                f"Worst case: {text}."]
+
+
+def _std(values):
+    """The std over models (ddof 1); 0 for fewer than two."""
+    if len(values) < 2:
+        return 0.0
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def iterations(study):

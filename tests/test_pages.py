@@ -1,5 +1,8 @@
 """The reproduction pages' PGD++ section follows its stated rule and reads the robustness tables it names."""
+import csv
 import json
+
+import pytest
 
 from annt import reproduction
 
@@ -35,3 +38,63 @@ def test_a_precision_without_its_pgd_plus_plus_rows_is_not_decided(tmp_path):
     assert "| FP | 0.05 | 0.300 | — | — | 0.010 | 0.000 | — |" in text
     assert "Not measured yet: FP, 1,1,32" in text
     assert reproduction.temperature_scaling(tmp_path / "elsewhere", "cifar10") == []
+
+
+def test_robustness_over_models_gives_each_rows_mean_and_std_over_the_models_that_measured_it(tmp_path):
+    from types import SimpleNamespace
+
+    from annt.reports import _robustness_over_models
+
+    def view(seed, fp_worst, one_bit_worst):
+        folder = tmp_path / f"seed{seed}"
+        for precision, worst in (("FP", fp_worst), ("1,1,32", one_bit_worst)):
+            if worst is None:
+                continue
+            measured = folder / "robustness" / precision
+            measured.mkdir(parents=True)
+            (measured / "robustness.json").write_text(json.dumps({"samples": 10, "worst": {"0.1": worst}, "rows": [
+                {"attack": "FGSM", "eps": 0.1, "adversarial_accuracy": worst + 0.5}]}))
+        return SimpleNamespace(folder=folder, precisions=["FP", "1,1,32"], run_name=lambda p: p)
+
+    results = SimpleNamespace(precisions=["FP", "1,1,32"], model="model_a", dataset="mnist")
+    report = tmp_path / "report"
+    report.mkdir()
+    _robustness_over_models(results, [view(0, 0.0, 0.2), view(1, 0.1, 0.4), view(2, 0.2, None)], report)
+    rows = {(r["precision"], r["attack"]): r for r in csv.DictReader((report / "robustness.csv").open())}
+    fp, one_bit = rows["FP", "worst case"], rows["1,1,32", "worst case"]
+    assert (fp["models_done"], fp["models"]) == ("3", "3")
+    assert float(fp["adversarial_accuracy_mean"]) == pytest.approx(0.1)
+    assert float(fp["adversarial_accuracy_std_over_models"]) == pytest.approx(0.1)  # of 0, 0.1, 0.2, ddof 1
+    assert one_bit["models_done"] == "2" and float(one_bit["adversarial_accuracy_mean"]) == pytest.approx(0.3)
+    assert "| 1,1,32 | 0.8 ± 0.14 (2) | 0.3 ± 0.14 (2) |" in (report / "robustness.md").read_text()
+
+
+def published_robustness(folder, worst):
+    """A published report's robustness.csv: ``worst`` ({precision: worst case}) at FGSM's budget 0.1."""
+    folder.mkdir(parents=True)
+    with open(folder / "robustness.csv", "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["precision", "attack", "eps", "samples", "adversarial_accuracy"])
+        writer.writeheader()
+        for precision, accuracy in worst.items():
+            writer.writerow({"precision": precision, "attack": "FGSM", "eps": 0.1, "samples": 10,
+                             "adversarial_accuracy": 0.9})
+            writer.writerow({"precision": precision, "attack": "worst case", "eps": 0.1, "samples": 10,
+                             "adversarial_accuracy": accuracy})
+            writer.writerow({"precision": precision, "attack": "worst case", "eps": 0.3, "samples": 10,
+                             "adversarial_accuracy": 0.0})
+
+
+def test_observation_3_under_the_strongest_attacks_needs_more_than_005_and_the_spread_over_models(tmp_path):
+    study = tmp_path / "mnist_study_original_recipe"
+    # 1 bit: +0.10 over FP in every model, spread 0.01; 2 bit: +0.10 on average, but a spread of 0.17.
+    for seed, (fp, one_bit, two_bit) in enumerate([(0.0, 0.10, 0.0), (0.01, 0.11, 0.0), (0.02, 0.12, 0.3)]):
+        published_robustness(study / f"seed-{seed}", {"FP": fp, "1,1,32": one_bit, "2,2,32": two_bit})
+    text = "\n".join(reproduction.strongest_attacks(reproduction.Study(tmp_path, "mnist", "study_original_recipe")))
+    assert "holds at half (provisional: 2 of 6 comparisons)" in text
+    assert "FP 0.010 ± 0.010; 1 bit 0.110 ± 0.010 (3 of 3 models), 2 bit 0.100 ± 0.173 (1 of 3 models)" in text
+    single = tmp_path / "cifar10_study_original_layout"
+    published_robustness(single, {"FP": 0.0, "1,1,32": 0.06, "2,2,32": 0.05})
+    text = "\n".join(reproduction.strongest_attacks(reproduction.Study(tmp_path, "cifar10", "study_original_layout")))
+    assert "holds at half (provisional: 2 of 6 comparisons). Worst case: FP 0.000; 1 bit 0.060, 2 bit 0.050." in text
+    assert "not decided (not measured yet)" in "\n".join(
+        reproduction.strongest_attacks(reproduction.Study(tmp_path, "cifar10", "elsewhere")))

@@ -404,6 +404,15 @@ def test_a_study_measures_apparent_against_real_robustness_per_precision(tiny, t
     assert "1,1,32: +" in text or "1,1,32: -" in text
     assert (study / "report/robustness.png").is_file()
     assert "robustness.md" in (study / "report/README.md").read_text()
+    # robustness.csv: every row of each precision's measurement and its worst case, as measured.
+    table = {(r["precision"], r["attack"], float(r["eps"])): float(r["adversarial_accuracy"])
+             for r in read_csv(study / "report/robustness.csv")}
+    for precision, name in (("FP", "model_a-mnist-fp"), ("1,1,32", "model_a-mnist-w1a1g32")):
+        result = json.loads((study / "robustness" / name / "robustness.json").read_text())
+        for row in result["rows"]:
+            assert table[precision, row["attack"], row["eps"]] == row["adversarial_accuracy"]
+        assert table[precision, "worst case", 0.2] == result["worst"]["0.2"]
+    assert len(table) == 2 * 9
     # The cells were not made again.
     assert (study / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
 
