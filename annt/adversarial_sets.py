@@ -46,6 +46,12 @@ class AdversarialSet:
     extras: dict = field(default_factory=dict)
     path: Path = None  #: the .npz it was read from
 
+    def subset(self, positions):
+        """The samples at ``positions`` (their images, provenance and manifest; not the extras)."""
+        return AdversarialSet(self.adversarial[positions], self.indices[positions], self.labels[positions],
+                              self.clean_predictions[positions], self.adversarial_predictions[positions],
+                              manifest=self.manifest)
+
     def save(self, folder):
         """Write ``adversarial.npz`` and ``manifest.json`` into ``folder`` (atomically)."""
         folder = Path(folder)

@@ -304,10 +304,16 @@ def _params(params):
     return ", ".join(f"{key}={json.dumps(value)}" for key, value in params.items())
 
 
+#: How many of Boundary's unrecognisable images with the true class in the top 2 the report shows per precision.
+SHOWN_IMAGES = 12
+
+
 def _recognisability(results, report):
-    """Per finished cell: the successful images the SSIM criterion calls unrecognisable, those of them whose true
-    class is still in the model's top 2, and adversarial accuracy and mean L2 counting only recognisable ones."""
-    limit, models, rows = threshold(results.dataset), {}, []
+    """Per finished cell: the successful images whose true class is second, those the SSIM criterion calls
+    unrecognisable and those of them whose true class is still in the model's top 2 (the paper's observation 1.2;
+    Boundary's first such images per precision in ``images_boundary_unrecognisable_top2.png``), and adversarial
+    accuracy and mean L2 counting only recognisable ones."""
+    limit, models, rows, shown = threshold(results.dataset), {}, [], {}
     if limit is None:
         return None
     for attack in results.attacks:
@@ -325,14 +331,17 @@ def _recognisability(results, report):
                 top2 = true_class_rank(models[precision].logits(adversarial_set.adversarial),
                                        adversarial_set.labels) <= 2
                 recognisable = success & ~hidden
+                if attack == "boundary" and (hidden & top2).any() and precision not in shown:
+                    shown[precision] = adversarial_set.subset(np.flatnonzero(hidden & top2)[:SHOWN_IMAGES])
                 l2 = distortions(clean, adversarial_set.adversarial)["l2"]
-                per_run.append({"successful": int(success.sum()), "unrecognisable": int(hidden.sum()),
+                per_run.append({"successful": int(success.sum()), "true_class_second": int((success & top2).sum()),
+                                "unrecognisable": int(hidden.sum()),
                                 "unrecognisable_true_class_top2": int((hidden & top2).sum()),
                                 "adversarial_accuracy": 1 - float(success.mean()),
                                 "adversarial_accuracy_recognisable_only": 1 - float(recognisable.mean()),
                                 "mean_l2_recognisable": float(l2[recognisable].mean()) if recognisable.any() else None})
             row = {"attack": attack, "precision": precision, "runs": len(per_run)}
-            for key in ("successful", "unrecognisable", "unrecognisable_true_class_top2"):
+            for key in ("successful", "true_class_second", "unrecognisable", "unrecognisable_true_class_top2"):
                 row[key] = sum(run[key] for run in per_run)
             for key in ("adversarial_accuracy", "adversarial_accuracy_recognisable_only", "mean_l2_recognisable"):
                 values = [run[key] for run in per_run if run[key] is not None]
@@ -342,7 +351,7 @@ def _recognisability(results, report):
     if not rows:
         return None
     write_csv(report / "recognisability.csv", rows)
-    lines = [[row["attack"], row["precision"], row["successful"], row["unrecognisable"],
+    lines = [[row["attack"], row["precision"], row["successful"], row["true_class_second"], row["unrecognisable"],
               row["unrecognisable_true_class_top2"]] +
              [mean_std({"mean": row[f"{key}_mean"], "std": row[f"{key}_std"]}, row["runs"])
               for key in ("adversarial_accuracy", "adversarial_accuracy_recognisable_only", "mean_l2_recognisable")]
@@ -352,8 +361,14 @@ def _recognisability(results, report):
             f"{limit:.3f}, the threshold calibrated for {results.dataset} (`scripts/calibrate_recognisability.py`, "
             "wiki/Diagnostics.md). Counts are summed over runs; \"without\" counts an unrecognisable image as a failed "
             "attack (Table 6 without them).", "",
-            _markdown(["attack", "precision", "successful", "unrecognisable", "of which true class in top 2",
-                       "adv. accuracy", "adv. accuracy without them", "mean L2 without them"], lines)]
+            _markdown(["attack", "precision", "successful", "true class 2nd", "unrecognisable",
+                       "of which true class in top 2", "adv. accuracy", "adv. accuracy without them",
+                       "mean L2 without them"], lines)]
+    if shown:
+        figure = report / "images_boundary_unrecognisable_top2.png"
+        plt.close(viz.precision_grid(shown, SHOWN_IMAGES, save=figure))
+        text += ["", f"Boundary's unrecognisable images with the true class in the top 2 (clean over adversarial, the "
+                     f"first {SHOWN_IMAGES} of run 1 per precision): [{figure.name}]({figure.name})."]
     return write_text(report / "recognisability.md", "\n".join(text) + "\n")
 
 

@@ -431,6 +431,25 @@ def test_the_report_counts_unrecognisable_images_and_gives_table6_without_them(t
     fgsm = next(r for r in rows if r["attack"] == "fgsm" and r["precision"] == "FP")
     assert int(fgsm["unrecognisable"]) < int(fgsm["successful"])
     assert "| boundary | FP |" in (tiny / "report/recognisability.md").read_text()
+    # The true class ranked second among the successful images, counted here from the model's logits.
+    import annt
+    from annt.adversarial_sets import AdversarialSet
+    for row in rows:
+        sets = [AdversarialSet.load(path.parent) for path in sorted(
+            (tiny / "cells" / f"model_a-mnist-{'fp' if row['precision'] == 'FP' else 'w1a1g32'}-{row['attack']}")
+            .glob("run-*/adversarial.npz"))]
+        made = sets[0].manifest
+        model = annt.load_model(made["model"], made["precision"], made["checkpoint"])
+        second = 0
+        for adversarial_set in sets:
+            logits = model.logits(adversarial_set.adversarial)
+            true = logits[np.arange(len(logits)), adversarial_set.labels]
+            above = (logits > true[:, None]).sum(axis=1)
+            second += int(((adversarial_set.adversarial_predictions != adversarial_set.labels) & (above == 1)).sum())
+        assert int(row["true_class_second"]) == second
+        assert int(row["unrecognisable_true_class_top2"]) <= second <= int(row["successful"])
+    shown = tiny / "report/images_boundary_unrecognisable_top2.png"
+    assert shown.is_file() == any(int(r["unrecognisable_true_class_top2"]) > 0 for r in rows if r["attack"] == "boundary")
 
 
 @pytest.mark.parametrize("damaged, content, message", [
