@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -270,7 +271,7 @@ def strongest_attacks(study):
 
     values = {p: (sum(v) / len(v) if v else None) for p, v in found.items()}
     if study.models:
-        spreads = {p: _std(v) for p, v in found.items()}
+        spreads = {p: statistics.stdev(v) if len(v) > 1 else 0.0 for p, v in found.items()}
         counts = {p: (sum(above(w[p], w["FP"]) for w in per_model if p in w and "FP" in w),
                       sum(p in w and "FP" in w for w in per_model)) for p in QUANTIZED}
         holding, total, text = compare_values(
@@ -282,12 +283,6 @@ def strongest_attacks(study):
                 f"Worst case: {text}."]
 
 
-def _std(values):
-    """The std over models (ddof 1); 0 for fewer than two."""
-    if len(values) < 2:
-        return 0.0
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def iterations(study):
@@ -459,13 +454,18 @@ def beyond(dataset, study):
     return lines
 
 
+def robustness_tables(reports, dataset):
+    """The committed ``task: robustness`` results of the paper's model on ``dataset`` (reports/robustness/), one per
+    precision measured."""
+    return [json.loads(path.read_text()) for path in sorted((reports / "robustness").glob(
+        f"{PAPER_MODELS[dataset]}-{dataset}-*-robustness/robustness.json"))]
+
+
 def robustness_results(reports, dataset):
     """``{precision: (AutoAttack's, the worst case's adversarial accuracy, samples)}`` at FGSM's budget, from the
     committed ``task: robustness`` results (reports/robustness/)."""
     found = {}
-    for path in sorted((reports / "robustness").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-robustness/"
-                                                                    "robustness.json")):
-        result = json.loads(path.read_text())
+    for result in robustness_tables(reports, dataset):
         eps = min(row["eps"] for row in result["rows"] if row["attack"] == "FGSM")  # the paper's: the smaller
         ensemble = next(row["adversarial_accuracy"] for row in result["rows"]
                         if row["attack"] == "AutoAttack" and row["eps"] == eps)
@@ -484,9 +484,7 @@ def temperature_scaling(reports, dataset):
     """PGD++ beside plain PGD and AutoAttack at each precision measured by ``task: robustness``, and whether the
     temperature scaling takes away what PGD leaves, as it does on Gupta & Ajanthan's binarized networks."""
     results = {}
-    for path in sorted((reports / "robustness").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-robustness/"
-                                                                    "robustness.json")):
-        result = json.loads(path.read_text())
+    for result in robustness_tables(reports, dataset):
         results[result["precision"]] = {(row["attack"], row["eps"]): row["adversarial_accuracy"]
                                         for row in result["rows"]}
     if not results:
