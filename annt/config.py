@@ -324,6 +324,8 @@ SCHEMA = {
                                           "(rows: FGSM, PGD-40, PGD++ (NJS), PGD++ (HNS), APGD-CE, APGD-T, Square, "
                                           "AutoAttack; wiki: Diagnostics).",
                          nullable=True),
+        "samples": Option("int", None, "Test images the robustness table attacks (selected as an attack's, from those "
+                                       "the model gets right); null = attack.samples.", minimum=1, nullable=True),
         "precisions": Option("precisions", None, "task robustness: measure each of these shipped precisions of "
                                                  "model.name in turn, one folder each (with output.resume, those "
                                                  "finished are kept), and one table of them all, "
@@ -658,7 +660,7 @@ def _robustness_settings(section, dataset):
             except AttackParameterError as error:
                 raise ConfigError(f"robustness.params.{label}{'.' + error.name if error.name else ''}: "
                                   f"{error}") from None
-    return RobustnessSettings(section["eps"] or (), given, section["precisions"] or ())
+    return RobustnessSettings(section["eps"] or (), given, section["precisions"] or (), section["samples"])
 
 
 def _check_zoo_model(settings):

@@ -615,9 +615,10 @@ def run_test(settings):
 
 
 def run_robustness(settings):
-    """Apparent against real robustness of one model (:mod:`annt.real_robustness`) on ``attack.samples`` test images it
-    classifies correctly: print the table, write ``robustness.json``, ``robustness.md`` and the manifest. Each
-    finished row is kept in ``rows/`` and each row in progress saves its batches: ``output.resume`` continues.
+    """Apparent against real robustness of one model (:mod:`annt.real_robustness`) on ``robustness.samples`` (else
+    ``attack.samples``) test images it classifies correctly: print the table, write ``robustness.json``,
+    ``robustness.md`` and the manifest. Each finished row is kept in ``rows/`` and each row in progress saves its
+    batches: ``output.resume`` continues.
     With ``robustness.precisions``, each precision in turn (those measured with every row before kept), and after
     each, one table of them all: ``<model>-<dataset>.md`` and ``.png`` in ``output.dir``."""
     if settings.robustness.each:
@@ -662,12 +663,13 @@ def write_precisions_table(settings, command=None):
 
 
 def measure_robustness(settings, trained, folder):
-    """:func:`annt.real_robustness.measure` of ``trained`` on ``attack.samples`` test images it classifies correctly
-    (selected as an attack's), resumable in ``folder``; writes ``robustness.json`` there last (its presence means
-    done) and returns it with the table as text."""
+    """:func:`annt.real_robustness.measure` of ``trained`` on ``robustness.samples`` (else ``attack.samples``) test
+    images it classifies correctly (selected as an attack's), resumable in ``folder``; writes ``robustness.json``
+    there last (its presence means done) and returns it with the table as text."""
     images, labels = test_split(settings.data)
     predictions = trained.predict(images, settings.test.batch_size)
-    indices = select_samples(labels, predictions, settings.attack.samples, settings.seed, settings.attack.selection)
+    indices = select_samples(labels, predictions, settings.robustness.samples or settings.attack.samples, settings.seed,
+                             settings.attack.selection)
     eps_grid = settings.robustness.eps or real_robustness.EPS[settings.data.dataset]
     result = real_robustness.measure(trained, images[indices], labels[indices], eps_grid, settings.data.dataset,
                                      settings.seed, settings.robustness.params, folder=folder)

@@ -122,6 +122,7 @@ class RobustnessSettings:
     eps: tuple = ()  # L-inf budgets; () = annt.real_robustness.EPS of the data set
     params: dict = None  # member label (annt.real_robustness.MEMBERS) -> ART parameters over its own
     precisions: tuple = ()  # task robustness: measure each of these shipped precisions, then one table; ()= one
+    samples: int | None = None  # test images attacked; None: attack.samples
     each: tuple = RESOLVED(())  # with precisions: one Settings per precision, checked at the config edge
 
 

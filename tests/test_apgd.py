@@ -126,7 +126,7 @@ def test_the_robustness_task_tabulates_every_attack_and_the_worst_case_and_resum
         tmp_path, capsys, monkeypatch):
     from annt import real_robustness as robustness
     from annt.cli import main
-    arguments = ["--set", "task=robustness", "--set", "model.precision=1,1,32", "--set", "attack.samples=20",
+    arguments = ["--set", "task=robustness", "--set", "model.precision=1,1,32", "--set", "robustness.samples=20",
                  "--set", "robustness.eps=[0.1, 0.3]", "--set", SMALL_ROWS, "--set", f"output.dir={tmp_path}"]
     assert main(arguments) == 0
     folder = tmp_path / "model_a-mnist-w1a1g32-robustness"
@@ -138,7 +138,7 @@ def test_the_robustness_task_tabulates_every_attack_and_the_worst_case_and_resum
         # The worst case per sample is at most every row; AutoAttack starts with APGD-CE from the same seed.
         assert result["worst"][str(eps)] <= min(value for (_, e), value in accuracy.items() if e == eps)
         assert accuracy[("AutoAttack", eps)] <= accuracy[("APGD-CE", eps)]
-    assert result["samples"] == 20 and len(set(result["indices"])) == 20
+    assert result["samples"] == 20 and len(set(result["indices"])) == 20  # robustness.samples over attack.samples
     assert "| worst case of all, per sample |" in capsys.readouterr().out
 
     # Killed after all but one row: resuming runs only that row and gives the same result.
@@ -178,3 +178,16 @@ def test_precisions_are_checked_one_by_one_and_exclude_model_precision(task, cap
     assert f"{task}.precisions: 3,3,32: no shipped model_a at 3,3,32" in capsys.readouterr().err
     assert main(["--set", f"task={task}", "--set", "model.precision=FP", "--set", f"{task}.precisions=[FP]"]) == 2
     assert f"model.precision, {task}.precisions: give one of the two" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("robustness.samples=0", "robustness.samples: 0 is too small"),
+    ("robustness.params={Nope: {}}", "robustness.params.Nope: not a row of the robustness table; allowed: FGSM, "),
+])
+def test_bad_robustness_settings_name_their_key(setting, message):
+    from annt import config
+    from annt.errors import ConfigError
+    with pytest.raises(ConfigError) as raised:
+        config.load(None, ["task=robustness", setting])
+    assert message in str(raised.value)
+    assert config.load(None, ["task=robustness", "robustness.samples=7"]).robustness.samples == 7
