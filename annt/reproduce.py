@@ -26,12 +26,12 @@ def published_folder(settings, step):
 
 def check_reproduce(settings):
     """Before any step runs: each step's own output check, and no published folder would replace one this task did
-    not publish (unless output.overwrite)."""
+    not publish (unless output.overwrite); with reproduce.run: false, only those of the studies it would publish."""
     for step, plan in zip(settings.reproduce.steps, settings.reproduce.plans):
         TASKS[plan.task].preflight(plan)
         target = published_folder(settings, step)
-        if plan.task == "study" and target.exists() and not (target / PUBLISHED).is_file() \
-                and not settings.output.overwrite:
+        publishing = plan.task == "study" and (settings.reproduce.run or _has_finished_run(plan))
+        if publishing and target.exists() and not (target / PUBLISHED).is_file() and not settings.output.overwrite:
             raise PublishedFolderError(f"{target} exists and was not published by task reproduce (it has no "
                                        f"{PUBLISHED}); step {step} would replace it")
 
@@ -64,14 +64,19 @@ def run_reproduce(settings):
 def _publish_as_it_stands(settings, step, plan):
     """reproduce.run: false: a study step's report rewritten from the cells its folder holds and published, if one
     of its runs ever finished (it left the study's manifest); nothing is measured."""
-    folder = study_folder(plan) if plan.task == "study" else None
-    if folder is None or not (folder / "manifest.json").is_file():
-        print(f"not published: {step} ({'not a study' if folder is None else 'no run of it has finished'})")
+    if plan.task != "study" or not _has_finished_run(plan):
+        print(f"not published: {step} ({'not a study' if plan.task != 'study' else 'no run of it has finished'})")
         return []
+    folder = study_folder(plan)
     write_report(folder)
     published = publish(folder, published_folder(settings, step), step, ran=False)
     print(f"published as it stands: {published}")
     return [published]
+
+
+def _has_finished_run(plan):
+    """Whether a run of the study step ``plan`` has ever finished: it left the study's manifest."""
+    return (study_folder(plan) / "manifest.json").is_file()
 
 
 def publish(study, target, step, ran=True):

@@ -111,11 +111,14 @@ def test_run_false_publishes_each_study_as_it_stands_and_measures_nothing(tmp_pa
     grown = write(steps[0], {**TINY_STUDY, "study": {**TINY_STUDY["study"], "attacks": ["fgsm", "pgd"]},
                              "output": {"dir": str(tmp_path / "runs-first")}})
     cells = sorted(path.name for path in (study / "cells").iterdir())
+    kept = tmp_path / "reports" / "second"  # not published by the task, but its step has nothing to publish
+    kept.mkdir(parents=True)
+    (kept / "table6.csv").write_text("made by hand\n")
     assert reproduce(tmp_path, [grown, steps[1]], "--set", "reproduce.run=false") == 0
     printed = capsys.readouterr().out
     assert f"not published: {steps[1]} (no run of it has finished)" in printed
     assert sorted(path.name for path in (study / "cells").iterdir()) == cells, "nothing measured"
-    assert not (tmp_path / "runs-second").exists() and not (tmp_path / "reports" / "second").exists()
+    assert not (tmp_path / "runs-second").exists() and (kept / "table6.csv").read_text() == "made by hand\n"
     published = tmp_path / "reports" / "first"
     assert (published / "table6.csv").read_text() == (study / "report" / "table6.csv").read_text()
     assert json.loads((published / "published.json").read_text())["step_ran"] is False
