@@ -244,7 +244,38 @@ def original_models(reports, dataset):
                       "holds only where they differ by more than the between-model spread (the larger of the two "
                       "precisions' std over models); beside each value, for how many of the models it holds.")
     return lines + ["", f"{done} of {len(study.rows)} cells are finished."] + observations(study, None, {}) \
-        + strongest_attacks(study)
+        + strongest_attacks(study) + (layout_question if dataset == "cifar10" else recipe_question)(study, Study(
+            reports, dataset))
+
+
+def layout_question(study, zoo):
+    """Issue #32's question: does the original layout bring back the paper's rise of FGSM robustness with
+    bitwidth, which the zoo's pre-activation resnet20 does not show?"""
+    head = "**Does the original layout bring the paper's CIFAR-10 FGSM rise back?**"
+    rise, zoo_rise = fgsm_rise(study), fgsm_rise(zoo)
+    if rise is None or zoo_rise is None:
+        return ["", head + " Not decided (the FGSM cells at FP and 16 bits are not both finished)."]
+    return ["", head + " " + rise_verdict(paper_fgsm_rise(zoo), zoo_rise, rise, rise_noise(study),
+                                          "the original layout")]
+
+
+def recipe_question(study, zoo):
+    """Issue #32's question: does the original recipe (Adam at one rate) account for the gap between the zoo's FP
+    FGSM adversarial accuracy and the paper's?"""
+    head = "**Does the original recipe account for the gap between the zoo's FP FGSM robustness and the paper's?**"
+    ours, spread, shipped = (study.get("fgsm", "FP", "adversarial_accuracy"), study.spread("fgsm", "FP",
+                             "adversarial_accuracy") or 0.0, zoo.get("fgsm", "FP", "adversarial_accuracy"))
+    paper = zoo.paper("fgsm", "FP", "adversarial_accuracy")
+    if None in (ours, shipped, paper):
+        return ["", head + " Not decided (the FP FGSM cells are not finished)."]
+    margin = max(0.05, 2 * spread)
+    answer = ("yes" if abs(ours - paper) <= margin else "partly" if abs(shipped - paper) - abs(ours - paper) > margin
+              else "no")
+    models = f" (mean ± std over {len(study.models)} models)" if study.models else ""
+    return ["", f"{head} **{answer}** (rule: yes when the original recipe's FP FGSM adversarial accuracy{models} lies "
+                f"within {margin:.3f} of the paper's, the larger of 0.05 and twice the std over models; partly when it "
+                f"is closer to the paper's than the zoo's is by more than that). Paper {paper:.3f}, the zoo's (decayed "
+                f"recipe) {shipped:.3f}, the original recipe {ours:.3f} ± {spread:.3f}."]
 
 
 def strongest_attacks(study):
@@ -793,15 +824,32 @@ def dead_layer_verdict(retrained):
                                                                                          else "."))
 
 
-def rise_verdict(paper_rise, zoo_rise, rise, noise, epochs):
-    """Whether training for ``epochs`` brings the paper's rise of FGSM adversarial accuracy from FP to 16 bits
-    (``rise``, against the paper's and the zoo's; ``noise``: twice the summed stds over runs of the two cells)."""
+def rise_verdict(paper_rise, zoo_rise, rise, noise, label):
+    """Whether models made otherwise than the zoo's (``label``: "80 epochs", "the original layout") bring the
+    paper's rise of FGSM adversarial accuracy from FP to 16 bits (``rise``, against the paper's and the zoo's;
+    ``noise``: twice the summed stds over runs of the two cells)."""
     answer = ("appears" if rise >= paper_rise / 2 else "partly appears" if rise > max(noise, zoo_rise)
               else "does not appear")
-    return (f"**Verdict: the paper's rise {answer}** (rule: it appears when, after {epochs} epochs, FGSM adversarial "
+    return (f"**Verdict: the paper's rise {answer}** (rule: it appears when, with {label}, FGSM adversarial "
             f"accuracy at 16 bits exceeds FP's by at least half the paper's rise, {paper_rise / 2:.3f}; partly when by "
             f"more than both the zoo's rise and twice the summed stds over runs, {noise:.3f}). Rise from FP to 16 "
-            f"bits: paper {paper_rise:+.3f}, the zoo's {zoo_rise:+.3f}, {epochs} epochs {rise:+.3f}.")
+            f"bits: paper {paper_rise:+.3f}, the zoo's {zoo_rise:+.3f}, {label} {rise:+.3f}.")
+
+
+def fgsm_rise(study):
+    """FGSM's adversarial accuracy at 16 bits minus FP's in ``study`` (None while either cell is missing)."""
+    high, low = (study.get("fgsm", p, "adversarial_accuracy") for p in ("16,16,32", "FP"))
+    return None if None in (high, low) else high - low
+
+
+def paper_fgsm_rise(study):
+    high, low = (study.paper("fgsm", p, "adversarial_accuracy") for p in ("16,16,32", "FP"))
+    return None if None in (high, low) else high - low
+
+
+def rise_noise(study):
+    """Twice the summed stds over runs of the FP and 16-bit FGSM cells."""
+    return 2 * sum(value(study.rows[("fgsm", p)], "adversarial_accuracy_std") or 0.0 for p in ("FP", "16,16,32"))
 
 
 def _epochs_ablation(ablation, zoo):
@@ -821,15 +869,10 @@ def _epochs_ablation(ablation, zoo):
                          f"{fmt(value(row, 'zero_input_gradient'))} | {_fgsm(study, precision)} | "
                          f"{fmt(study.get('fgsm', precision, 'mean_l0_successful'), 1)} |")
 
-    def rise(study):
-        high, low = (study.get("fgsm", p, "adversarial_accuracy") for p in ("16,16,32", "FP"))
-        return None if None in (high, low) else high - low
-    paper_high, paper_low = (ablation.paper("fgsm", p, "adversarial_accuracy") for p in ("16,16,32", "FP"))
-    paper_rise, zoo_rise, longer = paper_high - paper_low, rise(zoo), rise(ablation)
+    paper_rise, zoo_rise, longer = paper_fgsm_rise(ablation), fgsm_rise(zoo), fgsm_rise(ablation)
     if longer is None or zoo_rise is None:
         return lines + ["", "**Verdict: not decided** (cells missing)."]
-    noise = 2 * sum(value(ablation.rows[("fgsm", p)], "adversarial_accuracy_std") for p in ("FP", "16,16,32"))
-    return lines + ["", rise_verdict(paper_rise, zoo_rise, longer, noise, epochs)]
+    return lines + ["", rise_verdict(paper_rise, zoo_rise, longer, rise_noise(ablation), f"{epochs} epochs")]
 
 
 def write_pages(reports, pages):

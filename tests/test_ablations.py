@@ -21,7 +21,7 @@ def test_dead_first_layer_persists_only_when_every_measured_retrained_model_has_
 
 def test_rise_with_bitwidth_is_judged_against_half_the_papers_rise():
     def verdict(rise, noise=0.02):
-        return reproduction.rise_verdict(0.248, 0.047, rise, noise, 80)
+        return reproduction.rise_verdict(0.248, 0.047, rise, noise, "80 epochs")
 
     assert "rise appears" in verdict(0.13)
     assert "partly appears" in verdict(0.10)

@@ -98,3 +98,38 @@ def test_observation_3_under_the_strongest_attacks_needs_more_than_005_and_the_s
     assert "holds at half (provisional: 2 of 6 comparisons). Worst case: FP 0.000; 1 bit 0.060, 2 bit 0.050." in text
     assert "not decided (not measured yet)" in "\n".join(
         reproduction.strongest_attacks(reproduction.Study(tmp_path, "cifar10", "elsewhere")))
+
+
+def table6(folder, rows):
+    """A published table6.csv: ``rows`` of (precision, FGSM mean, std over runs, paper's value)."""
+    folder.mkdir(parents=True)
+    with open(folder / "table6.csv", "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["attack", "precision", "status", "adversarial_accuracy_mean",
+                                                    "adversarial_accuracy_std", "adversarial_accuracy_std_over_models",
+                                                    "paper_adversarial_accuracy"])
+        writer.writeheader()
+        for precision, mean, std, paper in rows:
+            writer.writerow({"attack": "fgsm", "precision": precision, "status": "done", "adversarial_accuracy_mean": mean,
+                             "adversarial_accuracy_std": std, "adversarial_accuracy_std_over_models": std,
+                             "paper_adversarial_accuracy": paper})
+
+
+def test_the_original_layout_brings_the_rise_back_only_by_at_least_half_the_papers_rise(tmp_path):
+    table6(tmp_path / "cifar10_study", [("FP", 0.10, 0.01, 0.119), ("16,16,32", 0.15, 0.01, 0.367)])
+    for high, answer in ((0.25, "rise appears"), (0.17, "partly appears"), (0.12, "does not appear")):
+        layout = tmp_path / f"layout-{high}"
+        table6(layout / "cifar10_study_original_layout", [("FP", 0.10, 0.005, None), ("16,16,32", high, 0.005, None)])
+        text = "\n".join(reproduction.layout_question(
+            reproduction.Study(layout, "cifar10", "study_original_layout"), reproduction.Study(tmp_path, "cifar10")))
+        assert answer in text and f"the original layout {high - 0.10:+.3f}" in text and "the zoo's +0.050" in text
+
+
+def test_the_original_recipe_accounts_for_the_fp_fgsm_gap_when_it_lands_near_the_papers_value(tmp_path):
+    table6(tmp_path / "mnist_study", [("FP", 0.552, 0.01, 0.337)])
+    for ours, spread, answer in ((0.36, 0.02, "**yes**"), (0.45, 0.01, "**partly**"), (0.52, 0.01, "**no**"),
+                                 (0.45, 0.06, "**yes**")):
+        recipe = tmp_path / f"recipe-{ours}-{spread}" / "mnist_study_original_recipe"
+        table6(recipe, [("FP", ours, spread, None)])
+        text = "\n".join(reproduction.recipe_question(
+            reproduction.Study(recipe.parent, "mnist", "study_original_recipe"), reproduction.Study(tmp_path, "mnist")))
+        assert answer in text and f"Paper 0.337, the zoo's (decayed recipe) 0.552, the original recipe {ours:.3f}" in text
