@@ -129,7 +129,7 @@ def compare_values(values, better, spreads=None, per_model=None):
     agree = [p for p, v in pairs if (better(v, fp, p) if spreads else better(v, fp))]
 
     def shown(precision, number):
-        if not spreads:
+        if not spreads or number is None:
             return fmt(number)
         held = "" if precision == "FP" else f" ({per_model[precision][0]} of {per_model[precision][1]} models)"
         return f"{fmt(number)} ± {spreads[precision]:.3f}{held}"
