@@ -139,6 +139,8 @@ def compare_values(values, better, spreads=None, per_model=None):
 
 
 def observations(study, other, table7_l0):
+    """The verdicts on the paper's observations for ``study``; ``other``: the other data set's study (observation 2),
+    ``table7_l0``: JSMA's mean L0 per precision at Table 7's setting (None: the models have no Table 7 study)."""
     lines = []
     boundary = [study.get("boundary", p, "adversarial_accuracy") for p in ("FP",) + QUANTIZED]
     done = [b for b in boundary if b is not None]
@@ -188,9 +190,10 @@ def observations(study, other, table7_l0):
               f"{verdict(agree, total, 6)} ({agree} of {total}). {text}. **And needs more changed pixels** (rule: mean L0 "
               f"above FP's, 1,000 samples × 3 runs): {verdict(agree_l0, total_l0, 6)} ({agree_l0} of {total_l0}). "
               f"Mean L0: {text_l0}."]
-    agree_l0, total_l0, text_l0 = compare_values(table7_l0, lambda q, fp: q > fp)
-    lines[-1] += (f" At Table 7's setting (2,000 samples × 3 runs): {verdict(agree_l0, total_l0, 6)} "
-                  f"({agree_l0} of {total_l0}). Mean L0: {text_l0}.")
+    if table7_l0 is not None:
+        agree_l0, total_l0, text_l0 = compare_values(table7_l0, lambda q, fp: q > fp)
+        lines[-1] += (f" At Table 7's setting (2,000 samples × 3 runs): {verdict(agree_l0, total_l0, 6)} "
+                      f"({agree_l0} of {total_l0}). Mean L0: {text_l0}.")
     return lines
 
 
@@ -243,7 +246,10 @@ def original_models(reports, dataset):
         lines[-1] += (f" Each comparison compares the means over the {len(study.models)} models per precision and "
                       "holds only where they differ by more than the between-model spread (the larger of the two "
                       "precisions' std over models); beside each value, for how many of the models it holds.")
-    return lines + ["", f"{done} of {len(study.rows)} cells are finished."] + observations(study, None, {}) \
+    other_dataset = next(other for other in ORIGINAL if other != dataset)
+    other = Study(reports, other_dataset, ORIGINAL[other_dataset][0])
+    return lines + ["", f"{done} of {len(study.rows)} cells are finished."] \
+        + observations(study, other if other.rows else None, None) \
         + strongest_attacks(study) + (layout_question if dataset == "cifar10" else recipe_question)(study, Study(
             reports, dataset))
 
@@ -317,49 +323,104 @@ def strongest_attacks(study):
 
 
 def iterations(study):
-    """Observation 1.1's second half: does the gap close with 1,000 iterations instead of the paper's few?"""
-    folder = study.folder.parent / study.folder.name.replace("_study", "_boundary_iterations")
-    rows = read(folder / "boundary_l2_by_iteration.csv")
-    if not rows:
-        return ["", "*1.1, with more iterations:* not measured for this data set."]
+    """Observation 1.1's second half: does the gap close with 1,000 iterations instead of the paper's few? With
+    several models per precision, on the means over the models (:func:`compare_values`)."""
+    side = Study(study.reports, study.dataset, study.folder.name.replace(f"{study.dataset}_study", "boundary_iterations"))
+    folder = side.folder
+    curves = [rows for rows in (read(model.folder / "boundary_l2_by_iteration.csv") for model in side.models or [side])
+              if rows]
+    if not curves:
+        zoo_measured = (study.reports / f"{study.dataset}_boundary_iterations").is_dir()
+        return ["", "*1.1, with more iterations:* not measured for "
+                + ("these models yet" if zoo_measured else "this data set") + "."]
     paper_iterations = int(json.loads((study.folder / "study.json").read_text())["definition"]["attacks"]["boundary"]
                            ["max_iter"])
-    early, last = rows[paper_iterations], rows[-1]
-    above = [p for p in QUANTIZED if value(last, p) is not None and value(last, p) > value(last, "FP")]
-    return ["", f"*1.1, with more iterations* (`configs/paper/{folder.name}.yaml`, "
-            f"{len(rows) - 1} iterations, 100 samples; [figure](../reports/{folder.name}/boundary_l2_by_iteration.png); "
-            f"rule: after the last iteration, mean L2 above FP's per quantized precision): "
-            f"{verdict(len(above), len(QUANTIZED), 6)} ({len(above)} of {len(QUANTIZED)}). Mean L2 after "
-            f"{paper_iterations} → {len(rows) - 1} iterations: "
-            + ", ".join(f"{p} {fmt(value(early, p))} → {fmt(value(last, p))}" for p in ("FP",) + QUANTIZED) + "."]
+    last_iteration = len(curves[0]) - 1
+
+    def mean_at(iteration, precision):
+        found = [value(rows[iteration], precision) for rows in curves if len(rows) > iteration]
+        found = [number for number in found if number is not None]
+        return statistics.mean(found) if found else None
+
+    early = {p: mean_at(paper_iterations, p) for p in ("FP",) + QUANTIZED}
+    last = {p: mean_at(last_iteration, p) for p in ("FP",) + QUANTIZED}
+    rule = "rule: after the last iteration, mean L2 above FP's per quantized precision"
+    if len(curves) > 1:
+        finals = {p: [value(rows[-1], p) for rows in curves if value(rows[-1], p) is not None] for p in early}
+        spreads = {p: statistics.stdev(v) if len(v) > 1 else 0.0 for p, v in finals.items()}
+        counts = {p: (sum(value(rows[-1], p) > value(rows[-1], "FP") for rows in curves
+                          if None not in (value(rows[-1], p), value(rows[-1], "FP"))),
+                      sum(None not in (value(rows[-1], p), value(rows[-1], "FP")) for rows in curves)) for p in QUANTIZED}
+        holding, total, text = compare_values(
+            last, lambda q, fp, p: q > fp and q - fp > max(spreads[p], spreads["FP"]), spreads, counts)
+        rule += f", means over {len(curves)} models, by more than the between-model spread"
+    else:
+        holding, total, text = compare_values(last, lambda q, fp: q > fp)
+    return ["", f"*1.1, with more iterations* (`configs/paper/{folder.name}.yaml`, {last_iteration} iterations, 100 "
+            f"samples{' per model' if study.models else ''}; [figure](../reports/{folder.name}/"
+            f"{(side.models[0].folder.name + '/') if side.models else ''}boundary_l2_by_iteration.png); {rule}): "
+            f"{verdict(holding, total, len(QUANTIZED))} ({holding} of {total}). Mean L2 after {last_iteration} "
+            f"iterations: {text}. After the paper's {paper_iterations}: "
+            + ", ".join(f"{p.split(',')[0]}{'' if p == 'FP' else ' bit'} {fmt(early[p])}" for p in ("FP",) + QUANTIZED)
+            + "."]
 
 
 def unrecognisable(study):
-    """Observation 1.2, by the SSIM criterion of wiki/Diagnostics.md, on the Boundary 1-bit study (and FP for contrast)."""
-    folder = study.folder.parent / study.folder.name.replace("_study", "_boundary_1bit")
-    one_bit = {r["precision"]: r for r in read(folder / "recognisability.csv")}.get("1,1,32")
-    fp = {(r["attack"], r["precision"]): r for r in read(study.folder / "recognisability.csv")}.get(("boundary", "FP"))
+    """Observation 1.2, by the SSIM criterion of wiki/Diagnostics.md, on the 1-bit Boundary study of the study's
+    models (``<data set>_boundary_1bit<suffix>``), with FP's Boundary cells of the study itself as the control; with
+    several models per precision, on the means over the models, pairing each model with its own FP."""
+    side = Study(study.reports, study.dataset, study.folder.name.replace(f"{study.dataset}_study", "boundary_1bit"))
+    folder, several = side.folder, bool(study.models)
     head = ("**1.2 On 1-bit networks Boundary sometimes returns unrecognisable images whose true class is still in the "
-            f"top 2** (`configs/paper/{folder.name}.yaml`, 3,000 samples; unrecognisable = SSIM to the clean "
-            "image below the calibrated threshold, [wiki/Diagnostics.md](Diagnostics.md); rule, with FP as the "
-            "control: holds when at least 1 % of the 1-bit model's successful images are unrecognisable with the true "
-            "class in the top 2 and that share exceeds FP's by more than twice the standard error of the difference)")
-    if study.folder.name != f"{study.dataset}_study":
-        return ["", "**1.2 On 1-bit networks Boundary sometimes returns unrecognisable images whose true class is still "
-                    "in the top 2**: not measured on these models (it needs a 3,000-sample Boundary study of their 1-bit "
-                    "model, as the zoo's has)."]
-    if one_bit is None:
+            f"top 2** (`configs/paper/{folder.name}.yaml`, 3,000 samples{' per model' if several else ''}; "
+            "unrecognisable = SSIM to the clean image below the calibrated threshold, [wiki/Diagnostics.md]"
+            "(Diagnostics.md); rule, with FP as the control: holds when at least 1 % of the 1-bit model's successful "
+            "images are unrecognisable with the true class in the top 2 and that share exceeds FP's by more than twice "
+            "the standard error of the difference" + (" and by more than the between-model spread (the larger std "
+                                                       "over models of the two shares)" if several else "") + ")")
+    pairs = [(_recognisability(one, "1,1,32"), _recognisability(model, "FP"))
+             for one, model in zip(side.models or [side], study.models or [study])]
+    if not pairs or pairs[0][0] is None:
         return ["", head + ": not decided (the 1-bit Boundary study's report is not committed yet)."]
+    one_bits = [one for one, _ in pairs if one is not None]
+    controls = [(one, fp) for one, fp in pairs if one is not None and fp is not None]
+    word, control = "not decided (no FP control in the study)", ""
+    if controls:
+        shares = [_share(one) for one, _ in controls]
+        fp_shares = [_share(fp) for _, fp in controls]
+        share, fp_share = statistics.mean(shares), statistics.mean(fp_shares)
+        error = math.sqrt(sum(s * (1 - s) / int(one["successful"]) + f * (1 - f) / int(fp["successful"])
+                              for s, f, (one, fp) in zip(shares, fp_shares, controls))) / len(controls)
+        spread = max(statistics.stdev(shares), statistics.stdev(fp_shares)) if len(controls) > 1 else 0.0
+        word = "holds" if share >= 0.01 and share - fp_share > max(2 * error, spread) else "does not hold"
+        if several:
+            held = sum(s >= 0.01 and s - f > 2 * math.sqrt(s * (1 - s) / int(one["successful"])
+                                                          + f * (1 - f) / int(fp["successful"]))
+                       for s, f, (one, fp) in zip(shares, fp_shares, controls))
+            control = (f" (mean over {len(controls)} models {100 * share:.1f} % ± {100 * statistics.stdev(shares):.1f}"
+                       f" of the successful images on the 1-bit models against {100 * fp_share:.1f} % ± "
+                       f"{100 * statistics.stdev(fp_shares):.1f} on FP; difference {100 * (share - fp_share):+.1f} "
+                       f"points, twice its standard error {200 * error:.1f}; in one model at a time it holds in {held} "
+                       f"of {len(controls)})" if len(controls) > 1 else
+                       f" (one model with its FP control so far: {100 * share:.1f} % against {100 * fp_share:.1f} %)")
+        else:
+            control = (f" ({100 * share:.1f} % of the successful images on the 1-bit model against "
+                       f"{100 * fp_share:.1f} % on FP; difference {100 * (share - fp_share):+.1f} points, twice its "
+                       f"standard error {200 * error:.1f})")
+    if several:
+        text = (f": {word}{control}. Per model (seed), unrecognisable with the true class in the top 2 of the "
+                "successful images, 1 bit against FP: " + "; ".join(
+                    f"{model.folder.name} {int(one['unrecognisable_true_class_top2'])}/{int(one['successful'])} "
+                    f"against " + ("—" if fp is None else
+                                   f"{int(fp['unrecognisable_true_class_top2'])}/{int(fp['successful'])}")
+                    for (one, fp), model in zip(pairs, study.models) if one is not None)
+                + ". Adversarial accuracy counting them as failures, mean over the models: "
+                f"{fmt(statistics.mean(value(one, 'adversarial_accuracy_recognisable_only_mean') for one in one_bits))}"
+                f" instead of {fmt(statistics.mean(value(one, 'adversarial_accuracy_mean') for one in one_bits))}")
+        return ["", head + text + f". [The report](../reports/{folder.name}/)."]
+    one_bit, fp = pairs[0]
     successful, hidden, top2 = (int(one_bit[k]) for k in ("successful", "unrecognisable",
                                                           "unrecognisable_true_class_top2"))
-    word, control = "not decided (no FP control in the study)", ""
-    if fp is not None:
-        share, fp_share = top2 / successful, int(fp["unrecognisable_true_class_top2"]) / int(fp["successful"])
-        error = math.sqrt(share * (1 - share) / successful + fp_share * (1 - fp_share) / int(fp["successful"]))
-        word = "holds" if share >= 0.01 and share - fp_share > 2 * error else "does not hold"
-        control = (f" ({100 * share:.1f} % of the successful images on the 1-bit model against {100 * fp_share:.1f} % "
-                   f"on FP; difference {100 * (share - fp_share):+.1f} points, twice its standard error "
-                   f"{200 * error:.1f})")
     text = (f": {word}{control}. Of {successful} successful images on the 1-bit model, {hidden} are unrecognisable, and "
             f"{top2} of those keep the true class in the top 2. Adversarial accuracy counting them as failures: "
             f"{fmt(value(one_bit, 'adversarial_accuracy_recognisable_only_mean'))} instead of "
@@ -380,6 +441,17 @@ def unrecognisable(study):
                    if (folder / name).is_file()), None)
     shown = "" if images is None else f"[{images}](../reports/{folder.name}/{images}), "
     return ["", head + text + f". Images: {shown}[the report](../reports/{folder.name}/)."]
+
+
+def _recognisability(study, precision):
+    """The Boundary row of a study report's ``recognisability.csv`` at ``precision`` (None if not there)."""
+    return {(r["attack"], r["precision"]): r for r in read(study.folder / "recognisability.csv")}.get(
+        ("boundary", precision))
+
+
+def _share(row):
+    """The share of a cell's successful images that are unrecognisable with the true class in the top 2."""
+    return int(row["unrecognisable_true_class_top2"]) / int(row["successful"])
 
 
 def transfers(dataset, study):

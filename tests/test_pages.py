@@ -133,3 +133,60 @@ def test_the_original_recipe_accounts_for_the_fp_fgsm_gap_when_it_lands_near_the
         text = "\n".join(reproduction.recipe_question(
             reproduction.Study(recipe.parent, "mnist", "study_original_recipe"), reproduction.Study(tmp_path, "mnist")))
         assert answer in text and f"Paper 0.337, the zoo's (decayed recipe) 0.552, the original recipe {ours:.3f}" in text
+
+
+def recognisability(folder, precision, successful, top2):
+    """A published recognisability.csv with the Boundary row at ``precision``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "recognisability.csv", "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["attack", "precision", "successful", "unrecognisable",
+                                                    "unrecognisable_true_class_top2", "adversarial_accuracy_mean",
+                                                    "adversarial_accuracy_recognisable_only_mean"])
+        writer.writeheader()
+        writer.writerow({"attack": "boundary", "precision": precision, "successful": successful,
+                         "unrecognisable": top2, "unrecognisable_true_class_top2": top2,
+                         "adversarial_accuracy_mean": 0.0, "adversarial_accuracy_recognisable_only_mean": top2 / 1000})
+
+
+@pytest.mark.parametrize("one_bit, answer, error, per_model", [
+    # shares 0.10, 0.11, 0.12 against FP's 0.05: +0.06 beats twice the pooled standard error (0.014) and the spread
+    # (0.01); each model alone: +0.05..0.07 against twice its standard error 0.023
+    ((100, 110, 120), "holds (mean over 3 models 11.0 % ± 1.0", 1.4, "it holds in 3 of 3"),
+    # shares 0.02, 0.06, 0.25: the same +0.06 on the means (twice its standard error 0.013), but a spread of 0.123
+    ((20, 60, 250), "does not hold (mean over 3 models 11.0 % ± 12.3", 1.3, "it holds in 1 of 3"),
+])
+def test_observation_1_2_over_models_compares_the_means_with_fp_and_the_spread_between_models(
+        tmp_path, one_bit, answer, error, per_model):
+    for seed, top2 in enumerate(one_bit):
+        recognisability(tmp_path / "mnist_study_original_recipe" / f"seed-{seed}", "FP", 1000, 50)
+        recognisability(tmp_path / "mnist_boundary_1bit_original_recipe" / f"seed-{seed}", "1,1,32", 1000, top2)
+    text = "\n".join(reproduction.unrecognisable(reproduction.Study(tmp_path, "mnist", "study_original_recipe")))
+    assert answer in text and per_model in text and f"difference +6.0 points, twice its standard error {error}" in text
+    assert f"seed-2 {one_bit[2]}/1000 against 50/1000" in text
+    assert "configs/paper/mnist_boundary_1bit_original_recipe.yaml" in text
+
+
+def test_observation_1_1_with_more_iterations_over_models_needs_the_spread_between_models(tmp_path):
+    study = tmp_path / "mnist_study_original_recipe"
+    study.mkdir()
+    (study / "study.json").write_text(json.dumps({"definition": {"attacks": {"boundary": {"max_iter": 1}}}}))
+    # Last iteration: 1 bit 2.0 everywhere against FP 1.0..1.2 (holds); 2 bit 1.5 ± 0.5 against 1.1 ± 0.1 (within
+    # the spread, though above FP in 2 of 3 models).
+    for seed, (fp, two_bit) in enumerate([(1.0, 1.0), (1.1, 1.5), (1.2, 2.0)]):
+        folder = tmp_path / "mnist_boundary_iterations_original_recipe" / f"seed-{seed}"
+        folder.mkdir(parents=True)
+        with open(folder / "boundary_l2_by_iteration.csv", "w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerows([["iteration", "FP", "1,1,32", "2,2,32"], [0, 9, 9, 9], [1, 5, 6, 7],
+                              [2, fp, 2.0, two_bit]])
+    text = "\n".join(reproduction.iterations(reproduction.Study(tmp_path, "mnist", "study_original_recipe")))
+    assert "holds at half (provisional: 2 of 6 comparisons) (1 of 2)" in text
+    assert "FP 1.100 ± 0.100; 1 bit 2.000 ± 0.000 (3 of 3 models), 2 bit 1.500 ± 0.500 (2 of 3 models)" in text
+    assert "After the paper's 1: FP 5.000, 1 bit 6.000, 2 bit 7.000" in text
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "mnist_study_original_recipe").mkdir(parents=True)
+    assert "not measured for this data set" in "\n".join(reproduction.iterations(
+        reproduction.Study(elsewhere, "mnist", "study_original_recipe")))
+    (elsewhere / "mnist_boundary_iterations").mkdir()
+    assert "not measured for these models yet" in "\n".join(reproduction.iterations(
+        reproduction.Study(elsewhere, "mnist", "study_original_recipe")))

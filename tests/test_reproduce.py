@@ -1,6 +1,7 @@
 """task reproduce: config files run in order, resumed, each study's report published; bad steps refused up front."""
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -153,3 +154,15 @@ def test_other_tasks_do_not_check_the_reports_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "reports").write_text("a file of the user's, not a folder\n")
     assert config.load(None, ["task=test"]).task == "test"
+
+
+def test_each_study_of_the_paper_measures_the_robustness_table_on_at_most_1000_samples_per_model():
+    """The robustness table costs hours per model (Square's 5,000 queries); a study step measuring it on its
+    attack.samples (3,000 in the 1-bit Boundary studies) would add days to the one command."""
+    from annt.config import load
+    settings = load(REPO / "configs/paper/reproduce.yaml")
+    measuring = [(step, plan.robustness.samples) for step, plan in zip(settings.reproduce.steps, settings.reproduce.plans)
+                 if plan.task == "study" and plan.study.robustness]
+    assert {Path(step).name for step, _ in measuring} == {"mnist_study_original_recipe.yaml",
+                                                          "cifar10_study_original_layout.yaml"}
+    assert all(samples is not None and samples <= 1000 for _, samples in measuring)
