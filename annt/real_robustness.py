@@ -91,7 +91,7 @@ class _SavedRow:
     """One finished row of :func:`measure` in ``folder/rows``: which samples it broke, and how it was made."""
 
     def __init__(self, folder, label, eps, made_as):
-        name = f"{re.sub(r'[^A-Za-z0-9]+', '-', label).strip('-').lower()}-eps{float(eps):g}"
+        name = f"{_row_name(label)}-eps{float(eps):g}"
         self.path, self.parts = Path(folder) / "rows" / f"{name}.npz", Path(folder) / "parts" / name
         self.made_as = made_as
 
@@ -110,6 +110,34 @@ class _SavedRow:
     def write(self, success):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, lambda temporary: np.savez(temporary, success=success, made_as=np.array(self.made_as)))
+
+
+def _row_name(label):
+    """A row's label as a file name: ``PGD++ (NJS)`` → ``pgd-njs``."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()
+
+
+def finished_rows(folder):
+    """A measurement in progress, as far as it got: ``{"rows", "worst", "samples", "in_progress": True}`` from the
+    rows kept in ``folder/rows`` (the worst case only at budgets whose every row is finished), or None before the
+    first row. For tables and pages while a measurement runs; resuming checks how each row was made, this does not."""
+    labels = {_row_name(member.label): member.label for member in MEMBERS}
+    broken = {}
+    for path in sorted((Path(folder) / "rows").glob("*.npz")):
+        label = labels.get(path.stem.rpartition("-eps")[0])
+        arrays = read_npz(path, DamagedFileError, "row of a robustness table")
+        if label is None or "success" not in arrays or "made_as" not in arrays:
+            raise DamagedFileError(f"{path} is not a row of a robustness table")
+        eps = float(json.loads(str(arrays["made_as"]))["params"]["eps"])
+        broken.setdefault(eps, {})[label] = arrays["success"]
+    if not broken:
+        return None
+    rows = [{"attack": member.label, "eps": eps, "adversarial_accuracy": 1.0 - float(found[member.label].mean())}
+            for eps, found in sorted(broken.items()) for member in MEMBERS if member.label in found]
+    worst = {str(eps): 1.0 - float(np.any([found[m.label] for m in MEMBERS], axis=0).mean())
+             for eps, found in broken.items() if all(m.label in found for m in MEMBERS)}
+    samples = next(iter(next(iter(broken.values())).values())).shape[0]
+    return {"rows": rows, "worst": worst, "samples": int(samples), "in_progress": True}
 
 
 def table(result, eps_grid):
@@ -131,15 +159,17 @@ def unfound_robustness(result):
 
 
 def precisions_table(found, model, dataset):
-    """Markdown lines: per precision of ``found`` (``{precision: robustness.json content}``; ``None`` for one
-    not measured yet), clean accuracy, each row's adversarial accuracy and the worst case, at every budget."""
+    """Markdown lines: per precision of ``found`` (``{precision: robustness.json content}``, or
+    :func:`finished_rows`'; ``None`` for one not measured yet), clean accuracy, each row's adversarial accuracy and the
+    worst case, at every budget."""
     budgets = sorted({row["eps"] for result in found.values() if result for row in result["rows"]})
     header = ["precision", "samples", "clean accuracy"] + \
         [f"{member.label} ε {eps:.4g}" for eps in budgets for member in MEMBERS] + [f"worst ε {eps:.4g}" for eps in budgets]
     lines = [f"# Apparent against real robustness: {model} on {dataset}", "",
              "Adversarial accuracy on the test images each model classifies correctly; the worst case takes, per "
              "sample, the strongest of all the attacks. The gap between FGSM's column and the worst case is the "
-             "robustness FGSM failed to take away. A dash: not measured (yet).", "",
+             "robustness FGSM failed to take away. A dash: not measured (yet); a precision in progress shows the rows "
+             "finished so far, and its worst case at a budget once every row there is.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for precision, result in found.items():
         if result is None:
@@ -149,7 +179,9 @@ def precisions_table(found, model, dataset):
         cells = [f"{values[(member.label, eps)]:.3f}" if (member.label, eps) in values else "—"
                  for eps in budgets for member in MEMBERS]
         cells += [f"{result['worst'][str(eps)]:.3f}" if str(eps) in result["worst"] else "—" for eps in budgets]
-        lines.append(f"| {precision} | {result['samples']} | {result['clean_accuracy']:.4f} | " + " | ".join(cells) + " |")
+        shown = f"{precision} (in progress: {len(result['rows'])} rows)" if result.get("in_progress") else precision
+        clean = "—" if result.get("clean_accuracy") is None else f"{result['clean_accuracy']:.4f}"
+        lines.append(f"| {shown} | {result['samples']} | {clean} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -166,7 +198,8 @@ def precisions_figure(found, model, dataset, save):
         lines = {member.label: [(precision, row["adversarial_accuracy"], None) for precision, result in found.items()
                                 for row in result["rows"] if row["attack"] == member.label and row["eps"] == eps]
                  for member in MEMBERS}
-        lines["worst case, per sample"] = [(p, r["worst"][str(eps)], None) for p, r in found.items()]
+        lines["worst case, per sample"] = [(p, r["worst"][str(eps)], None) for p, r in found.items()
+                                           if str(eps) in r["worst"]]
         viz.metric_vs_bitwidth({label: points for label, points in lines.items() if points}, "adversarial accuracy",
                                ax=ax, ylim=(-0.02, 1.02))
         ax.set_title(f"{model} ({dataset}), eps {eps:.4g}, {max(r['samples'] for r in found.values())} samples",

@@ -21,6 +21,7 @@ from .manifest import REPO_ROOT, machine_summary
 from .models import PAPER_MODELS
 from .outputs import PUBLISHED, write_text
 from .precision import PAPER_PRECISIONS, Precision
+from .real_robustness import EPS, finished_rows
 from .zoo import CARD, zoo_path
 
 NAMES = {"mnist": ("MNIST", "model_a"), "cifar10": ("CIFAR-10", "resnet20")}
@@ -291,10 +292,8 @@ def strongest_attacks(study):
     models = study.models or [study]
 
     def worst(model):
-        rows = read(model.folder / "robustness.csv")
-        budget = min((value(r, "eps") for r in rows if r["attack"] == "FGSM"), default=None)
-        return {r["precision"]: value(r, "adversarial_accuracy") for r in rows
-                if r["attack"] == "worst case" and value(r, "eps") == budget}
+        return {r["precision"]: value(r, "adversarial_accuracy") for r in read(model.folder / "robustness.csv")
+                if r["attack"] == "worst case" and at_paper_budget(value(r, "eps"), study.dataset)}
 
     per_model = [worst(model) for model in models]
     found = {p: [w[p] for w in per_model if p in w] for p in ("FP",) + QUANTIZED}
@@ -548,9 +547,9 @@ def beyond(dataset, study):
         lines += ["", "Rule: a quantized precision's FGSM robustness is real where PGD also leaves its adversarial accuracy "
                   "above FP's by more than 0.05. That holds at " + (", ".join(kept) if kept else "no precision")
                   + "; elsewhere observation 3 under FGSM is a gradient-following failure, not robustness."]
-    if worst.get("FP"):
-        real = [p for p in QUANTIZED if worst.get(p) and worst[p][1] > worst["FP"][1] + 0.05]
-        measured = sum(p in worst for p in QUANTIZED)
+    if worst.get("FP") and worst["FP"][1] is not None:
+        real = [p for p in QUANTIZED if worst.get(p) and worst[p][1] is not None and worst[p][1] > worst["FP"][1] + 0.05]
+        measured = sum(p in worst and worst[p][1] is not None for p in QUANTIZED)
         lines += ["", "The same rule under the worst case per sample (one model per precision): " + (
             f"it holds at {', '.join(real) if real else 'no precision'} of the {measured} quantized precisions measured."
             if measured else "no quantized precision is measured yet.")]
@@ -559,21 +558,36 @@ def beyond(dataset, study):
 
 def robustness_tables(reports, dataset):
     """The committed ``task: robustness`` results of the paper's model on ``dataset`` (reports/robustness/), one per
-    precision measured."""
-    return [json.loads(path.read_text()) for path in sorted((reports / "robustness").glob(
-        f"{PAPER_MODELS[dataset]}-{dataset}-*-robustness/robustness.json"))]
+    precision measured or in progress (its finished rows, :func:`annt.real_robustness.finished_rows`)."""
+    model = PAPER_MODELS[dataset]
+    precisions = {Precision.parse(p).slug: p for p in PAPER_PRECISIONS}
+    found = []
+    for folder in sorted((reports / "robustness").glob(f"{model}-{dataset}-*-robustness")):
+        precision = precisions.get(folder.name[len(f"{model}-{dataset}-"):-len("-robustness")])
+        if (folder / "robustness.json").is_file():
+            found.append(json.loads((folder / "robustness.json").read_text()))
+        elif precision is not None and (partial := finished_rows(folder)) is not None:
+            found.append({"precision": precision, **partial})
+    return found
 
 
 def robustness_results(reports, dataset):
-    """``{precision: (AutoAttack's, the worst case's adversarial accuracy, samples)}`` at FGSM's budget, from the
-    committed ``task: robustness`` results (reports/robustness/)."""
+    """``{precision: (AutoAttack's, the worst case's adversarial accuracy, samples)}`` at the paper's budget (the
+    first), from the committed ``task: robustness`` results (reports/robustness/); None for what a measurement in
+    progress has not reached yet."""
     found = {}
     for result in robustness_tables(reports, dataset):
-        eps = min(row["eps"] for row in result["rows"] if row["attack"] == "FGSM")  # the paper's: the smaller
-        ensemble = next(row["adversarial_accuracy"] for row in result["rows"]
-                        if row["attack"] == "AutoAttack" and row["eps"] == eps)
-        found[result["precision"]] = (ensemble, result["worst"][str(eps)], result["samples"])
+        ensemble = next((row["adversarial_accuracy"] for row in result["rows"]
+                         if row["attack"] == "AutoAttack" and at_paper_budget(row["eps"], dataset)), None)
+        worst = next((accuracy for eps, accuracy in result["worst"].items() if at_paper_budget(float(eps), dataset)),
+                     None)
+        found[result["precision"]] = (ensemble, worst, result["samples"])
     return found
+
+
+def at_paper_budget(eps, dataset):
+    """Whether ``eps`` is the paper's FGSM budget on ``dataset`` (the first of the robustness table's budgets)."""
+    return math.isclose(eps, EPS[dataset][0], rel_tol=1e-6)
 
 
 #: Gupta & Ajanthan (AAAI 2022), their binarized CIFAR-10 networks' adversarial accuracy (%) under PGD with one start

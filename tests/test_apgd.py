@@ -144,6 +144,13 @@ def test_the_robustness_task_tabulates_every_attack_and_the_worst_case_and_resum
     # Killed after all but one row: resuming runs only that row and gives the same result.
     (folder / "robustness.json").unlink()
     (folder / "rows" / "autoattack-eps0.3.npz").unlink()
+    # Meanwhile tables and pages show the rows finished so far, and the worst case where every row is.
+    partial = robustness.finished_rows(folder)
+    assert partial["rows"] == [{key: row[key] for key in ("attack", "eps", "adversarial_accuracy")}
+                               for row in result["rows"] if (row["attack"], row["eps"]) != ("AutoAttack", 0.3)]
+    assert partial["worst"] == {"0.1": result["worst"]["0.1"]} and partial["samples"] == 20
+    assert "| 1,1,32 (in progress: 15 rows) | 20 | — |" in "\n".join(
+        robustness.precisions_table({"1,1,32": partial}, "model_a", "mnist"))
     assert main(arguments) == 2  # an existing folder is not reused without output.resume
     ran, generate = [], robustness.generate
     monkeypatch.setattr(robustness, "generate", lambda *a, **k: (ran.append(a[2]), generate(*a, **k))[1])
