@@ -179,7 +179,8 @@ def precisions_table(found, model, dataset):
         cells = [f"{values[(member.label, eps)]:.3f}" if (member.label, eps) in values else "—"
                  for eps in budgets for member in MEMBERS]
         cells += [f"{result['worst'][str(eps)]:.3f}" if str(eps) in result["worst"] else "—" for eps in budgets]
-        shown = f"{precision} (in progress: {len(result['rows'])} rows)" if result.get("in_progress") else precision
+        shown = f"{precision} (in progress, rows finished: {len(result['rows'])})" if result.get("in_progress") \
+            else precision
         clean = "—" if result.get("clean_accuracy") is None else f"{result['clean_accuracy']:.4f}"
         lines.append(f"| {shown} | {result['samples']} | {clean} | " + " | ".join(cells) + " |")
     return lines

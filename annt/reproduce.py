@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .errors import DamagedFileError, PublishedFolderError
+from .experiments import write_precisions_table
 from .manifest import RunRecord
 from .outputs import PUBLISHED, STUDY_FILE, read_json, study_folder, write_json
 from .reports import write_report
@@ -63,7 +64,12 @@ def run_reproduce(settings):
 
 def _publish_as_it_stands(settings, step, plan):
     """reproduce.run: false: a study step's report rewritten from the cells its folder holds and published, if one
-    of its runs ever finished (it left the study's manifest); nothing is measured."""
+    of its runs ever finished (it left the study's manifest); a robustness table over precisions rewritten from the
+    rows measured so far; nothing is measured."""
+    if plan.task == "robustness" and plan.robustness.each:
+        table = write_precisions_table(plan, f"python -m annt --config {step} --set output.resume=true")
+        print(f"table rewritten as it stands: {table}")
+        return []
     if plan.task != "study" or not _has_finished_run(plan):
         print(f"not published: {step} ({'not a study' if plan.task != 'study' else 'no run of it has finished'})")
         return []

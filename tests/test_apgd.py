@@ -149,7 +149,7 @@ def test_the_robustness_task_tabulates_every_attack_and_the_worst_case_and_resum
     assert partial["rows"] == [{key: row[key] for key in ("attack", "eps", "adversarial_accuracy")}
                                for row in result["rows"] if (row["attack"], row["eps"]) != ("AutoAttack", 0.3)]
     assert partial["worst"] == {"0.1": result["worst"]["0.1"]} and partial["samples"] == 20
-    assert "| 1,1,32 (in progress: 15 rows) | 20 | — |" in "\n".join(
+    assert "| 1,1,32 (in progress, rows finished: 15) | 20 | — |" in "\n".join(
         robustness.precisions_table({"1,1,32": partial}, "model_a", "mnist"))
     assert main(arguments) == 2  # an existing folder is not reused without output.resume
     ran, generate = [], robustness.generate

@@ -166,3 +166,20 @@ def test_each_study_of_the_paper_measures_the_robustness_table_on_at_most_1000_s
     assert {Path(step).name for step, _ in measuring} == {"mnist_study_original_recipe.yaml",
                                                           "cifar10_study_original_layout.yaml"}
     assert all(samples is not None and samples <= 1000 for _, samples in measuring)
+
+
+def test_run_false_rewrites_a_robustness_table_from_the_rows_measured_so_far(tmp_path, capsys):
+    import numpy as np
+    step = write(tmp_path / "robustness.yaml", {"task": "robustness", "model": {"name": "model_a"},
+                                                 "robustness": {"precisions": ["FP", "1,1,32"]},
+                                                 "output": {"dir": str(tmp_path / "tables")}})
+    rows = tmp_path / "tables" / "model_a-mnist-w1a1g32-robustness" / "rows"
+    rows.mkdir(parents=True)
+    made_as = json.dumps({"attack": "fgsm", "params": {"eps": 0.25}, "seed": 0, "samples": "..."})
+    np.savez(rows / "fgsm-eps0.25.npz", success=np.array([True, False, False, False]), made_as=np.array(made_as))
+    assert reproduce(tmp_path, [step], "--set", "reproduce.run=false") == 0
+    assert f"table rewritten as it stands: {tmp_path / 'tables' / 'model_a-mnist.md'}" in capsys.readouterr().out
+    table = (tmp_path / "tables" / "model_a-mnist.md").read_text()
+    assert "| FP | — (not measured yet) |" in table
+    assert "| 1,1,32 (in progress, rows finished: 1) | 4 | — | 0.750 |" in table
+    assert f"Command: `python -m annt --config {step} --set output.resume=true`" in table
