@@ -73,11 +73,28 @@ def _publish_as_it_stands(settings, step, plan):
     if plan.task != "study" or not _has_finished_run(plan):
         print(f"not published: {step} ({'not a study' if plan.task != 'study' else 'no run of it has finished'})")
         return []
-    folder = study_folder(plan)
+    folder, target = study_folder(plan), published_folder(settings, step)
+    if _published_by_its_run(folder, target):
+        print(f"not published: {step} (published by its run, {target}, and unchanged since)")
+        return []
     write_report(folder)
-    published = publish(folder, published_folder(settings, step), step, ran=False)
+    published = publish(folder, target, step, ran=False)
     print(f"published as it stands: {published}")
     return [published]
+
+
+def _published_by_its_run(study, target):
+    """Whether ``target`` holds what the run that finished ``study`` published, nothing in the study having changed
+    since (no file newer than its manifest): publishing it again as it stands would only lose that record."""
+    record = target / PUBLISHED
+    if not record.is_file() or not (target / "manifest.json").is_file():
+        return False
+    made = read_json(record, DamagedFileError, "publication record")
+    finished = (study / "manifest.json").stat().st_mtime
+    return (made.get("step_ran") is True and made.get("study") == str(study)
+            and (target / "manifest.json").read_bytes() == (study / "manifest.json").read_bytes()
+            and not any(path.stat().st_mtime > finished for path in study.rglob("*")
+                        if path.is_file() and "report" not in path.relative_to(study).parts))
 
 
 def _has_finished_run(plan):

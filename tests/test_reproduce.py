@@ -124,6 +124,14 @@ def test_run_false_publishes_each_study_as_it_stands_and_measures_nothing(tmp_pa
     assert (published / "table6.csv").read_text() == (study / "report" / "table6.csv").read_text()
     assert json.loads((published / "published.json").read_text())["step_ran"] is False
 
+    # Published by its run, and nothing changed since: published again as it stands, it would lose that record.
+    assert reproduce(tmp_path, [grown]) == 0
+    assert json.loads((published / "published.json").read_text())["step_ran"] is True
+    capsys.readouterr()
+    assert reproduce(tmp_path, [grown], "--set", "reproduce.run=false") == 0
+    assert f"not published: {grown} (published by its run, {published}, and unchanged since)" in capsys.readouterr().out
+    assert json.loads((published / "published.json").read_text())["step_ran"] is True
+
 
 @pytest.mark.slow
 @needs_mnist
