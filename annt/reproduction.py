@@ -388,14 +388,12 @@ def unrecognisable(study):
         shares = [_share(one) for one, _ in controls]
         fp_shares = [_share(fp) for _, fp in controls]
         share, fp_share = statistics.mean(shares), statistics.mean(fp_shares)
-        error = math.sqrt(sum(s * (1 - s) / int(one["successful"]) + f * (1 - f) / int(fp["successful"])
-                              for s, f, (one, fp) in zip(shares, fp_shares, controls))) / len(controls)
+        errors = [_difference_error(one, fp) for one, fp in controls]
+        error = math.sqrt(sum(e * e for e in errors)) / len(controls)
         spread = max(statistics.stdev(shares), statistics.stdev(fp_shares)) if len(controls) > 1 else 0.0
         word = "holds" if share >= 0.01 and share - fp_share > max(2 * error, spread) else "does not hold"
         if several:
-            held = sum(s >= 0.01 and s - f > 2 * math.sqrt(s * (1 - s) / int(one["successful"])
-                                                          + f * (1 - f) / int(fp["successful"]))
-                       for s, f, (one, fp) in zip(shares, fp_shares, controls))
+            held = sum(s >= 0.01 and s - f > 2 * e for s, f, e in zip(shares, fp_shares, errors))
             control = (f" (mean over {len(controls)} models {100 * share:.1f} % ± {100 * statistics.stdev(shares):.1f}"
                        f" of the successful images on the 1-bit models against {100 * fp_share:.1f} % ± "
                        f"{100 * statistics.stdev(fp_shares):.1f} on FP; difference {100 * (share - fp_share):+.1f} "
@@ -446,6 +444,12 @@ def _recognisability(study, precision):
     """The Boundary row of a study report's ``recognisability.csv`` at ``precision`` (None if not there)."""
     return {(r["attack"], r["precision"]): r for r in read(study.folder / "recognisability.csv")}.get(
         ("boundary", precision))
+
+
+def _difference_error(one_bit, fp):
+    """The standard error of the difference between two cells' shares (:func:`_share`)."""
+    share, fp_share = _share(one_bit), _share(fp)
+    return math.sqrt(share * (1 - share) / int(one_bit["successful"]) + fp_share * (1 - fp_share) / int(fp["successful"]))
 
 
 def _share(row):
