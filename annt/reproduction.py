@@ -426,17 +426,13 @@ def unrecognisable(study):
         text += (f". For contrast, on the FP model (study cells, {int(fp['successful'])} successful images): "
                  f"{int(fp['unrecognisable'])} unrecognisable, {int(fp['unrecognisable_true_class_top2'])} of them with "
                  "the true class in the top 2")
-    second, source = one_bit.get("true_class_second"), "the report's recognisability.csv"
-    if second is None and (folder / "top2.json").is_file():  # a report made before the study counted them
-        counted = {r["precision"]: r for r in json.loads((folder / "top2.json").read_text())["rows"]}.get("1,1,32", {})
-        second, source = counted.get("true_class_second"), retired("boundary_top2")
+    second = one_bit.get("true_class_second")
     if second is not None:
         text += (f". Over all successful images, recognisable or not, {int(second)} of {successful} keep the true "
-                 f"class second ({source}): Boundary walks along the decision boundary, so a second-ranked true class "
-                 "alone says little")
-    images = next((name for name in ("images_boundary_unrecognisable_top2.png", "top2_images.png")
-                   if (folder / name).is_file()), None)
-    shown = "" if images is None else f"[{images}](../reports/{folder.name}/{images}), "
+                 "class second (the report's recognisability.csv): Boundary walks along the decision boundary, so a "
+                 "second-ranked true class alone says little")
+    images = "images_boundary_unrecognisable_top2.png"
+    shown = f"[{images}](../reports/{folder.name}/{images}), " if (folder / images).is_file() else ""
     return ["", head + text + f". Images: {shown}[the report](../reports/{folder.name}/)."]
 
 
@@ -661,14 +657,9 @@ RETIRED = "33387f4"
 NOTES = "## Cells re-run after this report was written"
 
 
-#: boundary_top2 (the Boundary 1-bit reports' top2.json) was retired later, once the study's own report counted what
-#: it counted (recognisability.csv's true_class_second).
-RETIRED_LATER = {"boundary_top2": "d02b9d2"}
-
-
 def retired(script):
     """``scripts/<script>.py`` named as retired, where the page cites what it wrote."""
-    return f"`scripts/{script}.py`, retired after commit {RETIRED_LATER.get(script, RETIRED)}"
+    return f"`scripts/{script}.py`, retired after commit {RETIRED}"
 
 
 def fix_status(folder):
