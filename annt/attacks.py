@@ -133,12 +133,13 @@ ATTACKS = {
     # PGD's random starts draw from NumPy, so its calls run one after the other. ART's PGD, or PGD++ on
     # temperature-scaled logits (annt/temperature.py: ART's iterations on the scaled loss's gradient).
     "pgd": AttackSpec(TemperatureScaledPGD, fixed={"norm": np.inf, "targeted": False, "verbose": False}),
-    # Square draws its squares from NumPy's and Python's generators: its calls run one after the other too.
-    "square": AttackSpec(SquareAttack, fixed={"verbose": False}),
+    # Square draws its squares from NumPy's and Python's generators: its calls run one after the other too. Every
+    # query it re-predicts its whole batch, broken samples too, and the loss of rows it has just predicted: cached.
+    "square": AttackSpec(SquareAttack, fixed={"verbose": False}, classifier_options={"cache_rows": True}),
     # ANNT's own APGD (annt/apgd.py): ART's refuses TF1 classifiers. Its random starts draw from NumPy.
     "apgd": AttackSpec(APGD),
     # ANNT's own AutoAttack (annt/autoattack.py): ART's refuses TF1 classifiers. Its members draw from NumPy.
-    "autoattack": AttackSpec(AutoAttack),
+    "autoattack": AttackSpec(AutoAttack, classifier_options={"cache_rows": True}),  # for its Square
     # ART's HopSkipJump from seeded starting points; it works sample by sample drawing from NumPy's global
     # generator, so its calls run one after the other, 10 samples each, as Boundary's.
     "hopskipjump": AttackSpec(SeededHopSkipJump, fixed={"targeted": False, "verbose": False}, chunk=10),
