@@ -105,7 +105,8 @@ class AttackSpec:
     #: Samples handed to ART per call: its own batches (None = the whole set at once: UAP's noise is one
     #: for all). The results equal one call on the whole set; the progress bar advances per call.
     chunk: str | int | None = "batch_size"
-    classifier_options: dict = field(default_factory=dict)  # see annt.estimator.FastClassifier.options
+    classifier_options: dict = field(default_factory=dict)  # see annt.estimator.FastClassifier.options (and
+    # DeployedClassifier.options: cache_rows only, the attacks that need only outputs)
     #: ART's batches are independent and draw no random numbers, so two may run side by side.
     concurrent: bool = False
 
@@ -199,7 +200,7 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
     spec = ATTACKS[name]
     random.seed(seed)
     np.random.seed(seed)
-    with trained.graph_context(), _options(classifier, spec):
+    with trained.graph_context(), classifier.options(**spec.classifier_options):
         y = labels if spec.true_labels else None
         if name == "jsma":
             # ART's draw for y=None, made once for the whole set, so that ANNT's per-batch calls change nothing.
@@ -236,11 +237,6 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
                 if spec.chunk is not None:
                     bar.update(len(adversarial))
     return assemble([results[call.start] for call in calls])
-
-
-def _options(classifier, spec):
-    """The attack's options on ANNT's classifier; ART's black-box classifier (a deployed model) has none."""
-    return classifier.options(**spec.classifier_options) if hasattr(classifier, "options") else nullcontext()
 
 
 def _finite(name, adversarial, clean):

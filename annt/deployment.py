@@ -2,8 +2,8 @@
 
 TensorFlow's own converter (``tf.compat.v1.lite.TFLiteConverter.from_session``) and interpreter
 (``tf.lite.Interpreter``) do the work; ANNT adds the format each precision maps to, a seeded representative set,
-batched inference with inputs quantized as the model declares, and ART's black-box classifier around it (the
-attacks that need only outputs: Square, Boundary, HopSkipJump).
+batched inference with inputs quantized as the model declares (ART's black-box classifier around it, for the attacks
+that need only outputs, is ``annt.estimator.DeployedClassifier``).
 """
 import copy
 import hashlib
@@ -169,13 +169,6 @@ class DeployedModel:
     def graph_context(self):
         """As :meth:`~annt.predictor.TrainedModel.graph_context`: nothing here, the interpreter runs no graph of ours."""
         return nullcontext()
-
-    def art_classifier(self):
-        """ART's black-box classifier on :meth:`logits` (the neural-network flavour, which Square requires): for the
-        attacks that need only outputs."""
-        from art.estimators.classification.blackbox import BlackBoxClassifierNeuralNetwork
-        return BlackBoxClassifierNeuralNetwork(self.logits, self.input_shape, self.num_classes, channels_first=False,
-                                               clip_values=(0.0, 1.0))
 
     def _invoke(self, images):
         with self._lock:

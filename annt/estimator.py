@@ -21,6 +21,9 @@ PGD++ (:mod:`annt.temperature`); ART's attacks ask for ``loss_gradient`` and nee
 
 Several threads may attack through one classifier at once (ANNT runs two CW or JSMA batches side
 by side); the cache and the runner-up gradients are kept per thread.
+
+A model exported to TensorFlow Lite gets :class:`DeployedClassifier`, ART's black-box classifier on its outputs, with
+the same ``cache_rows`` option (Square attacks the deployed model too).
 """
 import threading
 from collections import Counter, OrderedDict
@@ -29,6 +32,7 @@ from contextlib import contextmanager
 from ._backend import tf  # noqa: I001  (first: it quiets TensorFlow's start-up, then imports it)
 import numpy as np
 from art.estimators.classification import TensorFlowClassifier
+from art.estimators.classification.blackbox import BlackBoxClassifierNeuralNetwork
 from tensorflow.core.protobuf.config_pb2 import CallableOptions
 
 from .deployment import DeployedModel
@@ -41,11 +45,11 @@ def art_classifier(trained, fast=True):
     ``fast=False`` gives ART's plain ``TensorFlowClassifier`` on the same graph and session (for
     benchmarks and equality tests). ART builds its gradient ops in the default graph, so every ART
     call on the result must run under ``with trained.graph.as_default():``
-    (:func:`annt.attacks.generate` does). A :class:`~annt.deployment.DeployedModel` gives its own black-box
-    classifier (outputs only).
+    (:func:`annt.attacks.generate` does). A :class:`~annt.deployment.DeployedModel` gets a black-box
+    classifier (outputs only, :class:`DeployedClassifier`).
     """
     if isinstance(trained, DeployedModel):
-        return trained.art_classifier()
+        return DeployedClassifier(trained)
     with trained.graph.as_default():
         logits, labels = trained.tensor("logits"), trained.tensor("label")
         # Summed, not averaged like the model's training loss, so each sample gets its own gradient.
@@ -66,8 +70,6 @@ class FastClassifier(TensorFlowClassifier):
 
     #: Smallest batch ``predict`` runs when it has that many rows to compute.
     MIN_BATCH = 256
-    #: Rows whose logits are kept (least recently used go first).
-    CACHE_ROWS = 4096
 
     def __init__(self, **arguments):
         super().__init__(**arguments)
@@ -150,34 +152,16 @@ class FastClassifier(TensorFlowClassifier):
     def predict(self, x, batch_size=128, training_mode=False, **kwargs):
         """Logits of ``x`` in large batches; with ``cache_rows``, rows seen recently come from the cache."""
         x, _ = self._apply_preprocessing(np.asarray(x, np.float32), y=None, fit=False)
-        results = np.empty((len(x), self.nb_classes), np.float32)
-        missing = np.arange(len(x))
-        # A row asked for alone is computed alone, uncached: TF rounds a one-row batch differently (measured on
-        # model_a: up to 4e-6), and an attack comparing it with a cached row would see a change that is not there.
-        caching = self.cache_rows and len(x) > 1
-        if caching:
-            cache = self._thread_state().cache
-            keys = [row.tobytes() for row in x.reshape(len(x), -1)]
-            found = [cache.get(key) for key in keys]
-            missing = [position for position, logits in enumerate(found) if logits is None]
-            for position, logits in enumerate(found):
-                if logits is not None:
-                    results[position] = logits
-                    cache.move_to_end(keys[position])
         batch_size = max(batch_size, self.MIN_BATCH)
-        for start in range(0, len(missing), batch_size):
-            positions = missing[start:start + batch_size]
-            if caching and len(positions) == 1:  # beside a copy: rounded as among the rest of its request
-                results[positions] = self._logits(np.repeat(x[positions], 2, axis=0))[0][:1]
-            else:
-                results[positions] = self._logits(x[positions])[0]
-            if caching:
-                cache.update(zip([keys[p] for p in positions], results[positions]))
-        if caching:
-            for _ in range(len(cache) - self.CACHE_ROWS):
-                cache.popitem(last=False)
-        self.count(forward=len(missing), cached=len(x) - len(missing))
+        if self.cache_rows:
+            results, computed = self._thread_state().cache.logits(x, self._forward, batch_size)
+        else:
+            results, computed = batched(self._forward, x, batch_size, self.nb_classes), len(x)
+        self.count(forward=computed, cached=len(x) - computed)
         return self._apply_postprocessing(preds=results, fit=False)
+
+    def _forward(self, rows):
+        return self._logits(rows)[0]
 
     def class_gradient(self, x, label=None, training_mode=False, **kwargs):
         """ART's ``class_gradient``; for one label per sample in one backprop instead of one per label."""
@@ -223,9 +207,77 @@ class FastClassifier(TensorFlowClassifier):
         return self._apply_preprocessing_gradient(x, gradients)
 
 
+class DeployedClassifier(BlackBoxClassifierNeuralNetwork):
+    """ART's black-box classifier on a :class:`~annt.deployment.DeployedModel`'s logits (the neural-network flavour,
+    which Square requires), for the attacks that need only outputs; with :meth:`options` as ``FastClassifier``'s."""
+
+    def __init__(self, deployed):
+        super().__init__(self._logits, deployed.input_shape, deployed.num_classes, channels_first=False,
+                         clip_values=(0.0, 1.0))
+        self.deployed, self._caches = deployed, None
+
+    @contextmanager
+    def options(self, cache_rows=False):
+        """With ``cache_rows``, rows seen recently come from a cache (one per thread) in the block."""
+        self._caches = {} if cache_rows else None
+        try:
+            yield self
+        finally:
+            self._caches = None
+
+    def _logits(self, x):
+        x = np.asarray(x, np.float32)
+        if self._caches is None:
+            return self.deployed.logits(x)
+        cache = self._caches.setdefault(threading.get_ident(), RowCache())
+        return cache.logits(x, self.deployed.logits, self.deployed.batch_size)[0]
+
+
+class RowCache:
+    """Logits of input rows kept by their exact bytes, the least recently used going first.
+
+    A row asked for alone is computed alone and not kept, and a single row missing from a larger request is computed
+    beside a copy: TF rounds a one-row batch differently from a larger one (measured on model_a: up to 4e-6), and an
+    attack comparing a row computed alone with a cached one would see a change that is not there. So every row comes
+    out as a classifier without the cache computes it in the same request.
+    """
+
+    #: Rows whose logits are kept.
+    ROWS = 4096
+
+    def __init__(self):
+        self._kept = OrderedDict()
+
+    def logits(self, x, compute, batch_size):
+        """The logits of rows ``x``, those not kept computed by ``compute`` (rows to logits) ``batch_size`` rows at a
+        time; and how many rows were computed."""
+        if len(x) < 2:
+            return compute(x), len(x)
+        keys = [row.tobytes() for row in x.reshape(len(x), -1)]
+        found = [self._kept.get(key) for key in keys]
+        missing = [position for position, logits in enumerate(found) if logits is None]
+        for start in range(0, len(missing), batch_size):
+            positions = missing[start:start + batch_size]
+            rows = x[positions] if len(positions) > 1 else np.repeat(x[positions], 2, axis=0)
+            for position, logits in zip(positions, compute(rows)):
+                found[position] = logits
+                self._kept[keys[position]] = logits
+        for key in keys:
+            self._kept.move_to_end(key)
+        while len(self._kept) > self.ROWS:
+            self._kept.popitem(last=False)
+        return np.array(found, np.float32), len(missing)
+
+
+def batched(compute, x, batch_size, classes):
+    """``compute`` (rows to logits) over ``x``, ``batch_size`` rows at a time."""
+    parts = [compute(x[start:start + batch_size]) for start in range(0, len(x), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, classes), np.float32)
+
+
 class _ThreadState:
     """What one attacking thread keeps between its calls."""
 
     def __init__(self):
-        self.cache = OrderedDict()  # input row bytes -> logits, least recently used first
-        self.spare = None           # (input bytes, runner-up labels, their gradients) from the last call
+        self.cache = RowCache()  # logits of the input rows seen recently
+        self.spare = None        # (input bytes, runner-up labels, their gradients) from the last call

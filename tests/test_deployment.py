@@ -10,6 +10,7 @@ import pytest
 import annt
 from annt.deployment import DeployedModel, default_format, export_tflite, representative_indices
 from annt.errors import DeploymentError
+from annt.estimator import art_classifier
 from annt.precision import Precision
 
 from conftest import REPO, needs_mnist
@@ -92,12 +93,34 @@ def test_an_output_only_attack_runs_on_the_deployed_model_reproducibly(fp_int8, 
     runs = []
     for _ in range(2):
         np.random.seed(5)
-        attack = SquareAttack(deployed.art_classifier(), norm=np.inf, eps=0.3, max_iter=30, nb_restarts=1,
+        attack = SquareAttack(art_classifier(deployed), norm=np.inf, eps=0.3, max_iter=30, nb_restarts=1,
                               verbose=False)
         runs.append(attack.generate(images, y=np.eye(10)[labels]))
     np.testing.assert_array_equal(runs[0], runs[1])
     assert np.abs(runs[0] - images).max() <= 0.3 + 1e-6 and runs[0].min() >= 0 and runs[0].max() <= 1
     assert deployed.accuracy(runs[0], labels) < deployed.accuracy(images, labels)
+
+
+@needs_mnist
+def test_square_on_the_deployed_model_through_the_cache_equals_arts(fp_int8, mnist):
+    import random
+
+    from art.attacks.evasion import SquareAttack
+    from tqdm import tqdm
+
+    from annt.attack_params import resolve_params
+    from annt.attacks import generate
+    _, deployed = fp_int8
+    (images, labels), _ = mnist
+    images, labels = images[:16], labels[:16]
+    params = resolve_params("square", "mnist", {"eps": 0.15, "max_iter": 60})
+    ours, _ = generate(deployed, art_classifier(deployed), "square", params, images, labels, seed=3,
+                       progress=tqdm(disable=True))
+    random.seed(3)
+    np.random.seed(3)
+    theirs = SquareAttack(art_classifier(deployed), **params, verbose=False).generate(images, y=labels)
+    assert not np.array_equal(ours, images)
+    np.testing.assert_array_equal(ours, theirs)
 
 
 @needs_mnist
