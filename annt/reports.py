@@ -201,7 +201,9 @@ def _over_models(mean, std):
 
 def _comparisons(results, per_model, report):
     """Each precision against the study's first, per attack: in how many models (paired by seed) its adversarial
-    accuracy is higher, and the difference's mean ± std over models."""
+    accuracy is higher, and the difference's mean ± std over models; nothing for a study of one precision."""
+    if len(results.precisions) < 2:
+        return []
     first, rows = results.precisions[0], []
     for attack in results.attacks:
         for precision in results.precisions[1:]:

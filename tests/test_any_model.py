@@ -209,6 +209,20 @@ def test_a_study_trains_a_model_of_your_own_on_your_data_at_two_precisions_and_t
     assert (settings.data.dataset, settings.data.path) == ("npz", digits5.resolve())
 
 
+@pytest.mark.slow
+def test_a_study_of_one_precision_over_two_models_writes_its_report(tmp_path, digits5):
+    """As the 1-bit Boundary studies of observation 1.2 on the paper's own models: nothing to compare, no comparisons."""
+    argv = ["--set", "task=study", "--set", f"model.source={SOURCE}", "--set", "data.dataset=npz",
+            "--set", f"data.path={digits5}", "--set", "study.precisions=[FP]", "--set", "study.seeds=[0, 1]",
+            "--set", "study.train=true", "--set", "study.attacks=[fgsm]", "--set", "attack.samples=20",
+            "--set", "train.epochs=1", "--set", "study.robustness=false", "--set", f"output.dir={tmp_path}"]
+    assert main(argv) == 0
+    report = tmp_path / "small_convnet-npz-study" / "report"
+    rows = list(csv.DictReader((report / "table6.csv").open()))
+    assert [(r["attack"], r["precision"], r["models_done"]) for r in rows] == [("fgsm", "FP", "2")]
+    assert not (report / "comparisons.csv").exists()
+
+
 @needs_mnist
 def test_a_study_trains_the_models_a_folder_lacks_into_it(tmp_path, capsys):
     """So that finished trainings outlive the study folder (the paper's own models are committed this way)."""
