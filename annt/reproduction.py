@@ -383,7 +383,7 @@ def unrecognisable(study):
         return ["", head + ": not decided (the 1-bit Boundary study's report is not committed yet)."]
     one_bits = [one for one, _ in pairs if one is not None]
     controls = [(one, fp) for one, fp in pairs if one is not None and fp is not None]
-    word, control = "not decided (no FP control in the study)", ""
+    word, control = "not decided (the FP control, the study's Boundary cells at FP, not measured yet)", ""
     if controls:
         shares = [_share(one) for one, _ in controls]
         fp_shares = [_share(fp) for _, fp in controls]
