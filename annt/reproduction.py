@@ -319,8 +319,6 @@ def strongest_attacks(study):
                 f"Worst case: {text}."]
 
 
-
-
 def iterations(study):
     """Observation 1.1's second half: does the gap close with 1,000 iterations instead of the paper's few? With
     several models per precision, on the means over the models (:func:`compare_values`)."""

@@ -1,4 +1,5 @@
 """Generated documentation stays in step with the code it documents."""
+import re
 import subprocess
 import sys
 
@@ -55,3 +56,21 @@ def test_a_report_counts_as_made_under_the_boundary_fix_by_its_manifests_commit(
     for commit, made in ((head + "+dirty", True), (page.BOUNDARY_FIX, True), (before, False)):
         (tmp_path / "manifest.json").write_text(json.dumps({"git_commit": commit}))
         assert page.made_under_fix(tmp_path) is made, commit
+
+
+def _package_modules():
+    modules = {path.stem for path in (REPO / "annt").glob("*.py")} - {"__init__", "__main__"}
+    return modules | {path.name for path in (REPO / "annt").iterdir() if (path / "__init__.py").is_file()}
+
+
+def test_every_module_of_the_package_is_named_where_the_api_page_says_where_things_are():
+    text = (REPO / "wiki" / "Python-API.md").read_text()
+    section = text[text.index("## Where things are"):text.index("## `TrainedModel`")]
+    assert not [name for name in sorted(_package_modules()) if f"`{name}`" not in section and f"`{name}/`" not in section]
+
+
+def test_every_module_of_the_package_is_in_the_readmes_layout():
+    text = (REPO / "README.md").read_text()
+    block = text[text.index("annt/            the package:"):text.index("configs/         task files")]
+    named = set(re.findall(r"[A-Za-z_]+", block))
+    assert not sorted(_package_modules() - named)
