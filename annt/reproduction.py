@@ -486,12 +486,11 @@ def transfers(dataset, study):
 def beyond(dataset, study):
     """Observation 3 under PGD and the gradient-masking diagnostics (issue #13)."""
     pgd = {r["precision"]: r for r in read(study.folder.parent / f"{dataset}_pgd_study" / "table6.csv")}
-    diagnoses, own = {}, (study.folder / "diagnostics").is_dir()
-    # The study's own diagnoses, else those of configs/paper/<data set>_diagnose.yaml (task diagnose per precision).
-    found = sorted((study.folder / "diagnostics").glob("*/diagnostics.json")) if own else \
-        sorted((study.reports / "diagnostics").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-diagnose/"
-                                                             "diagnostics.json"))
-    for path in found:
+    # Those of configs/paper/<data set>_diagnose.yaml (task diagnose per precision), made with every check ANNT has;
+    # a study's own diagnoses (reports/mnist_study/diagnostics.md) predate the Square and AutoAttack checks.
+    diagnoses = {}
+    for path in sorted((study.reports / "diagnostics").glob(f"{PAPER_MODELS[dataset]}-{dataset}-*-diagnose/"
+                                                             "diagnostics.json")):
         diagnosis = json.loads(path.read_text())
         diagnoses[diagnosis["model"]] = diagnosis
     worst = robustness_results(study.reports, dataset)
@@ -501,11 +500,7 @@ def beyond(dataset, study):
     if pgd:
         sources.append(f"PGD at FGSM's budget (`configs/paper/{dataset}_pgd_study.yaml`, 40 steps, one random start, "
                        f"1,000 samples × 3 runs; [report](../reports/{dataset}_pgd_study/))")
-    if diagnoses and own:
-        sources.append(f"the checks of [wiki/Diagnostics.md](Diagnostics.md) per precision (`study.diagnose` in "
-                       f"`configs/paper/{dataset}_study.yaml`, 200 samples; [blocks per cell](../reports/{dataset}_study/"
-                       "diagnostics.md)) in the model checks column")
-    elif diagnoses:
+    if diagnoses:
         sources.append(f"the checks of [wiki/Diagnostics.md](Diagnostics.md) per precision (`task: diagnose` beside FP, "
                        f"200 samples, as `study.diagnose` makes them: `python -m annt --config configs/paper/{dataset}_"
                        "diagnose.yaml --set output.resume=true`; "

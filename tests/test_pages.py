@@ -190,3 +190,17 @@ def test_observation_1_1_with_more_iterations_over_models_needs_the_spread_betwe
     (elsewhere / "mnist_boundary_iterations").mkdir()
     assert "not measured for these models yet" in "\n".join(reproduction.iterations(
         reproduction.Study(elsewhere, "mnist", "study_original_recipe")))
+
+
+def test_the_model_checks_column_reads_the_diagnoses_with_every_check_not_a_studys_older_ones(tmp_path):
+    def diagnosis(folder, flagged):
+        folder.mkdir(parents=True)
+        (folder / "diagnostics.json").write_text(json.dumps({"model": "1,1,32", "checks": {
+            "ensemble_beats_pgd": {"flagged": flagged}}}))
+
+    table6(tmp_path / "mnist_study", [("FP", 0.5, 0.01, 0.3), ("1,1,32", 0.8, 0.01, 0.9)])
+    diagnosis(tmp_path / "mnist_study" / "diagnostics" / "model_a-mnist-w1a1g32", flagged=False)
+    diagnosis(tmp_path / "diagnostics" / "model_a-mnist-w1a1g32-diagnose", flagged=True)
+    text = "\n".join(reproduction.beyond("mnist", reproduction.Study(tmp_path, "mnist")))
+    assert "| 1,1,32 | 0.800 | — | — | FLAGGED | ensemble_beats_pgd | — | — |" in text
+    assert "configs/paper/mnist_diagnose.yaml" in text
