@@ -249,7 +249,8 @@ def original_models(reports, dataset):
                       "precisions' std over models); beside each value, for how many of the models it holds.")
     other_dataset = next(other for other in ORIGINAL if other != dataset)
     other = Study(reports, other_dataset, ORIGINAL[other_dataset][0])
-    return lines + ["", f"{done} of {len(study.rows)} cells are finished."] \
+    on_all = f" (attack × precision) are finished on all {len(study.models)} models" if study.models else " are finished"
+    return lines + ["", f"{done} of {len(study.rows)} cells{on_all}."] \
         + observations(study, other if other.rows else None, None) \
         + strongest_attacks(study) + (layout_question if dataset == "cifar10" else recipe_question)(study, Study(
             reports, dataset))
