@@ -809,7 +809,11 @@ def page_text(dataset, reports, pages):
               f"{float(r['mean_l0_successful_mean']):.1f} ± {float(r['mean_l0_successful_std']):.1f}")
               + f" | {fmt(table7_times.get(r['precision']), 1)} |" for r in table7] or ["| — | not measured yet | — |"]
     table7_l0 = {r["precision"]: value(r, "mean_l0_successful_mean") for r in table7 if r["status"] == "done"}
-    lines += ["", "## The paper's observations, judged by our numbers"] + observations(study, other, table7_l0)
+    lines += ["", "## The paper's observations, judged by our numbers", "",
+              f"On the zoo's {NAMES[dataset][1]}, one model per precision, as the paper has: a verdict here holds for "
+              "those models. The ablation at the end shows how far retraining moves a cell; the next section judges "
+              f"the observations again on the paper's own models: {ORIGINAL[dataset][1]}."] \
+        + observations(study, other, table7_l0)
     lines += original_models(reports, dataset)
     lines += boundary_reruns(study) + rechecks(dataset, study) + transfers(dataset, study) + beyond(dataset, study)
     lines += temperature_scaling(reports, dataset)
