@@ -19,7 +19,7 @@ from pathlib import Path
 from .diagnostics import transfer_check
 from .manifest import REPO_ROOT, machine_summary
 from .models import PAPER_MODELS
-from .outputs import PUBLISHED, write_text
+from .outputs import PUBLISHED, run_name, write_text
 from .precision import PAPER_PRECISIONS, Precision
 from .real_robustness import EPS, finished_rows
 from .zoo import CARD, zoo_path
@@ -241,7 +241,7 @@ def original_models(reports, dataset):
              f"[reports/{study.folder.name}/](../reports/{study.folder.name}/). The results above, on the zoo's "
              "models, stand beside these as the ablation of the layout and recipe."]
     if not study.rows:
-        return lines + ["", "Not measured yet."]
+        return lines + trained_so_far(reports, dataset) + ["", "No cell measured yet."]
     done = sum(r["status"] == "done" for r in study.rows.values())
     if study.models:
         lines[-1] += (f" Each comparison compares the means over the {len(study.models)} models per precision and "
@@ -250,10 +250,106 @@ def original_models(reports, dataset):
     other_dataset = next(other for other in ORIGINAL if other != dataset)
     other = Study(reports, other_dataset, ORIGINAL[other_dataset][0])
     on_all = f" (attack × precision) are finished on all {len(study.models)} models" if study.models else " are finished"
-    return lines + ["", f"{done} of {len(study.rows)} cells{on_all}."] \
+    return lines + the_models(study, Study(reports, dataset)) + ["", f"{done} of {len(study.rows)} cells{on_all}."] \
         + observations(study, other if other.rows else None, None) \
         + strongest_attacks(study) + (layout_question if dataset == "cifar10" else recipe_question)(study, Study(
             reports, dataset))
+
+
+#: Where the studies of the paper's own models train them (their configs' ``study.models``), under ``reports``.
+ORIGINAL_MODELS = Path("models") / "paper-original"
+
+
+def trained_so_far(reports, dataset):
+    """Before its study has a report: the clean test accuracy of the paper's own models trained so far, from their
+    model cards, beside the zoo's."""
+    model, zoo = PAPER_MODELS[dataset], Study(reports, dataset)
+    layout = "original" if dataset == "cifar10" else None
+    zoo_accuracy = {row["precision"]: value(row, "clean_test_accuracy") for row in zoo.clean}
+    rows = []
+    for precision in PAPER_PRECISIONS:
+        card = reports / ORIGINAL_MODELS / run_name(model, dataset, Precision.parse(precision), layout=layout) / CARD
+        if card.is_file():
+            rows.append(f"| {precision} | {json.loads(card.read_text())['test_accuracy']:.4f} | "
+                        f"{fmt(zoo_accuracy.get(precision), 4)} |")
+    if not rows:
+        return []
+    return ["", f"Trained so far, {len(rows)} of {len(PAPER_PRECISIONS)} (clean test accuracy from the model cards in "
+                f"[reports/{ORIGINAL_MODELS.as_posix()}/](../reports/{ORIGINAL_MODELS.as_posix()}/)):", "",
+            "| precision | clean accuracy | the zoo's |", "|---|---|---|"] + rows
+
+
+def the_models(study, zoo):
+    """The models the section judges: clean accuracy, dead first layers (:data:`DEAD_FIRST_LAYER`) and FGSM on each,
+    and observation 3 for FGSM once more on the models whose first layer is live: FGSM moves a pixel by eps times
+    the sign of its input gradient, and the sign of an exactly-zero gradient is 0, so a dead first layer leaves most
+    pixels unchanged."""
+    models = study.models or [study]
+    zoo_accuracy = {row["precision"]: value(row, "clean_test_accuracy") for row in zoo.clean}
+    seeds = len(models) > 1
+    lines = ["", "The models (input-gradient entries exactly 0: the fraction of the entries of the loss's gradient "
+                 "with respect to the input that are 0 on the first 1,000 test images; FGSM at the paper's ε, mean ± "
+                 "std over runs):", "",
+             "| precision | " + ("seed | " if seeds else "") + "clean accuracy | the zoo's | input-gradient entries "
+             "exactly 0 | FGSM adv. accuracy | FGSM mean L0 |", "|---|" + ("---|" if seeds else "") + "---|---|---|---|---|"]
+    fgsm, dead = {}, []
+    for precision in PAPER_PRECISIONS:
+        for model in models:
+            row = next((r for r in model.clean if r["precision"] == precision), None)
+            if row is None:
+                continue
+            seed = model.folder.name.removeprefix("seed-")
+            zero = value(row, "zero_input_gradient")
+            if zero is not None and zero > DEAD_FIRST_LAYER:
+                dead.append(f"{precision} seed {seed}" if seeds else precision)
+            fgsm.setdefault(precision, []).append((zero is not None and zero > DEAD_FIRST_LAYER, model.get(
+                "fgsm", precision, "adversarial_accuracy"), model.get("fgsm", precision, "mean_l0_successful")))
+            lines.append(f"| {precision} | " + (f"{seed} | " if seeds else "") +
+                         f"{fmt(value(row, 'clean_test_accuracy'), 4)} | {fmt(zoo_accuracy.get(precision), 4)} | "
+                         f"{fmt(zero)} | {_fgsm(model, precision)} | "
+                         f"{fmt(model.get('fgsm', precision, 'mean_l0_successful'), 1)} |")
+    measured = sum(len(found) for found in fgsm.values())
+    lines += ["", f"**Dead first layers** (more than {DEAD_FIRST_LAYER} of the input-gradient entries exactly 0): "
+                  f"{len(dead)} of {measured} models" + (f" ({', '.join(dead)})." if dead else ".")]
+    if dead:
+        lines[-1] += " " + _dead_against_live(fgsm)
+        lines += ["", _fgsm_on_live(fgsm)]
+    return lines
+
+
+def _mean(numbers):
+    numbers = [n for n in numbers if n is not None]
+    return statistics.fmean(numbers) if numbers else None
+
+
+def _dead_against_live(fgsm):
+    """FGSM's adversarial accuracy and mean L0 on the quantized models with a dead first layer against those with a
+    live one, and FP's, from ``{precision: [(dead, adversarial accuracy, mean L0) per model]}``."""
+    groups = {"with a dead first layer": [m for p, found in fgsm.items() if p != "FP" for m in found if m[0]],
+              "quantized with a live one": [m for p, found in fgsm.items() if p != "FP" for m in found if not m[0]],
+              "FP": fgsm.get("FP", [])}
+    return "FGSM, mean over models: " + "; ".join(
+        f"{label} adversarial accuracy {fmt(_mean(m[1] for m in found))}, mean L0 {fmt(_mean(m[2] for m in found), 1)} "
+        f"({len(found)} models)" for label, found in groups.items()) + "."
+
+
+def _fgsm_on_live(fgsm):
+    """Observation 3 for FGSM judged on the models with a live first layer only, by :func:`compare`'s rule (the
+    spread: the larger std over the compared models of the two precisions)."""
+    def over(found):
+        numbers = [m[1] for m in found if not m[0] and m[1] is not None]
+        return (statistics.fmean(numbers), statistics.stdev(numbers) if len(numbers) > 1 else 0.0, len(numbers)) \
+            if numbers else None
+    live = {p: over(found) for p, found in fgsm.items()}
+    fp = live.get("FP")
+    compared = [(p, live[p]) for p in QUANTIZED if live.get(p) and fp]
+    agree = [p for p, (mean, spread, _) in compared if mean > fp[0] and mean - fp[0] > max(spread, fp[1])]
+    text = ", ".join(f"{p.split(',')[0]} bit {mean:.3f}" + (f" ± {spread:.3f}" if n > 1 else "")
+                     + f" ({n} live of {len(fgsm[p])} models)" for p, (mean, spread, n) in compared)
+    return (f"**3. Quantized models resist FGSM better than FP, on the models with a live first layer only** (rule as "
+            f"for observation 3; a precision whose every model has a dead first layer is left out): "
+            f"{verdict(len(agree), len(compared), 6)} ({len(agree)} of {len(compared)}). "
+            f"FP {fmt(fp[0] if fp else None)} ± {fmt(fp[1] if fp else None)}; {text or 'no quantized model'}.")
 
 
 def layout_question(study, zoo):

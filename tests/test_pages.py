@@ -102,7 +102,7 @@ def test_observation_3_under_the_strongest_attacks_needs_more_than_005_and_the_s
 
 def table6(folder, rows):
     """A published table6.csv: ``rows`` of (precision, FGSM mean, std over runs, paper's value)."""
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "table6.csv", "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=["attack", "precision", "status", "adversarial_accuracy_mean",
                                                     "adversarial_accuracy_std", "adversarial_accuracy_std_over_models",
@@ -204,3 +204,45 @@ def test_the_model_checks_column_reads_the_diagnoses_with_every_check_not_a_stud
     text = "\n".join(reproduction.beyond("mnist", reproduction.Study(tmp_path, "mnist")))
     assert "| 1,1,32 | 0.800 | — | — | FLAGGED | ensemble_beats_pgd | — | — |" in text
     assert "configs/paper/mnist_diagnose.yaml" in text
+
+
+def table3(folder, rows):
+    """A published table3.csv: ``rows`` of (precision, clean accuracy, fraction of input-gradient entries exactly 0)."""
+    with open(folder / "table3.csv", "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=["precision", "clean_test_accuracy", "zero_input_gradient"])
+        writer.writeheader()
+        writer.writerows({"precision": p, "clean_test_accuracy": clean, "zero_input_gradient": zero}
+                         for p, clean, zero in rows)
+
+
+def test_the_paper_own_models_count_dead_first_layers_and_judge_fgsm_again_on_the_live_ones(tmp_path):
+    study = tmp_path / "mnist_study_original_recipe"
+    models = {0: [("FP", 0.50, 0.0), ("8,8,32", 0.80, 0.59), ("16,16,32", 0.54, 0.0)],
+              1: [("FP", 0.54, 0.0), ("8,8,32", 0.56, 0.0), ("16,16,32", 0.60, 0.0)],
+              2: [("FP", 0.52, 0.0), ("8,8,32", 0.84, 0.51), ("16,16,32", 0.62, 0.0)]}
+    for seed, rows in models.items():
+        table6(study / f"seed-{seed}", [(p, fgsm, 0.01, None) for p, fgsm, _ in rows])
+        table3(study / f"seed-{seed}", [(p, 0.99, zero) for p, _, zero in rows])
+    text = "\n".join(reproduction.the_models(reproduction.Study(tmp_path, "mnist", "study_original_recipe"),
+                                             reproduction.Study(tmp_path, "mnist")))
+    assert "| 8,8,32 | 0 | 0.9900 | — | 0.590 | 0.800 ± 0.010 | — |" in text
+    assert "2 of 9 models (8,8,32 seed 0, 8,8,32 seed 2)." in text
+    assert "with a dead first layer adversarial accuracy 0.820" in text and "(2 models)" in text
+    assert "quantized with a live one adversarial accuracy 0.580" in text and "(4 models)" in text
+    # FP 0.520 ± 0.020 over its 3 models. 8 bits: its one live model is 0.040 above, more than FP's std: holds;
+    # 16 bits: 0.587 ± 0.042, 0.067 above FP, more than the larger std (0.042): holds.
+    assert "holds (provisional: 2 of 6 comparisons) (2 of 2)" in text
+    assert "8 bit 0.560 (1 live of 3 models)" in text and "16 bit 0.587 ± 0.042 (3 live of 3 models)" in text
+    table6(study / "seed-0", [("FP", 0.50, 0.01, None), ("8,8,32", 0.80, 0.01, None), ("16,16,32", 0.51, 0.01, None)])
+    text = "\n".join(reproduction.the_models(reproduction.Study(tmp_path, "mnist", "study_original_recipe"),
+                                             reproduction.Study(tmp_path, "mnist")))
+    assert "holds at half (provisional: 2 of 6 comparisons) (1 of 2)" in text, "16 bits: 0.577 - 0.520 < std 0.059"
+
+
+def test_before_its_report_the_layout_section_lists_the_models_trained_so_far(tmp_path):
+    card = tmp_path / "models" / "paper-original" / "resnet20-cifar10-w2a2g32-original" / "model_card.json"
+    card.parent.mkdir(parents=True)
+    card.write_text(json.dumps({"model": "resnet20", "precision": "2,2,32", "test_accuracy": 0.7838}))
+    (tmp_path / "models" / "paper-original" / "resnet20-cifar10-w4a4g32-original").mkdir()  # still training
+    text = "\n".join(reproduction.original_models(tmp_path, "cifar10"))
+    assert "Trained so far, 1 of 7" in text and "| 2,2,32 | 0.7838 | — |" in text and "No cell measured yet." in text
