@@ -282,8 +282,8 @@ def trained_so_far(reports, dataset):
 def the_models(study, zoo):
     """The models the section judges: clean accuracy, dead first layers (:data:`DEAD_FIRST_LAYER`) and FGSM on each,
     and observation 3 for FGSM once more on the models whose first layer is live: FGSM moves a pixel by eps times
-    the sign of its input gradient, and the sign of an exactly-zero gradient is 0, so a dead first layer leaves most
-    pixels unchanged."""
+    the sign of its input-gradient entry, and the sign of an exactly-zero entry is 0, so a dead first layer leaves
+    the pixels of its zero entries unchanged."""
     models = study.models or [study]
     zoo_accuracy = {row["precision"]: value(row, "clean_test_accuracy") for row in zoo.clean}
     seeds = len(models) > 1
@@ -309,8 +309,10 @@ def the_models(study, zoo):
                          f"{fmt(zero)} | {_fgsm(model, precision)} | "
                          f"{fmt(model.get('fgsm', precision, 'mean_l0_successful'), 1)} |")
     measured = sum(len(found) for found in fgsm.values())
-    lines += ["", f"**Dead first layers** (more than {DEAD_FIRST_LAYER} of the input-gradient entries exactly 0): "
-                  f"{len(dead)} of {measured} models" + (f" ({', '.join(dead)})." if dead else ".")]
+    lines += ["", f"**Dead first layers** (more than {DEAD_FIRST_LAYER} of the input-gradient entries exactly 0; "
+                  "FGSM moves each pixel by ε times the sign of its input-gradient entry, and the sign of 0 is 0, so "
+                  f"it leaves those pixels unchanged): {len(dead)} of {measured} models"
+              + (f" ({', '.join(dead)})." if dead else ".")]
     if dead:
         lines[-1] += " " + _dead_against_live(fgsm)
         lines += ["", _fgsm_on_live(fgsm)]
