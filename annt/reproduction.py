@@ -311,7 +311,8 @@ def the_models(study, zoo):
     measured = sum(len(found) for found in fgsm.values())
     lines += ["", f"**Dead first layers** (more than {DEAD_FIRST_LAYER} of the input-gradient entries exactly 0; "
                   "FGSM moves each pixel by ε times the sign of its input-gradient entry, and the sign of 0 is 0, so "
-                  f"it leaves those pixels unchanged): {len(dead)} of {measured} models"
+                  "it leaves those pixels unchanged: gradient masking, which the paper names as observation 3's "
+                  f"cause, in its plainest form): {len(dead)} of {measured} models"
               + (f" ({', '.join(dead)})." if dead else ".")]
     if dead:
         lines[-1] += " " + _dead_against_live(fgsm)
