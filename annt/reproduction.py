@@ -14,6 +14,7 @@ import math
 import os
 import statistics
 import subprocess
+from collections import namedtuple
 from pathlib import Path
 
 from .diagnostics import transfer_check
@@ -300,14 +301,14 @@ def the_models(study, zoo):
                 continue
             seed = model.folder.name.removeprefix("seed-")
             zero = value(row, "zero_input_gradient")
-            if zero is not None and zero > DEAD_FIRST_LAYER:
+            found = Attacked(zero is not None and zero > DEAD_FIRST_LAYER, model.get(
+                "fgsm", precision, "adversarial_accuracy"), model.get("fgsm", precision, "mean_l0_successful"))
+            if found.dead:
                 dead.append(f"{precision} seed {seed}" if seeds else precision)
-            fgsm.setdefault(precision, []).append((zero is not None and zero > DEAD_FIRST_LAYER, model.get(
-                "fgsm", precision, "adversarial_accuracy"), model.get("fgsm", precision, "mean_l0_successful")))
+            fgsm.setdefault(precision, []).append(found)
             lines.append(f"| {precision} | " + (f"{seed} | " if seeds else "") +
                          f"{fmt(value(row, 'clean_test_accuracy'), 4)} | {fmt(zoo_accuracy.get(precision), 4)} | "
-                         f"{fmt(zero)} | {_fgsm(model, precision)} | "
-                         f"{fmt(model.get('fgsm', precision, 'mean_l0_successful'), 1)} |")
+                         f"{fmt(zero)} | {_fgsm(model, precision)} | {fmt(found.mean_l0, 1)} |")
     measured = sum(len(found) for found in fgsm.values())
     lines += ["", f"**Dead first layers** (more than {DEAD_FIRST_LAYER} of the input-gradient entries exactly 0; "
                   "FGSM moves each pixel by ε times the sign of its input-gradient entry, and the sign of 0 is 0, so "
@@ -320,6 +321,10 @@ def the_models(study, zoo):
     return lines
 
 
+#: One model under FGSM: whether its first layer is dead, its adversarial accuracy and mean L0 (None: not measured).
+Attacked = namedtuple("Attacked", "dead adversarial_accuracy mean_l0")
+
+
 def _mean(numbers):
     numbers = [n for n in numbers if n is not None]
     return statistics.fmean(numbers) if numbers else None
@@ -327,20 +332,20 @@ def _mean(numbers):
 
 def _dead_against_live(fgsm):
     """FGSM's adversarial accuracy and mean L0 on the quantized models with a dead first layer against those with a
-    live one, and FP's, from ``{precision: [(dead, adversarial accuracy, mean L0) per model]}``."""
-    groups = {"with a dead first layer": [m for p, found in fgsm.items() if p != "FP" for m in found if m[0]],
-              "quantized with a live one": [m for p, found in fgsm.items() if p != "FP" for m in found if not m[0]],
-              "FP": fgsm.get("FP", [])}
+    live one, and FP's, from ``{precision: [Attacked per model]}``."""
+    quantized = [m for p, found in fgsm.items() if p != "FP" for m in found]
+    groups = {"with a dead first layer": [m for m in quantized if m.dead],
+              "quantized with a live one": [m for m in quantized if not m.dead], "FP": fgsm.get("FP", [])}
     return "FGSM, mean over models: " + "; ".join(
-        f"{label} adversarial accuracy {fmt(_mean(m[1] for m in found))}, mean L0 {fmt(_mean(m[2] for m in found), 1)} "
-        f"({len(found)} models)" for label, found in groups.items()) + "."
+        f"{label} adversarial accuracy {fmt(_mean(m.adversarial_accuracy for m in found))}, mean L0 "
+        f"{fmt(_mean(m.mean_l0 for m in found), 1)} ({len(found)} models)" for label, found in groups.items()) + "."
 
 
 def _fgsm_on_live(fgsm):
     """Observation 3 for FGSM judged on the models with a live first layer only, by :func:`compare`'s rule (the
     spread: the larger std over the compared models of the two precisions)."""
     def over(found):
-        numbers = [m[1] for m in found if not m[0] and m[1] is not None]
+        numbers = [m.adversarial_accuracy for m in found if not m.dead and m.adversarial_accuracy is not None]
         return (statistics.fmean(numbers), statistics.stdev(numbers) if len(numbers) > 1 else 0.0, len(numbers)) \
             if numbers else None
     live = {p: over(found) for p, found in fgsm.items()}
