@@ -47,7 +47,7 @@ def test_recorded_commands_can_be_pasted_into_a_shell():
 def test_a_report_counts_as_made_under_the_boundary_fix_by_its_manifests_commit(tmp_path):
     import json
 
-    from annt import reproduction as page
+    from annt.reproduction import history as page
 
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     before = subprocess.run(["git", "-C", str(REPO), "rev-parse", f"{page.BOUNDARY_FIX}~1"], capture_output=True,

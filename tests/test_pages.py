@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from annt import reproduction
+from annt.reproduction.beyond import beyond, temperature_scaling
+from annt.reproduction.observations import iterations, strongest_attacks, unrecognisable
+from annt.reproduction.paper_models import layout_question, original_models, recipe_question, the_models
+from annt.reproduction.published import Study
 
 
 def robustness_folder(reports, precision, pgd, njs, hns, eps=0.05):
@@ -20,7 +23,7 @@ def robustness_folder(reports, precision, pgd, njs, hns, eps=0.05):
 def test_pgd_plus_plus_helps_only_where_its_better_row_is_more_than_005_below_pgd(tmp_path):
     robustness_folder(tmp_path, "FP", pgd=0.30, njs=0.40, hns=0.24)  # HNS 0.06 below: helps
     robustness_folder(tmp_path, "1,1,32", pgd=0.30, njs=0.25, hns=0.26)  # 0.05 below: not more than 0.05
-    text = "\n".join(reproduction.temperature_scaling(tmp_path, "cifar10"))
+    text = "\n".join(temperature_scaling(tmp_path, "cifar10"))
     assert "| FP | 0.05 | 0.300 | 0.400 | 0.240 | 0.010 | 0.000 | yes |" in text
     assert "| 1,1,32 | 0.05 | 0.300 | 0.250 | 0.260 | 0.010 | 0.000 | no |" in text
     assert "PGD++ helps at FP of the 2 measured" in text
@@ -34,10 +37,10 @@ def test_a_precision_without_its_pgd_plus_plus_rows_is_not_decided(tmp_path):
     result = json.loads((folder / "robustness.json").read_text())
     result["rows"] = [row for row in result["rows"] if not row["attack"].startswith("PGD++")]
     (folder / "robustness.json").write_text(json.dumps(result))
-    text = "\n".join(reproduction.temperature_scaling(tmp_path, "cifar10"))
+    text = "\n".join(temperature_scaling(tmp_path, "cifar10"))
     assert "| FP | 0.05 | 0.300 | — | — | 0.010 | 0.000 | — |" in text
     assert "Not measured yet: FP, 1,1,32" in text
-    assert reproduction.temperature_scaling(tmp_path / "elsewhere", "cifar10") == []
+    assert temperature_scaling(tmp_path / "elsewhere", "cifar10") == []
 
 
 def test_robustness_over_models_gives_each_rows_mean_and_std_over_the_models_that_measured_it(tmp_path):
@@ -89,15 +92,15 @@ def test_observation_3_under_the_strongest_attacks_needs_more_than_005_and_the_s
     # 1 bit: +0.10 over FP in every model, spread 0.01; 2 bit: +0.10 on average, but a spread of 0.17.
     for seed, (fp, one_bit, two_bit) in enumerate([(0.0, 0.10, 0.0), (0.01, 0.11, 0.0), (0.02, 0.12, 0.3)]):
         published_robustness(study / f"seed-{seed}", {"FP": fp, "1,1,32": one_bit, "2,2,32": two_bit}, (0.25, 0.3))
-    text = "\n".join(reproduction.strongest_attacks(reproduction.Study(tmp_path, "mnist", "study_original_recipe")))
+    text = "\n".join(strongest_attacks(Study(tmp_path, "mnist", "study_original_recipe")))
     assert "holds at half (provisional: 2 of 6 comparisons)" in text
     assert "FP 0.010 ± 0.010; 1 bit 0.110 ± 0.010 (3 of 3 models), 2 bit 0.100 ± 0.173 (1 of 3 models)" in text
     single = tmp_path / "cifar10_study_original_layout"
     published_robustness(single, {"FP": 0.0, "1,1,32": 0.06, "2,2,32": 0.05}, (0.05, 8 / 255))
-    text = "\n".join(reproduction.strongest_attacks(reproduction.Study(tmp_path, "cifar10", "study_original_layout")))
+    text = "\n".join(strongest_attacks(Study(tmp_path, "cifar10", "study_original_layout")))
     assert "holds at half (provisional: 2 of 6 comparisons). Worst case: FP 0.000; 1 bit 0.060, 2 bit 0.050." in text
     assert "not decided (not measured yet)" in "\n".join(
-        reproduction.strongest_attacks(reproduction.Study(tmp_path, "cifar10", "elsewhere")))
+        strongest_attacks(Study(tmp_path, "cifar10", "elsewhere")))
 
 
 def table6(folder, rows):
@@ -119,8 +122,8 @@ def test_the_original_layout_brings_the_rise_back_only_by_at_least_half_the_pape
     for high, answer in ((0.25, "rise appears"), (0.17, "partly appears"), (0.12, "does not appear")):
         layout = tmp_path / f"layout-{high}"
         table6(layout / "cifar10_study_original_layout", [("FP", 0.10, 0.005, None), ("16,16,32", high, 0.005, None)])
-        text = "\n".join(reproduction.layout_question(
-            reproduction.Study(layout, "cifar10", "study_original_layout"), reproduction.Study(tmp_path, "cifar10")))
+        text = "\n".join(layout_question(
+            Study(layout, "cifar10", "study_original_layout"), Study(tmp_path, "cifar10")))
         assert answer in text and f"the original layout {high - 0.10:+.3f}" in text and "the zoo's +0.050" in text
 
 
@@ -130,8 +133,8 @@ def test_the_original_recipe_accounts_for_the_fp_fgsm_gap_when_it_lands_near_the
                                  (0.45, 0.06, "**yes**")):
         recipe = tmp_path / f"recipe-{ours}-{spread}" / "mnist_study_original_recipe"
         table6(recipe, [("FP", ours, spread, None)])
-        text = "\n".join(reproduction.recipe_question(
-            reproduction.Study(recipe.parent, "mnist", "study_original_recipe"), reproduction.Study(tmp_path, "mnist")))
+        text = "\n".join(recipe_question(
+            Study(recipe.parent, "mnist", "study_original_recipe"), Study(tmp_path, "mnist")))
         assert answer in text and f"Paper 0.337, the zoo's (decayed recipe) 0.552, the original recipe {ours:.3f}" in text
 
 
@@ -160,7 +163,7 @@ def test_observation_1_2_over_models_compares_the_means_with_fp_and_the_spread_b
     for seed, top2 in enumerate(one_bit):
         recognisability(tmp_path / "mnist_study_original_recipe" / f"seed-{seed}", "FP", 1000, 50)
         recognisability(tmp_path / "mnist_boundary_1bit_original_recipe" / f"seed-{seed}", "1,1,32", 1000, top2)
-    text = "\n".join(reproduction.unrecognisable(reproduction.Study(tmp_path, "mnist", "study_original_recipe")))
+    text = "\n".join(unrecognisable(Study(tmp_path, "mnist", "study_original_recipe")))
     assert answer in text and per_model in text and f"difference +6.0 points, twice its standard error {error}" in text
     assert f"seed-2 {one_bit[2]}/1000 against 50/1000" in text
     assert "configs/paper/mnist_boundary_1bit_original_recipe.yaml" in text
@@ -179,17 +182,17 @@ def test_observation_1_1_with_more_iterations_over_models_needs_the_spread_betwe
             writer = csv.writer(stream)
             writer.writerows([["iteration", "FP", "1,1,32", "2,2,32"], [0, 9, 9, 9], [1, 5, 6, 7],
                               [2, fp, 2.0, two_bit]])
-    text = "\n".join(reproduction.iterations(reproduction.Study(tmp_path, "mnist", "study_original_recipe")))
+    text = "\n".join(iterations(Study(tmp_path, "mnist", "study_original_recipe")))
     assert "holds at half (provisional: 2 of 6 comparisons) (1 of 2)" in text
     assert "FP 1.100 ± 0.100; 1 bit 2.000 ± 0.000 (3 of 3 models), 2 bit 1.500 ± 0.500 (2 of 3 models)" in text
     assert "After the paper's 1: FP 5.000, 1 bit 6.000, 2 bit 7.000" in text
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "mnist_study_original_recipe").mkdir(parents=True)
-    assert "not measured for this data set" in "\n".join(reproduction.iterations(
-        reproduction.Study(elsewhere, "mnist", "study_original_recipe")))
+    assert "not measured for this data set" in "\n".join(iterations(
+        Study(elsewhere, "mnist", "study_original_recipe")))
     (elsewhere / "mnist_boundary_iterations").mkdir()
-    assert "not measured for these models yet" in "\n".join(reproduction.iterations(
-        reproduction.Study(elsewhere, "mnist", "study_original_recipe")))
+    assert "not measured for these models yet" in "\n".join(iterations(
+        Study(elsewhere, "mnist", "study_original_recipe")))
 
 
 def test_the_model_checks_column_reads_the_diagnoses_with_every_check_not_a_studys_older_ones(tmp_path):
@@ -201,7 +204,7 @@ def test_the_model_checks_column_reads_the_diagnoses_with_every_check_not_a_stud
     table6(tmp_path / "mnist_study", [("FP", 0.5, 0.01, 0.3), ("1,1,32", 0.8, 0.01, 0.9)])
     diagnosis(tmp_path / "mnist_study" / "diagnostics" / "model_a-mnist-w1a1g32", flagged=False)
     diagnosis(tmp_path / "diagnostics" / "model_a-mnist-w1a1g32-diagnose", flagged=True)
-    text = "\n".join(reproduction.beyond("mnist", reproduction.Study(tmp_path, "mnist")))
+    text = "\n".join(beyond("mnist", Study(tmp_path, "mnist")))
     assert "| 1,1,32 | 0.800 | — | — | FLAGGED | ensemble_beats_pgd | — | — |" in text
     assert "configs/paper/mnist_diagnose.yaml" in text
 
@@ -223,8 +226,8 @@ def test_the_paper_own_models_count_dead_first_layers_and_judge_fgsm_again_on_th
     for seed, rows in models.items():
         table6(study / f"seed-{seed}", [(p, fgsm, 0.01, None) for p, fgsm, _ in rows])
         table3(study / f"seed-{seed}", [(p, 0.99, zero) for p, _, zero in rows])
-    text = "\n".join(reproduction.the_models(reproduction.Study(tmp_path, "mnist", "study_original_recipe"),
-                                             reproduction.Study(tmp_path, "mnist")))
+    text = "\n".join(the_models(Study(tmp_path, "mnist", "study_original_recipe"),
+                                             Study(tmp_path, "mnist")))
     assert "| 8,8,32 | 0 | 0.9900 | — | 0.590 | 0.800 ± 0.010 | — |" in text
     assert "2 of 9 models (8,8,32 seed 0, 8,8,32 seed 2)." in text
     assert "with a dead first layer adversarial accuracy 0.820" in text and "(2 models)" in text
@@ -234,8 +237,8 @@ def test_the_paper_own_models_count_dead_first_layers_and_judge_fgsm_again_on_th
     assert "holds (provisional: 2 of 6 comparisons) (2 of 2)" in text
     assert "8 bit 0.560 (1 live of 3 models)" in text and "16 bit 0.587 ± 0.042 (3 live of 3 models)" in text
     table6(study / "seed-0", [("FP", 0.50, 0.01, None), ("8,8,32", 0.80, 0.01, None), ("16,16,32", 0.51, 0.01, None)])
-    text = "\n".join(reproduction.the_models(reproduction.Study(tmp_path, "mnist", "study_original_recipe"),
-                                             reproduction.Study(tmp_path, "mnist")))
+    text = "\n".join(the_models(Study(tmp_path, "mnist", "study_original_recipe"),
+                                             Study(tmp_path, "mnist")))
     assert "holds at half (provisional: 2 of 6 comparisons) (1 of 2)" in text, "16 bits: 0.577 - 0.520 < std 0.059"
 
 
@@ -244,5 +247,5 @@ def test_before_its_report_the_layout_section_lists_the_models_trained_so_far(tm
     card.parent.mkdir(parents=True)
     card.write_text(json.dumps({"model": "resnet20", "precision": "2,2,32", "test_accuracy": 0.7838}))
     (tmp_path / "models" / "paper-original" / "resnet20-cifar10-w4a4g32-original").mkdir()  # still training
-    text = "\n".join(reproduction.original_models(tmp_path, "cifar10"))
+    text = "\n".join(original_models(tmp_path, "cifar10"))
     assert "Trained so far, 1 of 7" in text and "| 2,2,32 | 0.7838 | — |" in text and "No cell measured yet." in text
