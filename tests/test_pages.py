@@ -6,7 +6,8 @@ import pytest
 
 from annt.reproduction.beyond import beyond, temperature_scaling
 from annt.reproduction.observations import iterations, strongest_attacks, unrecognisable
-from annt.reproduction.paper_models import layout_question, original_models, recipe_question, the_models
+from annt.reproduction.paper_models import (layout_question, original_models, rank_correlation, recipe_question,
+                                            rise_with_bitwidth, the_models)
 from annt.reproduction.published import Study
 
 
@@ -125,6 +126,30 @@ def test_the_original_layout_brings_the_rise_back_only_by_at_least_half_the_pape
         text = "\n".join(layout_question(
             Study(layout, "cifar10", "study_original_layout"), Study(tmp_path, "cifar10")))
         assert answer in text and f"the original layout {high - 0.10:+.3f}" in text and "the zoo's +0.050" in text
+
+
+def test_rank_correlation_is_spearmans_against_bitwidth():
+    assert rank_correlation([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) == pytest.approx(1.0)
+    assert rank_correlation([0.6, 0.5, 0.4, 0.3, 0.2, 0.1]) == pytest.approx(-1.0)
+    # ranks 6, 3, 2, 4, 1, 5: sum of squared rank differences 44, so 1 - 6 * 44 / (6 * 35)
+    assert rank_correlation([0.194, 0.147, 0.139, 0.158, 0.137, 0.172]) == pytest.approx(1 - 264 / 210)
+    assert rank_correlation([0.1, 0.2, 0.2, 0.4, 0.5, 0.6]) == pytest.approx(0.98561, abs=1e-5), "ties: mean ranks"
+    assert rank_correlation([0.2] * 6) == 0.0
+
+
+def test_the_rise_with_bitwidth_needs_a_rank_correlation_of_at_least_the_5_percent_critical_value(tmp_path):
+    quantized = ["1,1,32", "2,2,32", "4,4,32", "8,8,32", "12,12,32", "16,16,32"]
+    paper = [0.137, 0.206, 0.292, 0.299, 0.308, 0.367]
+    table6(tmp_path / "cifar10_study", [(p, 0.15 - 0.01 * i, 0.01, paper[i]) for i, p in enumerate(quantized)])
+    # ranks 1, 2, 3, 5, 4, 6: 1 - 6 * 2 / 210 = 0.943, rises; ranks 3, 1, 2, 6, 4, 5: 1 - 6 * 12 / 210 = 0.657, does not
+    for values, answer in (([0.10, 0.11, 0.12, 0.14, 0.13, 0.15], "**it rises**"),
+                           ([0.12, 0.10, 0.11, 0.15, 0.13, 0.14], "**it does not rise**")):
+        layout = tmp_path / f"layout-{values[0]}"
+        table6(layout / "cifar10_study_original_layout", [(p, v, 0.005, None) for p, v in zip(quantized, values)])
+        text = rise_with_bitwidth(Study(layout, "cifar10", "study_original_layout"), Study(tmp_path, "cifar10"))
+        assert answer in text and "paper +1.00, the zoo's -1.00" in text
+    assert "Not decided" in rise_with_bitwidth(Study(tmp_path / "elsewhere", "cifar10", "study_original_layout"),
+                                               Study(tmp_path, "cifar10"))
 
 
 def test_the_original_recipe_accounts_for_the_fp_fgsm_gap_when_it_lands_near_the_papers_value(tmp_path):

@@ -158,7 +158,39 @@ def layout_question(study, zoo):
     if rise is None or zoo_rise is None:
         return ["", head + " Not decided (the FGSM cells at FP and 16 bits are not both finished)."]
     return ["", head + " " + rise_verdict(paper_fgsm_rise(zoo), zoo_rise, rise, rise_noise(study),
-                                          "the original layout")]
+                                          "the original layout"), "", rise_with_bitwidth(study, zoo)]
+
+
+#: Spearman's rank correlation that 6 pairs reach or pass by chance with probability 5 % (one-sided): FGSM's
+#: adversarial accuracy rises with bitwidth over the 6 quantized precisions when its correlation is at least this.
+RISING = 0.829
+
+
+def rank_correlation(values):
+    """Spearman's rank correlation between bitwidth and ``values``, one per quantized precision in bitwidth order
+    (tied values share their mean rank; all tied: 0)."""
+    if len(set(values)) == 1:
+        return 0.0
+    order = sorted(values)
+    ranks = [statistics.fmean(i + 1 for i, other in enumerate(order) if other == value) for value in values]
+    return statistics.correlation(list(range(1, len(values) + 1)), ranks)
+
+
+def rise_with_bitwidth(study, zoo):
+    """The shape of the paper's rise: its CIFAR-10 FGSM adversarial accuracy grows with every step up in bitwidth
+    (1 to 16 bits), which a rise from FP to 16 bits alone does not show."""
+    head = "**And does it rise with bitwidth over the quantized precisions, as the paper's does?**"
+    found = {"paper": [zoo.paper("fgsm", p, "adversarial_accuracy") for p in QUANTIZED],
+             "the zoo's": [zoo.get("fgsm", p, "adversarial_accuracy") for p in QUANTIZED],
+             "the original layout": [study.get("fgsm", p, "adversarial_accuracy") for p in QUANTIZED]}
+    correlations = {label: rank_correlation(values) for label, values in found.items() if None not in values}
+    if "the original layout" not in correlations:
+        return head + " Not decided (the quantized FGSM cells are not all finished)."
+    answer = "it rises" if correlations["the original layout"] >= RISING else "it does not rise"
+    return (f"{head} **{answer}** (rule: it rises when Spearman's rank correlation between bitwidth and FGSM "
+            f"adversarial accuracy over the {len(QUANTIZED)} quantized precisions is at least {RISING}, the one-sided "
+            "5 % critical value for 6 pairs; means over runs). Rank correlation: "
+            + ", ".join(f"{label} {rho:+.2f}" for label, rho in correlations.items()) + ".")
 
 
 def recipe_question(study, zoo):
