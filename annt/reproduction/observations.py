@@ -4,7 +4,7 @@ import math
 import statistics
 
 from .beyond import at_paper_budget
-from .published import ATTACKS, QUANTIZED, Study, fmt, read, value
+from .published import ATTACKS, QUANTIZED, Study, bit_label, fmt, read, value
 
 
 def verdict(holding, total, expected):
@@ -46,20 +46,35 @@ def compare_values(values, better, spreads=None, per_model=None):
             return fmt(number)
         held = "" if precision == "FP" else f" ({per_model[precision][0]} of {per_model[precision][1]} models)"
         return f"{fmt(number)} ± {spreads[precision]:.3f}{held}"
-    text = f"FP {shown('FP', fp)}; " + (", ".join(f"{p.split(',')[0]} bit {shown(p, v)}" for p, v in pairs)
+    text = f"FP {shown('FP', fp)}; " + (", ".join(f"{bit_label(p)} {shown(p, v)}" for p, v in pairs)
                                          or "no quantized cell yet")
     return len(agree), len(pairs), text
+
+
+def succeeds(study, attack, limit=0.05):
+    """``(precisions where the attack leaves at most ``limit`` adversarial accuracy, precisions measured, text)``.
+    With several models per precision the mean over the models is judged; the text gives the between-model spread
+    and for how many of the models it holds."""
+    measured = [(p, study.get(attack, p, "adversarial_accuracy")) for p in ("FP",) + QUANTIZED]
+    measured = [(p, v) for p, v in measured if v is not None]
+
+    def shown(precision, number):
+        if not study.models:
+            return f"{bit_label(precision)} {fmt(number)}"
+        each = [m.get(attack, precision, "adversarial_accuracy") for m in study.models]
+        return (f"{bit_label(precision)} {fmt(number)} ± {fmt(study.spread(attack, precision, 'adversarial_accuracy'))} "
+                f"({sum(e <= limit for e in each if e is not None)} of {len(each)} models)")
+    return (sum(v <= limit for _, v in measured), len(measured),
+            ", ".join(shown(p, v) for p, v in measured) or "not measured yet")
 
 
 def observations(study, other, table7_l0):
     """The verdicts on the paper's observations for ``study``; ``other``: the other data set's study (observation 2),
     ``table7_l0``: JSMA's mean L0 per precision at Table 7's setting (None: the models have no Table 7 study)."""
     lines = []
-    boundary = [study.get("boundary", p, "adversarial_accuracy") for p in ("FP",) + QUANTIZED]
-    done = [b for b in boundary if b is not None]
+    agree, total, text = succeeds(study, "boundary")
     lines += ["", "**1. The Boundary attack succeeds almost always at every bitwidth** (rule: adversarial accuracy "
-              "≤ 0.05 at each precision): " + verdict(sum(b <= 0.05 for b in done), len(done), 7)
-              + f". Adversarial accuracy: {', '.join(fmt(b) for b in done) or 'not measured yet'}."]
+              f"≤ 0.05 at each precision): {verdict(agree, total, 7)} ({agree} of {total}). Adversarial accuracy: {text}."]
     agree, total, text = compare(study, "boundary", "mean_l2_successful", lambda q, fp: q > fp)
     lines += ["", "**1.1 On quantized networks its images stay more distorted (higher L2)** (rule: mean L2 of the "
               f"successful samples above FP's, per quantized precision): {verdict(agree, total, 6)} ({agree} of {total}). "
@@ -90,12 +105,11 @@ def observations(study, other, table7_l0):
                           "well above 0.2 is one whose passes ran out first. Its adversarial accuracy measures where "
                           "the attack stopped as much as how robust the model is.")
             lines[-1] += uap_without_early_stop(study)
-    cw = [study.get("cw_l2", p, "adversarial_accuracy") for p in ("FP",) + QUANTIZED]
-    cw = [c for c in cw if c is not None]
+    held, measured, succeeded = succeeds(study, "cw_l2")
     agree, total, text = compare(study, "cw_l2", "mean_l2_successful", lambda q, fp: q > fp)
     lines += ["", "**3. CW-L2 still succeeds** (rule: adversarial accuracy ≤ 0.05 at each precision): "
-              f"{verdict(sum(c <= 0.05 for c in cw), len(cw), 7)} ({', '.join(fmt(c) for c in cw) or 'not measured yet'}); "
-              f"**but needs larger L2 on quantized models** (rule: mean L2 above FP's): {verdict(agree, total, 6)} "
+              f"{verdict(held, measured, 7)} ({held} of {measured}). Adversarial accuracy: {succeeded}. "
+              f"**But it needs larger L2 on quantized models** (rule: mean L2 above FP's): {verdict(agree, total, 6)} "
               f"({agree} of {total}). Mean L2: {text}."]
     agree, total, text = compare(study, "jsma", "adversarial_accuracy", lambda q, fp: q > fp)
     agree_l0, total_l0, text_l0 = compare(study, "jsma", "mean_l0_successful", lambda q, fp: q > fp)
@@ -208,7 +222,7 @@ def iterations(study):
             f"{(side.models[0].folder.name + '/') if side.models else ''}boundary_l2_by_iteration.png); {rule}): "
             f"{verdict(holding, total, len(QUANTIZED))} ({holding} of {total}). Mean L2 after {last_iteration} "
             f"iterations: {text}. After the paper's {paper_iterations}: "
-            + ", ".join(f"{p.split(',')[0]}{'' if p == 'FP' else ' bit'} {fmt(early[p])}" for p in ("FP",) + QUANTIZED)
+            + ", ".join(f"{bit_label(p)} {fmt(early[p])}" for p in ("FP",) + QUANTIZED)
             + "."]
 
 

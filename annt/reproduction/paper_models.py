@@ -11,7 +11,7 @@ from ..precision import PAPER_PRECISIONS, Precision
 from ..zoo import CARD
 from .ablations import DEAD_FIRST_LAYER, fgsm_rise, paper_fgsm_rise, rise_noise, rise_verdict
 from .observations import observations, strongest_attacks, verdict
-from .published import QUANTIZED, Study, fgsm_cell, fmt, value
+from .published import QUANTIZED, Study, bit_label, fgsm_cell, fmt, value
 
 
 #: The paper's own models (issue #32): the study that judges the observations on them, and what they are.
@@ -142,7 +142,7 @@ def _fgsm_on_live(fgsm):
     fp = live.get("FP")
     compared = [(p, live[p]) for p in QUANTIZED if live.get(p) and fp]
     agree = [p for p, (mean, spread, _) in compared if mean > fp[0] and mean - fp[0] > max(spread, fp[1])]
-    text = ", ".join(f"{p.split(',')[0]} bit {mean:.3f}" + (f" ± {spread:.3f}" if n > 1 else "")
+    text = ", ".join(f"{bit_label(p)} {mean:.3f}" + (f" ± {spread:.3f}" if n > 1 else "")
                      + f" ({n} live of {len(fgsm[p])} models)" for p, (mean, spread, n) in compared)
     return (f"**3. Quantized models resist FGSM better than FP, on the models with a live first layer only** (rule as "
             f"for observation 3; a precision whose every model has a dead first layer is left out): "

@@ -27,6 +27,11 @@ def fmt(number, digits=3):
     return "—" if number is None else f"{number:.{digits}f}"
 
 
+def bit_label(precision):
+    """How the page names a precision: ``FP``, or ``4 bit`` for ``4,4,32``."""
+    return "FP" if precision == "FP" else f"{precision.split(',')[0]} bit"
+
+
 class Study:
     """A published study report under ``reports`` (``<dataset>_<name>/``), read from its CSV files."""
 
