@@ -5,7 +5,7 @@ import json
 import pytest
 
 from annt.reproduction.beyond import beyond, temperature_scaling
-from annt.reproduction.observations import iterations, strongest_attacks, succeeds, unrecognisable
+from annt.reproduction.observations import iterations, strongest_attacks, succeeds, unrecognisable, verdict
 from annt.reproduction.paper_models import (layout_question, original_models, rank_correlation, recipe_question,
                                             rise_with_bitwidth, the_models)
 from annt.reproduction.published import Study
@@ -88,18 +88,27 @@ def published_robustness(folder, worst, budgets):
                                  "adversarial_accuracy": value})
 
 
+def test_a_verdict_names_its_count_once_and_says_when_cells_are_missing():
+    assert verdict(6, 6, 6) == "holds (6 of 6)"
+    assert verdict(4, 6, 6) == "mostly holds (4 of 6)"
+    assert verdict(3, 6, 6) == "holds at half (3 of 6)"
+    assert verdict(1, 6, 6) == "mostly does not hold (1 of 6)"
+    assert verdict(0, 6, 6) == "does not hold (0 of 6)"
+    assert verdict(1, 2, 7) == "holds at half (1 of 2, provisional: 2 of 7 comparisons made)"
+    assert verdict(0, 0, 7) == "not decided (cells missing)"
+
 def test_observation_3_under_the_strongest_attacks_needs_more_than_005_and_the_spread_over_models(tmp_path):
     study = tmp_path / "mnist_study_original_recipe"
     # 1 bit: +0.10 over FP in every model, spread 0.01; 2 bit: +0.10 on average, but a spread of 0.17.
     for seed, (fp, one_bit, two_bit) in enumerate([(0.0, 0.10, 0.0), (0.01, 0.11, 0.0), (0.02, 0.12, 0.3)]):
         published_robustness(study / f"seed-{seed}", {"FP": fp, "1,1,32": one_bit, "2,2,32": two_bit}, (0.25, 0.3))
     text = "\n".join(strongest_attacks(Study(tmp_path, "mnist", "study_original_recipe")))
-    assert "holds at half (provisional: 2 of 6 comparisons)" in text
+    assert "holds at half (1 of 2, provisional: 2 of 6 comparisons made)" in text
     assert "FP 0.010 ± 0.010; 1 bit 0.110 ± 0.010 (3 of 3 models), 2 bit 0.100 ± 0.173 (1 of 3 models)" in text
     single = tmp_path / "cifar10_study_original_layout"
     published_robustness(single, {"FP": 0.0, "1,1,32": 0.06, "2,2,32": 0.05}, (0.05, 8 / 255))
     text = "\n".join(strongest_attacks(Study(tmp_path, "cifar10", "study_original_layout")))
-    assert "holds at half (provisional: 2 of 6 comparisons). Worst case: FP 0.000; 1 bit 0.060, 2 bit 0.050." in text
+    assert "holds at half (1 of 2, provisional: 2 of 6 comparisons made). Worst case: FP 0.000; 1 bit 0.060, 2 bit 0.050." in text
     assert "not decided (not measured yet)" in "\n".join(
         strongest_attacks(Study(tmp_path, "cifar10", "elsewhere")))
 
@@ -222,7 +231,7 @@ def test_observation_1_1_with_more_iterations_over_models_needs_the_spread_betwe
             writer.writerows([["iteration", "FP", "1,1,32", "2,2,32"], [0, 9, 9, 9], [1, 5, 6, 7],
                               [2, fp, 2.0, two_bit]])
     text = "\n".join(iterations(Study(tmp_path, "mnist", "study_original_recipe")))
-    assert "holds at half (provisional: 2 of 6 comparisons) (1 of 2)" in text
+    assert "holds at half (1 of 2, provisional: 2 of 6 comparisons made)" in text
     assert "FP 1.100 ± 0.100; 1 bit 2.000 ± 0.000 (3 of 3 models), 2 bit 1.500 ± 0.500 (2 of 3 models)" in text
     assert "After the paper's 1: FP 5.000, 1 bit 6.000, 2 bit 7.000" in text
     elsewhere = tmp_path / "elsewhere"
@@ -273,12 +282,12 @@ def test_the_paper_own_models_count_dead_first_layers_and_judge_fgsm_again_on_th
     assert "quantized with a live one adversarial accuracy 0.580" in text and "(4 models)" in text
     # FP 0.520 ± 0.020 over its 3 models. 8 bits: its one live model is 0.040 above, more than FP's std: holds;
     # 16 bits: 0.587 ± 0.042, 0.067 above FP, more than the larger std (0.042): holds.
-    assert "holds (provisional: 2 of 6 comparisons) (2 of 2)" in text
+    assert "holds (2 of 2, provisional: 2 of 6 comparisons made)" in text
     assert "8 bit 0.560 (1 live of 3 models)" in text and "16 bit 0.587 ± 0.042 (3 live of 3 models)" in text
     table6(study / "seed-0", [("FP", 0.50, 0.01, None), ("8,8,32", 0.80, 0.01, None), ("16,16,32", 0.51, 0.01, None)])
     text = "\n".join(the_models(Study(tmp_path, "mnist", "study_original_recipe"),
                                              Study(tmp_path, "mnist")))
-    assert "holds at half (provisional: 2 of 6 comparisons) (1 of 2)" in text, "16 bits: 0.577 - 0.520 < std 0.059"
+    assert "holds at half (1 of 2, provisional: 2 of 6 comparisons made)" in text, "16 bits: 0.577 - 0.520 < std 0.059"
 
 
 def test_before_its_report_the_layout_section_lists_the_models_trained_so_far(tmp_path):

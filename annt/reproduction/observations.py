@@ -9,13 +9,14 @@ from .published import ATTACKS, QUANTIZED, Study, bit_label, fmt, read, value
 
 def verdict(holding, total, expected):
     """holds / mostly holds / holds at half / mostly does not hold / does not hold, from how many of ``total``
-    comparisons agree with the paper; provisional while fewer than ``expected`` could be made (cells
-    missing)."""
+    comparisons agree with the paper, with the count; provisional while fewer than ``expected`` could be made
+    (cells missing)."""
     if total == 0:
         return "not decided (cells missing)"
     word = "holds" if holding == total else "does not hold" if holding == 0 else \
         "mostly holds" if 2 * holding > total else "holds at half" if 2 * holding == total else "mostly does not hold"
-    return word + (f" (provisional: {total} of {expected} comparisons)" if total < expected else "")
+    return f"{word} ({holding} of {total}" + (f", provisional: {total} of {expected} comparisons made" if total < expected
+                                            else "") + ")"
 
 
 def compare(study, attack, metric, better):
@@ -74,10 +75,10 @@ def observations(study, other, table7_l0):
     lines = []
     agree, total, text = succeeds(study, "boundary")
     lines += ["", "**1. The Boundary attack succeeds almost always at every bitwidth** (rule: adversarial accuracy "
-              f"≤ 0.05 at each precision): {verdict(agree, total, 7)} ({agree} of {total}). Adversarial accuracy: {text}."]
+              f"≤ 0.05 at each precision): {verdict(agree, total, 7)}. Adversarial accuracy: {text}."]
     agree, total, text = compare(study, "boundary", "mean_l2_successful", lambda q, fp: q > fp)
     lines += ["", "**1.1 On quantized networks its images stay more distorted (higher L2)** (rule: mean L2 of the "
-              f"successful samples above FP's, per quantized precision): {verdict(agree, total, 6)} ({agree} of {total}). "
+              f"successful samples above FP's, per quantized precision): {verdict(agree, total, 6)}. "
               f"Mean L2: {text}."]
     lines += iterations(study)
     lines += unrecognisable(study)
@@ -89,15 +90,15 @@ def observations(study, other, table7_l0):
         smaller = [a for a, ours, theirs in pairs if (ours < theirs if cifar_first else theirs < ours)]
         lines += ["", "**2. CIFAR-10 models need far less distortion than MNIST models** (rule: the FP model's mean L2 "
                   "of successful samples is smaller on CIFAR-10, per attack): "
-                  f"{verdict(len(smaller), len(pairs), len(ATTACKS))} ({len(smaller)} of {len(pairs)}: "
-                  + ", ".join(f"{a} {fmt(o)} vs {fmt(t)}" for a, o, t in pairs) + " — this data set first)."]
+                  f"{verdict(len(smaller), len(pairs), len(ATTACKS))}: "
+                  + ", ".join(f"{a} {fmt(o)} vs {fmt(t)}" for a, o, t in pairs) + " (this data set first)."]
     else:
         lines += ["", "**2. CIFAR-10 models need far less distortion than MNIST models**: not decided (needs both "
                   "studies' reports)."]
     for attack in ("fgsm", "uap"):
         agree, total, text = compare(study, attack, "adversarial_accuracy", lambda q, fp: q > fp)
         lines += ["", f"**3. Quantized models resist {attack.upper()} better than FP** (rule: adversarial accuracy above "
-                  f"FP's, per quantized precision): {verdict(agree, total, 6)} ({agree} of {total}). {text}."]
+                  f"FP's, per quantized precision): {verdict(agree, total, 6)}. {text}."]
         if attack == "uap":
             lines[-1] += (" How UAP stops: ART's `UniversalPerturbation` adds to its one perturbation until the fooling "
                           "rate on the attacked set reaches 1 − delta (delta 0.2: 80 %) or max_iter passes end (20), so a "
@@ -108,19 +109,19 @@ def observations(study, other, table7_l0):
     held, measured, succeeded = succeeds(study, "cw_l2")
     agree, total, text = compare(study, "cw_l2", "mean_l2_successful", lambda q, fp: q > fp)
     lines += ["", "**3. CW-L2 still succeeds** (rule: adversarial accuracy ≤ 0.05 at each precision): "
-              f"{verdict(held, measured, 7)} ({held} of {measured}). Adversarial accuracy: {succeeded}. "
-              f"**But it needs larger L2 on quantized models** (rule: mean L2 above FP's): {verdict(agree, total, 6)} "
-              f"({agree} of {total}). Mean L2: {text}."]
+              f"{verdict(held, measured, 7)}. Adversarial accuracy: {succeeded}. "
+              f"**But it needs larger L2 on quantized models** (rule: mean L2 above FP's): {verdict(agree, total, 6)}. "
+              f"Mean L2: {text}."]
     agree, total, text = compare(study, "jsma", "adversarial_accuracy", lambda q, fp: q > fp)
     agree_l0, total_l0, text_l0 = compare(study, "jsma", "mean_l0_successful", lambda q, fp: q > fp)
     lines += ["", f"**4. JSMA does worse on quantized networks** (rule: adversarial accuracy above FP's): "
-              f"{verdict(agree, total, 6)} ({agree} of {total}). {text}. **And needs more changed pixels** (rule: mean L0 "
-              f"above FP's, 1,000 samples × 3 runs): {verdict(agree_l0, total_l0, 6)} ({agree_l0} of {total_l0}). "
+              f"{verdict(agree, total, 6)}. {text}. **And needs more changed pixels** (rule: mean L0 "
+              f"above FP's, 1,000 samples × 3 runs): {verdict(agree_l0, total_l0, 6)}. "
               f"Mean L0: {text_l0}."]
     if table7_l0 is not None:
         agree_l0, total_l0, text_l0 = compare_values(table7_l0, lambda q, fp: q > fp)
-        lines[-1] += (f" At Table 7's setting (2,000 samples × 3 runs): {verdict(agree_l0, total_l0, 6)} "
-                      f"({agree_l0} of {total_l0}). Mean L0: {text_l0}.")
+        lines[-1] += (f" At Table 7's setting (2,000 samples × 3 runs): {verdict(agree_l0, total_l0, 6)}. "
+                      f"Mean L0: {text_l0}.")
     return lines
 
 
@@ -142,7 +143,7 @@ def uap_without_early_stop(study):
               and ablation.get("uap", p, "adversarial_accuracy") > study.get("uap", p, "adversarial_accuracy")]
     return (f" **Without the early stop** (delta 0: every run makes all its passes, {command}, report "
             f"[reports/{ablation.folder.name}/](../reports/{ablation.folder.name}/)), the same rule: "
-            f"{verdict(agree, total, 6)} ({agree} of {total}). {text}. Its runs differ more (std over the 3 runs up "
+            f"{verdict(agree, total, 6)}. {text}. Its runs differ more (std over the 3 runs up "
             f"to {fmt(widest(ablation))}, against {fmt(widest(study))} with the early stop), and more passes do not "
             f"lower the adversarial accuracy everywhere: it is higher than with the early stop at "
             f"{', '.join(higher) or 'no precision'}. ART returns the perturbation of the last pass, not the best one, "
@@ -220,7 +221,7 @@ def iterations(study):
     return ["", f"*1.1, with more iterations* (`configs/paper/{folder.name}.yaml`, {last_iteration} iterations, 100 "
             f"samples{' per model' if study.models else ''}; [figure](../reports/{folder.name}/"
             f"{(side.models[0].folder.name + '/') if side.models else ''}boundary_l2_by_iteration.png); {rule}): "
-            f"{verdict(holding, total, len(QUANTIZED))} ({holding} of {total}). Mean L2 after {last_iteration} "
+            f"{verdict(holding, total, len(QUANTIZED))}. Mean L2 after {last_iteration} "
             f"iterations: {text}. After the paper's {paper_iterations}: "
             + ", ".join(f"{bit_label(p)} {fmt(early[p])}" for p in ("FP",) + QUANTIZED)
             + "."]

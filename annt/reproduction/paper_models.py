@@ -146,7 +146,7 @@ def _fgsm_on_live(fgsm):
                      + f" ({n} live of {len(fgsm[p])} models)" for p, (mean, spread, n) in compared)
     return (f"**3. Quantized models resist FGSM better than FP, on the models with a live first layer only** (rule as "
             f"for observation 3; a precision whose every model has a dead first layer is left out): "
-            f"{verdict(len(agree), len(compared), 6)} ({len(agree)} of {len(compared)}). "
+            f"{verdict(len(agree), len(compared), 6)}. "
             f"FP {fmt(fp[0] if fp else None)} ± {fmt(fp[1] if fp else None)}; {text or 'no quantized model'}.")
 
 
