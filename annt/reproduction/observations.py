@@ -15,8 +15,8 @@ def verdict(holding, total, expected):
         return "not decided (cells missing)"
     word = "holds" if holding == total else "does not hold" if holding == 0 else \
         "mostly holds" if 2 * holding > total else "holds at half" if 2 * holding == total else "mostly does not hold"
-    return f"{word} ({holding} of {total}" + (f", provisional: {total} of {expected} comparisons made" if total < expected
-                                            else "") + ")"
+    provisional = f", provisional: {total} of {expected} comparisons made" if total < expected else ""
+    return f"{word} ({holding} of {total}{provisional})"
 
 
 def compare(study, attack, metric, better):
