@@ -68,6 +68,18 @@ class TwoNodeCluster:
             time.sleep(1)
         raise RuntimeError(f"the Ray cluster did not reach {nodes} node(s); see {self.folder}/*.log")
 
+    def task_processes(self, name):
+        """Process ids of this cluster's Ray workers running the task ``name`` (Ray titles them ``ray::name``); the
+        workers of any other Ray job on the machine are not this cluster's descendants and are left alone."""
+        nodes, found = {node.pid for node in self.nodes}, []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(f"ray::{name}".encode()):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return [pid for pid in found if _descends_from(pid, nodes)]
+
     def stop(self):
         while self.nodes:
             _kill(self.nodes.pop())
@@ -82,13 +94,17 @@ def _kill(node):
     node.wait()
 
 
-def task_processes(name):
-    """Process ids of Ray workers running the task ``name`` (Ray titles them ``ray::name``)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(f"ray::{name}".encode()):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
+def _parent(pid):
+    """The parent's process id (0 once gone): the field after the parenthesised command name in /proc/PID/stat."""
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _descends_from(pid, ancestors):
+    while pid > 1:
+        if pid in ancestors:
+            return True
+        pid = _parent(pid)
+    return False

@@ -292,7 +292,7 @@ def test_a_study_on_a_cluster_without_shared_files_equals_the_local_one_after_a_
     while not list(parts.glob("*-boundary/run-*/parts/part-*.npz")) and time.time() < deadline:
         assert driver.poll() is None, driver.stdout.read()[-2000:]
         time.sleep(0.01)
-    killed = ray_cluster.task_processes("_make_run")
+    killed = cluster.task_processes("_make_run")
     for pid in killed:
         os.kill(pid, signal.SIGKILL)
     output, _ = driver.communicate(timeout=900)
