@@ -7,6 +7,7 @@ evaluates it; another applies a cell's sets to another precision. The driver wri
 folder, atomically, exactly as a local study does (:class:`~annt.experiments.AttackPlan`). A task touches no path
 of the driver's machine: a node needs ANNT installed, and nothing else.
 """
+import math
 import queue
 import sys
 import threading
@@ -44,11 +45,21 @@ _BUILT = {}
 
 
 def _built(package):
-    """The package's model, built once per worker process."""
+    """The package's model, built once per worker process; the process's first sizes TensorFlow's thread pools to
+    the CPUs Ray gave the task (:func:`annt._backend.use_threads`)."""
     key = (package.checkpoint, repr(package.build))
     if key not in _BUILT:
+        if not _BUILT:
+            from ._backend import use_threads
+            use_threads(task_cpus())
         _BUILT[key] = package.load()
     return _BUILT[key]
+
+
+def task_cpus():
+    """The CPUs Ray gave the running task, at least 1 (a fraction of a CPU still runs on one)."""
+    import ray
+    return max(1, math.ceil(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
 
 
 def package(trained):
