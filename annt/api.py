@@ -59,7 +59,7 @@ KEYS = {
               "test_batch_size": "test.batch_size", "precisions": "study.precisions", "attacks": "study.attacks",
               "params": "study.params", "transfer": "study.transfer", "executor": "study.executor",
               "ray_address": "study.ray_address", "task_samples": "study.task_samples",
-              "reference": "study.reference", "images": "study.images",
+              "task_cpus": "study.task_cpus", "reference": "study.reference", "images": "study.images",
               "diagnose": "study.diagnose", "diagnose_samples": "diagnose.samples", "robustness": "study.robustness",
               "robustness_eps": "robustness.eps", "robustness_params": "robustness.params", "models": "study.models",
               "seeds": "study.seeds", "train": "study.train", "epochs": "train.epochs", "source": "model.source",
@@ -195,8 +195,8 @@ def experiment(model="model_a", precisions=("FP", "1,1,32"), attack="fgsm", para
 
 def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), params=None, *, transfer=(),
           samples=100, runs=1, selection="random", seed=0, executor="local", ray_address=None, task_samples=None,
-          reference=None, images=6, diagnose=False, diagnose_samples=None, robustness=True, robustness_eps=None,
-          robustness_params=None, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
+          task_cpus=1, reference=None, images=6, diagnose=False, diagnose_samples=None, robustness=True,
+          robustness_eps=None, robustness_params=None, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
           overwrite=False, models=None, seeds=None, train=False, epochs=None, source=None, dataset=None, data_path=None,
           layout=None, deployed=False, deployed_attack="square"):
     """Every attack of ``attacks`` on ``model`` at each of ``precisions`` (``samples`` x ``runs``
@@ -206,7 +206,8 @@ def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), param
     report giving mean ± std over them; ``train=True`` trains first every model found nowhere (``epochs`` over the
     recipe's); ``source``, ``dataset="npz"`` and ``data_path``: a model and data of your own. ``resume=True`` continues a killed study
     from its last saved batch; ``executor="ray"`` runs each run as a Ray task (the cluster at ``ray_address``, no
-    shared file system needed; ``task_samples`` splits the runs of FGSM, JSMA and CW-L2 finer; wiki: Study).
+    shared file system needed; ``task_samples`` splits the runs of FGSM, JSMA and CW-L2 finer; ``task_cpus``: CPUs,
+    and TensorFlow threads, per task; wiki: Study).
     ``diagnose=True`` also checks every precision for gradient masking (on ``diagnose_samples``, else ``samples``; see :func:`diagnose`).
     ``robustness=True`` measures every precision as :func:`robustness` does (``robustness_eps``,
     ``robustness_params``), for the report's ``robustness.md``. ``deployed=True`` also exports every precision that

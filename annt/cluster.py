@@ -77,18 +77,19 @@ def package(trained):
                         read_variables(trained.checkpoint), trained.card, str(trained.checkpoint))
 
 
-def run_cells(cells, models, bar, address, transfers_of, task_samples=None):
+def run_cells(cells, models, bar, address, transfers_of, task_samples=None, task_cpus=1):
     """Run ``cells`` (:class:`~annt.studies.Cell`) as Ray tasks, one per run still to make, on the cluster at
     ``address`` (None: a local Ray instance), and each cell's ``transfers_of(cell)`` evaluations as tasks once its
     sets are written; yields ``(cell, result, seconds)`` as each cell finishes. ``models``: the driver's loaded
     models, by :class:`~annt.settings.ModelSource`. ``task_samples``: a run of an attack whose calls are independent
     (:func:`annt.attacks.independent`) is split into tasks of about this many samples (whole calls), each making
-    its calls as the whole run would, so the set is the same bit for bit."""
+    its calls as the whole run would, so the set is the same bit for bit. ``task_cpus``: the CPUs each task asks for
+    (and its TensorFlow threads per pool)."""
     import ray
     started_here = not ray.is_initialized()
     ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
-        yield from _Driver(ray, cells, models, bar, transfers_of, task_samples).run()
+        yield from _Driver(ray, cells, models, bar, transfers_of, task_samples, task_cpus).run()
     finally:
         if started_here:
             ray.shutdown()
@@ -97,15 +98,15 @@ def run_cells(cells, models, bar, address, transfers_of, task_samples=None):
 class _Driver:
     """The Ray tasks of a study in flight, and what to do with each result as it comes."""
 
-    def __init__(self, ray, cells, models, bar, transfers_of, task_samples):
+    def __init__(self, ray, cells, models, bar, transfers_of, task_samples, task_cpus):
         from .experiments import test_split
         self.ray, self.cells, self.models, self.bar, self.transfers_of = ray, cells, models, bar, transfers_of
         self.task_samples = task_samples
         images, _ = test_split(cells[0].settings.data)
         self.images = ray.put(images)
         self.packages = {source: ray.put(package(trained)) for source, trained in models.items()}
-        self.make = ray.remote(_make_run).options(max_retries=0)
-        self.evaluate = ray.remote(_evaluate_sets).options(max_retries=0)
+        self.make = ray.remote(_make_run).options(max_retries=0, num_cpus=task_cpus)
+        self.evaluate = ray.remote(_evaluate_sets).options(max_retries=0, num_cpus=task_cpus)
         self.pending = {}  # ObjectRef or ObjectRefGenerator: its _Task
         self.finished = []  # (cell, result, seconds) not yet yielded
 

@@ -282,6 +282,10 @@ SCHEMA = {
                                             "several nodes (same sets bit for bit); null = one task per run. The other "
                                             "attacks carry random generators from batch to batch: one task per run.",
                                minimum=1, nullable=True),
+        "task_cpus": Option("int", 1, "task study, executor ray: CPUs each Ray task asks for; its TensorFlow thread "
+                                      "pools take as many threads, so a node of N CPUs runs N / task_cpus tasks side "
+                                      "by side without oversubscribing its cores (the sets are the same whatever the "
+                                      "value).", minimum=1),
         "reference": Option("str", None, "task study: published numbers to show beside ours in the report "
                                          "(paper: its Table 6).", choices=("paper",), nullable=True),
         "images": Option("int", 6, "task study: images per precision in the report's image grids.", minimum=1),
@@ -589,7 +593,8 @@ def _study_settings(study, dataset):
     return StudySettings(study["precisions"] or (), attacks, params, transfer, study["executor"],
                          study["ray_address"], study["task_samples"], study["reference"], study["images"], study["diagnose"],
                          study["robustness"], deployed=study["deployed"], deployed_attack=study["deployed_attack"],
-                         seeds=study["seeds"] or (), train=study["train"], models=study["models"])
+                         seeds=study["seeds"] or (), train=study["train"], models=study["models"],
+                         task_cpus=study["task_cpus"])
 
 
 def _reproduce_settings(section, task):

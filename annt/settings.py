@@ -103,6 +103,7 @@ class StudySettings:
     seeds: tuple = ()  # training seeds: one model per precision and seed; () = one model per precision
     train: bool = False  # train every model found nowhere (into the study folder's models/) before attacking
     models: object = None  # as given: None (the zoo), a folder, or {Precision: [run folder, ...]}
+    task_cpus: int = 1  # Ray: CPUs per task, and threads of each of its TensorFlow pools
     sources: tuple = RESOLVED(())  # of ModelSource, one per precision and seed, in that order
 
 

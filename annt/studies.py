@@ -158,7 +158,7 @@ def run_study(settings):
         if settings.study.executor == "ray":
             from .cluster import run_cells
             finished = run_cells(cells, models, bar, settings.study.ray_address, transfers_of,
-                                 settings.study.task_samples)
+                                 settings.study.task_samples, settings.study.task_cpus)
         else:
             finished = _local_cells(cells, models, bar, transfers_of)
         for cell, result, seconds in finished:

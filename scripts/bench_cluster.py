@@ -178,8 +178,8 @@ def report(args, study, manifest):
                      f"{tasks[len(tasks) // 2]:.1f} | {sum(tasks):.0f} |")
     lines += ["", f"Every report table (`table6.csv`, `transfer_fgsm.csv`, ...) the same bit for bit in all rows: "
               f"{'yes' if same else 'NO'}. A run task's time is its set's `wall_time_s`: locally the attack alone; "
-              "in a Ray task also building the model (once per worker process). Ray runs a task with "
-              "`OMP_NUM_THREADS` set to the CPUs it asked for (1 here); two tasks at once share the machine's cores.",
+              "in a Ray task also building the model (once per worker process). A Ray task sizes TensorFlow's thread "
+              "pools to the CPUs Ray gave it (1 here); the two worker nodes share this machine's cores.",
               ""]
     if projections:
         lines += [f"## Projection: the paper's studies on {args.nodes} nodes", "",

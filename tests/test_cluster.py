@@ -16,7 +16,7 @@ from annt.models import from_source
 from conftest import REPO, needs_mnist
 
 cloudpickle = pytest.importorskip("ray.cloudpickle")
-from annt.cluster import package  # noqa: E402  (imports Ray)
+from annt.cluster import _built, package, task_cpus  # noqa: E402  (imports Ray)
 
 pytestmark = pytest.mark.slow
 
@@ -75,3 +75,21 @@ def test_an_attack_whose_calls_share_random_generators_is_made_whole(binary, mni
     with pytest.raises(ValueError, match="pgd's calls share random generators: a run is made whole"):
         generate(trained, art_classifier(trained), "pgd", resolve_params("pgd", "mnist", None), images[:4],
                  labels[:4], 0, only={0})
+
+
+@needs_mnist
+def test_a_task_sizes_tensorflows_thread_pools_to_the_cpus_ray_gave_it(binary):
+    """Two one-CPU tasks on a two-core node must not each start a thread per core; a task given both uses both."""
+    ray = pytest.importorskip("ray")
+    shipped = package(binary)
+
+    def pools(model):
+        config = _built(model).session._config
+        return task_cpus(), config.intra_op_parallelism_threads, config.inter_op_parallelism_threads
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(max_calls=1)(pools)  # a fresh worker process per task: its first session
+        assert ray.get([task.options(num_cpus=cpus).remote(shipped) for cpus in (1, 2)]) == [(1, 1, 1), (2, 2, 2)]
+    finally:
+        ray.shutdown()

@@ -215,6 +215,7 @@ def test_a_cells_transfers_run_as_soon_as_it_finishes(tmp_path, monkeypatch):
     ("study.attacks=[fgsm, deepfool]", "study.attacks: unknown attack 'deepfool'"),
     ("study.executor=slurm", "study.executor: 'slurm' is not allowed; allowed: local, ray"),
     ("study.task_samples=0", "study.task_samples: 0 is too small; allowed: int >= 1, or null"),
+    ("study.task_cpus=0", "study.task_cpus: 0 is too small; allowed: int >= 1"),
     ("study.precisions=[FP, '3,3,32']", "study.precisions: no shipped model_a at 3,3,32"),
 ])
 def test_bad_study_settings_stop_before_any_work(tmp_path, capsys, override, message):
