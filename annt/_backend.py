@@ -90,9 +90,8 @@ _threads = 0
 
 def use_threads(count):
     """Size this process's TensorFlow pools to ``count`` threads each: a Ray task given one CPU of a node then keeps
-    to it, instead of starting a thread per core beside every other task's (which, on 2 cores with 2 tasks, left
-    CW-L2 running at 0.6 of one process's speed). TensorFlow sizes its pools from the first session a process
-    creates, so this must come before it."""
+    to it, instead of starting a thread per core beside every other task's. TensorFlow sizes its pools from the
+    first session a process creates, so this must come before it."""
     global _threads
     _threads = int(count)
 

@@ -51,12 +51,12 @@ def _built(package):
     if key not in _BUILT:
         if not _BUILT:
             from ._backend import use_threads
-            use_threads(task_cpus())
+            use_threads(assigned_cpus())
         _BUILT[key] = package.load()
     return _BUILT[key]
 
 
-def task_cpus():
+def assigned_cpus():
     """The CPUs Ray gave the running task, at least 1 (a fraction of a CPU still runs on one)."""
     import ray
     return max(1, math.ceil(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))

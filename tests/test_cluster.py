@@ -16,7 +16,7 @@ from annt.models import from_source
 from conftest import REPO, needs_mnist
 
 cloudpickle = pytest.importorskip("ray.cloudpickle")
-from annt.cluster import _built, package, task_cpus  # noqa: E402  (imports Ray)
+from annt.cluster import _built, assigned_cpus, package  # noqa: E402  (imports Ray)
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +85,7 @@ def test_a_task_sizes_tensorflows_thread_pools_to_the_cpus_ray_gave_it(binary):
 
     def pools(model):
         config = _built(model).session._config
-        return task_cpus(), config.intra_op_parallelism_threads, config.inter_op_parallelism_threads
+        return assigned_cpus(), config.intra_op_parallelism_threads, config.inter_op_parallelism_threads
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
