@@ -196,9 +196,9 @@ def experiment(model="model_a", precisions=("FP", "1,1,32"), attack="fgsm", para
 def study(model="model_a", precisions=("FP", "1,1,32"), attacks=("fgsm",), params=None, *, transfer=(),
           samples=100, runs=1, selection="random", seed=0, executor="local", ray_address=None, task_samples=None,
           task_cpus=1, reference=None, images=6, diagnose=False, diagnose_samples=None, robustness=True,
-          robustness_eps=None, robustness_params=None, data_dir=None, download=True, test_batch_size=256, output_dir="runs", resume=False,
-          overwrite=False, models=None, seeds=None, train=False, epochs=None, source=None, dataset=None, data_path=None,
-          layout=None, deployed=False, deployed_attack="square"):
+          robustness_eps=None, robustness_params=None, data_dir=None, download=True, test_batch_size=256,
+          output_dir="runs", resume=False, overwrite=False, models=None, seeds=None, train=False, epochs=None,
+          source=None, dataset=None, data_path=None, layout=None, deployed=False, deployed_attack="square"):
     """Every attack of ``attacks`` on ``model`` at each of ``precisions`` (``samples`` x ``runs``
     each; ``params``: ``{attack: {ART parameter: value}}``), the transfer matrices of the attacks in
     ``transfer``, and the report (``<study folder>/report``). The models: the shipped zoo's, or ``models`` (a folder

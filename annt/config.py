@@ -284,8 +284,8 @@ SCHEMA = {
                                minimum=1, nullable=True),
         "task_cpus": Option("int", 1, "task study, executor ray: CPUs each Ray task asks for; its TensorFlow thread "
                                       "pools take as many threads, so a node of N CPUs runs N / task_cpus tasks side "
-                                      "by side without oversubscribing its cores (the sets are the same whatever the "
-                                      "value).", minimum=1),
+                                      "by side without oversubscribing its cores (tested: one-CPU tasks make the "
+                                      "local executor's sets bit for bit).", minimum=1),
         "reference": Option("str", None, "task study: published numbers to show beside ours in the report "
                                          "(paper: its Table 6).", choices=("paper",), nullable=True),
         "images": Option("int", 6, "task study: images per precision in the report's image grids.", minimum=1),

@@ -179,7 +179,7 @@ def report(args, study, manifest):
     lines += ["", f"Every report table (`table6.csv`, `transfer_fgsm.csv`, ...) the same bit for bit in all rows: "
               f"{'yes' if same else 'NO'}. A run task's time is its set's `wall_time_s`: locally the attack alone; "
               "in a Ray task also building the model (once per worker process). A Ray task sizes TensorFlow's thread "
-              "pools to the CPUs Ray gave it (1 here); the two worker nodes share this machine's cores.",
+              "pools to the CPUs Ray gave it (1 here); the worker nodes share this machine's cores.",
               ""]
     if projections:
         lines += [f"## Projection: the paper's studies on {args.nodes} nodes", "",
