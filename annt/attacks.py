@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from .apgd import APGD
 from .autoattack import AutoAttack, summary_lines
+from .progress import CostBar, count_resumed
 from .temperature import TemperatureScaledPGD
 
 
@@ -158,7 +159,8 @@ def generate(trained, classifier, name, params, images, labels, seed, progress=N
     ART draws from Python's and NumPy's global generators (JSMA's targets, UAP's sample order,
     Boundary's steps); both are seeded here. ``extras`` holds arrays worth keeping (UAP's noise,
     Boundary's L2 distance after each iteration).
-    ``progress``: a tqdm bar to advance by the samples done (e.g. one bar over a whole study);
+    ``progress``: what to advance by the samples done: a :meth:`~annt.progress.CostBar.part` (e.g. of one bar over a
+    whole study), which keeps the batches ``parts`` holds already out of its rate, or any tqdm bar;
     by default the attack shows its own, titled ``label`` (e.g. ``fgsm run 2/3``; default the attack's name).
     ``parts``: a :class:`~annt.adversarial_sets.Parts` store. Each ART call's result is saved there as it
     finishes, with the generators' state, and calls it holds already are not made again: a killed run
@@ -169,8 +171,9 @@ def generate(trained, classifier, name, params, images, labels, seed, progress=N
     if progress is not None:
         return _generate(trained, classifier, name, params, images, labels, seed, progress, parts, only)
     # A context, so that the bar is closed on an error too and its last line comes before the error's message.
-    with tqdm(total=len(images), desc=label or name, unit="sample") as bar:
-        adversarial, extras = _generate(trained, classifier, name, params, images, labels, seed, bar, parts, only)
+    with CostBar(total_cost=len(images), total_samples=len(images), desc=label or name) as bar:
+        adversarial, extras = _generate(trained, classifier, name, params, images, labels, seed, bar.part(1.0), parts,
+                                        only)
     for line in summary_lines(extras["broken_by"], len(images)) if name == "autoattack" else ():
         tqdm.write(f"{label or name}: {line}")
     return adversarial, extras
@@ -213,8 +216,7 @@ def _generate(trained, classifier, name, params, images, labels, seed, bar, part
             calls = [call for call in calls if call.start in only]
         done = parts.finished() if parts is not None else {}
         results = {call.start: done[call.start] for call in calls if call.start in done}
-        for result in results.values():
-            bar.update(len(result.images))
+        count_resumed(bar, sum(len(result.images) for result in results.values()))
         todo = [call for call in calls if call.start not in results]
         if results and todo and not spec.concurrent:
             # Calls made one after the other share the generators: continue from where the last saved one left them.

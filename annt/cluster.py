@@ -111,12 +111,21 @@ class _Driver:
         self.finished = []  # (cell, result, seconds) not yet yielded
 
     def run(self):
-        from .experiments import plan_attack
+        from .experiments import finished_attack, plan_attack
         for cell in self.cells:
-            self._start_cell(cell, plan_attack(cell.settings, self.models[cell.model], announce=False))
+            started = time.time()
+            kept = finished_attack(cell.settings, self.models[cell.model])
+            if kept is None:
+                self._start_cell(cell, plan_attack(cell.settings, self.models[cell.model], announce=False))
+            else:  # as run locally: a finished attack's metrics are read, its sets not evaluated again
+                self.bar.part(cell.cost).resumed(cell.samples)
+                self.finished.append((cell, kept, time.time() - started))
+                self._send_transfers(cell)
         resources = self.ray.cluster_resources()
         self.bar.write(f"ray: {len(self.pending)} tasks sent to {resources.get('CPU', 0):g} CPUs on "
                        f"{len([node for node in self.ray.nodes() if node['Alive']])} node(s)")
+        yield from self.finished
+        self.finished.clear()
         while self.pending:
             ready, _ = self.ray.wait(list(self.pending), num_returns=1)
             task = self.pending.pop(ready[0])
@@ -156,7 +165,7 @@ class _Driver:
         state = _CellState(cell, plan, RunRecord(), time.time(), self.bar.part(cell.cost))
         batch_size = cell.settings.test.batch_size
         for run, adversarial_set in plan.finished.items():
-            state.progress.update(len(adversarial_set.indices))
+            state.progress.resumed(len(adversarial_set.indices))
             self._send(partial(self.evaluate.remote, self.packages[cell.model], [adversarial_set], self.images,
                                batch_size), partial(self._run_evaluated, state, run), f"{cell} run {run}")
         for run in plan.samples:
@@ -173,7 +182,10 @@ class _Driver:
         parts = plan.parts(run)
         done = parts.finished()
         if only is None:
-            state.making[run] = parts, RunRecord(), sum(len(call.images) for call in done.values())
+            kept = sum(len(call.images) for call in done.values())
+            if run not in state.making:  # first sent: the batches of earlier sessions are done (a resend's are counted)
+                state.progress.resumed(kept)
+            state.making[run] = parts, RunRecord(), kept
         else:
             done = {start: call for start, call in done.items() if start in only}
         indices = plan.samples[run]
@@ -187,7 +199,7 @@ class _Driver:
         parts = state.plan.parts(run)
         done = parts.finished()
         state.making[run] = parts, RunRecord(), 0
-        state.progress.update(sum(len(call.images) for call in done.values()))
+        state.progress.resumed(sum(len(call.images) for call in done.values()))
         chunks, chunk = [], []
         for call in attack_calls(spec.name, spec.params, len(state.plan.samples[run])):
             if call.start in done:

@@ -30,6 +30,7 @@ from .outputs import (attack_folder, check_free, claim, diagnosis_folder, evalua
                       export_folder, read_json, model_run_name, reference_parts_folder, robustness_folder, sha256_of,
                       transfer_folder, write_atomic, write_json, write_text)
 from .predictor import load_model
+from .progress import count_resumed
 from .settings import EvaluateSettings
 from .tables import experiment_table, summary_table
 
@@ -43,10 +44,10 @@ def run_attack(settings, trained=None, progress=None, echo=print):
     """
     record = RunRecord()
     trained = trained or load_trained(settings.model)
-    kept = _finished_attack(settings, trained)
+    kept = finished_attack(settings, trained)
     if kept is not None:
         if progress is not None:
-            progress.update(settings.attack.samples * settings.attack.runs)
+            count_resumed(progress, settings.attack.samples * settings.attack.runs)
         _echo_result(_attack_title(settings, trained), kept, echo)
         return kept
     plan = plan_attack(settings, trained, announce=progress is None)
@@ -56,7 +57,7 @@ def run_attack(settings, trained=None, progress=None, echo=print):
         if run in plan.finished:
             adversarial_set = plan.finished[run]
             if progress is not None:
-                progress.update(len(adversarial_set.indices))
+                count_resumed(progress, len(adversarial_set.indices))
         else:
             adversarial_set = _make_set(plan, run, trained, classifier, progress)
         rows, metrics = evaluate_set(adversarial_set, trained, plan.images, settings.test.batch_size)
@@ -87,7 +88,7 @@ def _attack_title(settings, trained):
             f"{model_run_name(settings)}")
 
 
-def _finished_attack(settings, trained):
+def finished_attack(settings, trained):
     """With ``output.resume``, the metrics of an attack finished earlier in its folder (every run's set kept and
     checked as :func:`_finished_runs` does, its metrics written after the last of them), else None. Such an attack
     needs neither the model's predictions on the test split nor its sets evaluated again."""

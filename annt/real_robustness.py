@@ -79,7 +79,7 @@ def measure(trained, images, labels, eps_grid, dataset, seed=0, params=None, fol
                     row.write(success)
                     parts.clear()
             else:
-                progress.update(len(labels))
+                progress.resumed(len(labels))
             broken[eps] |= success
             rows.append({"attack": member.label, "eps": float(eps), "adversarial_accuracy": 1.0 - float(success.mean()),
                          "params": member_parameters})

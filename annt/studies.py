@@ -215,9 +215,13 @@ def train_model(settings, source, bar):
     from .training import run_training
     cost = model_training_cost(settings, source)
     if (source.checkpoint / CARD).is_file():
-        bar.add(0, cost)
+        bar.add_resumed(0, cost)
         return
-    run_training(training_settings(settings, source), epoch_done=lambda done, epochs: bar.add(0, cost * done / epochs))
+
+    def epoch_done(done, epochs, resumed):
+        (bar.add_resumed if resumed else bar.add)(0, cost * done / epochs)
+
+    run_training(training_settings(settings, source), epoch_done=epoch_done)
 
 
 def _one_cell_per_model(cells):

@@ -46,21 +46,23 @@ def recipe(settings):
 
 
 class _EpochReport(Callback):
-    """Tells ``epoch_done(epochs done, epochs)`` after each epoch (first the epochs an earlier run did)."""
+    """Tells ``epoch_done(epochs done, epochs, resumed)`` after each epoch (first, ``resumed``, the epochs an earlier
+    run did)."""
 
     def __init__(self, epoch_done, epochs):
         self.epoch_done, self.epochs = epoch_done, epochs
 
     def _before_train(self):
-        self.epoch_done(self.trainer.loop.starting_epoch - 1, self.epochs)
+        self.epoch_done(self.trainer.loop.starting_epoch - 1, self.epochs, True)
 
     def _trigger_epoch(self):
-        self.epoch_done(1, self.epochs)
+        self.epoch_done(1, self.epochs, False)
 
 
 def run_training(settings, epoch_done=None):
     """Train as ``settings`` (:class:`~annt.settings.Settings`) say; returns the run folder. ``epoch_done(n,
-    epochs)``, if given, hears of every ``n`` epochs done (a study's progress bar)."""
+    epochs, resumed)``, if given, hears of every ``n`` epochs done (a study's progress bar), ``resumed`` when an
+    earlier run did them."""
     record = RunRecord()
     check_training_folder(settings)
     seed = settings.seed

@@ -25,3 +25,52 @@ def test_a_cost_bar_advances_by_cost_and_counts_samples():
         assert bar.bar.n == pytest.approx(10.0) and bar.samples == 10
         bar.part(45.0).update(1)
         assert bar.bar.n == pytest.approx(55.0) and "11/12 samples" in str(bar.bar)
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _timed_bar(total_cost, total_samples):
+    """A CostBar on a clock the test moves (tqdm reads the time through its ``_time``)."""
+    bar = CostBar(total_cost=total_cost, total_samples=total_samples, desc="test")
+    clock = _Clock()
+    bar.bar._time = clock
+    bar.bar.start_t = bar.bar.last_print_t = 0.0
+    return bar, clock
+
+
+@pytest.mark.parametrize("resumed", [True, False])
+def test_work_an_earlier_session_made_shows_as_done_but_not_in_the_rate(resumed):
+    # A resumed study: 900 samples of FGSM found on disk within 60 s, then CW-L2 at 1 cost unit a second.
+    bar, clock = _timed_bar(total_cost=900 * 1.0 + 100 * 10.0, total_samples=1000)
+    fgsm, cw = bar.part(1.0), bar.part(10.0)
+    for _ in range(9):
+        clock.now += 60 / 9
+        (fgsm.resumed if resumed else fgsm.update)(100)
+    for _ in range(3):
+        clock.now += 10.0
+        cw.update(1)
+    shown = bar.bar.format_dict
+    assert bar.samples == 903 and shown["n"] == pytest.approx(930.0)
+    left = (shown["total"] - shown["n"]) / shown["rate"]
+    if resumed:  # 970 units at 1 a second
+        assert left == pytest.approx(970.0)
+    else:  # the loading's 900 units in 60 s make the rate far too high
+        assert left < 300
+    bar.close()
+
+
+def test_count_resumed_falls_back_to_update_for_a_plain_bar():
+    import io
+
+    from tqdm import tqdm
+
+    from annt.progress import count_resumed
+    with tqdm(total=10, file=io.StringIO()) as plain:
+        count_resumed(plain, 4)
+        assert plain.n == 4

@@ -304,6 +304,34 @@ def test_a_study_on_a_cluster_without_shared_files_equals_the_local_one_after_a_
     assert manifest["machine"]["cores"] == os.cpu_count() and manifest["wall_time_s"] > 0
 
 
+def test_a_study_resumed_on_a_cluster_counts_the_batches_an_earlier_driver_saved(tiny, cluster, tmp_path):
+    """The driver is killed once a Boundary run has saved a batch of three; the resumed study's bar reaches all
+    96 samples (it stopped short by the saved batches when only streamed ones were counted)."""
+    boundary_in_batches = ["--set", "study.params={boundary: {max_iter: 3, batch_size: 4}, fgsm: {batch_size: 4}}"]
+    driver = on_cluster(cluster, tmp_path, *boundary_in_batches)
+    parts, deadline = tmp_path / STUDY / "cells", time.time() + 600
+    while not list(parts.glob("*-boundary/run-*/parts/part-*.npz")) and time.time() < deadline:
+        assert driver.poll() is None, driver.stdout.read()[-2000:]
+        time.sleep(0.01)
+    driver.kill()
+    driver.communicate()
+    output, _ = on_cluster(cluster, tmp_path, *boundary_in_batches, "--set", "output.resume=true").communicate(
+        timeout=900)
+    assert "96/96 samples" in output, output[-2000:]
+    same_results(tmp_path / STUDY, tiny)
+
+
+def test_a_finished_study_resumed_on_a_cluster_only_adds_what_is_new(tiny, cluster, tmp_path):
+    """Its finished cells' metrics are read, as a local resume does, not their sets evaluated again by tasks: the
+    only tasks are the two evaluations of an added transfer matrix."""
+    shutil.copytree(tiny, tmp_path / STUDY)
+    output, _ = on_cluster(cluster, tmp_path, "--set", "output.resume=true",
+                           "--set", "study.transfer=[fgsm, boundary]").communicate(timeout=900)
+    assert "ray: 2 tasks sent to 2 CPUs on 2 node(s)" in output and "96/96 samples" in output, output[-2000:]
+    same_results(tmp_path / STUDY, tiny)
+    assert (tmp_path / STUDY / "report/transfer_boundary.md").is_file()
+
+
 @pytest.mark.parametrize("attack, params", [("boundary", {"max_iter": 3}), ("fgsm", {"batch_size": 4})])
 def test_an_attack_interrupted_between_batches_resumes_to_the_same_set(tmp_path, monkeypatch, attack, params):
     """Within one run: stop after two saved batches, resume, and get what an uninterrupted run gives."""
