@@ -91,7 +91,8 @@ class CostBar:
         self.bar.refresh()
 
     def part(self, cost):
-        """What to hand one attack: its ``update(samples)`` advances this bar by ``samples * cost``."""
+        """What to hand one attack: its ``update(samples)`` advances this bar by ``samples * cost``, its
+        ``resumed(samples)`` likewise for samples an earlier session made (:meth:`add_resumed`)."""
         return _Part(self, cost)
 
     def write(self, text):
