@@ -3,9 +3,11 @@
 The driver (the process running the study) ships what a task needs through Ray's object store: the test split,
 each model as its weights and card (:class:`ModelPackage`), a run's samples and seed, and the batches an
 interrupted attempt kept. One task makes one run's adversarial set, streaming each finished batch back, and
-evaluates it; another applies a cell's sets to another precision. The driver writes everything into the study
-folder, atomically, exactly as a local study does (:class:`~annt.experiments.AttackPlan`). A task touches no path
-of the driver's machine: a node needs ANNT installed, and nothing else.
+evaluates it; another applies a cell's sets to another precision; another runs one row of a model's robustness table
+(one attack at one budget), streaming its batches back too. The driver writes everything into the study folder,
+atomically, exactly as a local study does (:class:`~annt.experiments.AttackPlan`,
+:class:`~annt.experiments.RobustnessPlan`). A task touches no path of the driver's machine: a node needs ANNT
+installed, and nothing else.
 """
 import math
 import queue
@@ -77,19 +79,21 @@ def package(trained):
                         read_variables(trained.checkpoint), trained.card, str(trained.checkpoint))
 
 
-def run_cells(cells, models, bar, address, transfers_of, task_samples=None, task_cpus=1):
+def run_cells(cells, models, bar, address, transfers_of, task_samples=None, task_cpus=1, robustness=()):
     """Run ``cells`` (:class:`~annt.studies.Cell`) as Ray tasks, one per run still to make, on the cluster at
     ``address`` (None: a local Ray instance), and each cell's ``transfers_of(cell)`` evaluations as tasks once its
-    sets are written; yields ``(cell, result, seconds)`` as each cell finishes. ``models``: the driver's loaded
-    models, by :class:`~annt.settings.ModelSource`. ``task_samples``: a run of an attack whose calls are independent
-    (:func:`annt.attacks.independent`) is split into tasks of about this many samples (whole calls), each making
-    its calls as the whole run would, so the set is the same bit for bit. ``task_cpus``: the CPUs each task asks for
-    (and its TensorFlow threads per pool)."""
+    sets are written; yields ``(cell, result, seconds)`` as each cell finishes, and returns once every task ended.
+    ``robustness``: ``(cell, folder)`` of each model whose robustness table to measure into ``folder`` (with the
+    cell's settings; one finished there is counted as done), a task per row still to run, sent after the cells'
+    tasks. ``models``: the driver's loaded models, by :class:`~annt.settings.ModelSource`. ``task_samples``: a run
+    of an attack whose calls are independent (:func:`annt.attacks.independent`) is split into tasks of about this
+    many samples (whole calls), each making its calls as the whole run would, so the set is the same bit for bit.
+    ``task_cpus``: the CPUs each task asks for (and its TensorFlow threads per pool)."""
     import ray
     started_here = not ray.is_initialized()
     ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     try:
-        yield from _Driver(ray, cells, models, bar, transfers_of, task_samples, task_cpus).run()
+        yield from _Driver(ray, cells, models, bar, transfers_of, task_samples, task_cpus, robustness).run()
     finally:
         if started_here:
             ray.shutdown()
@@ -98,15 +102,16 @@ def run_cells(cells, models, bar, address, transfers_of, task_samples=None, task
 class _Driver:
     """The Ray tasks of a study in flight, and what to do with each result as it comes."""
 
-    def __init__(self, ray, cells, models, bar, transfers_of, task_samples, task_cpus):
+    def __init__(self, ray, cells, models, bar, transfers_of, task_samples, task_cpus, robustness):
         from .experiments import test_split
         self.ray, self.cells, self.models, self.bar, self.transfers_of = ray, cells, models, bar, transfers_of
-        self.task_samples = task_samples
+        self.task_samples, self.robustness = task_samples, robustness
         images, _ = test_split(cells[0].settings.data)
         self.images = ray.put(images)
         self.packages = {source: ray.put(package(trained)) for source, trained in models.items()}
         self.make = ray.remote(_make_run).options(max_retries=0, num_cpus=task_cpus)
         self.evaluate = ray.remote(_evaluate_sets).options(max_retries=0, num_cpus=task_cpus)
+        self.measure_row = ray.remote(_measure_row).options(max_retries=0, num_cpus=task_cpus)
         self.pending = {}  # ObjectRef or ObjectRefGenerator: its _Task
         self.finished = []  # (cell, result, seconds) not yet yielded
 
@@ -121,6 +126,8 @@ class _Driver:
                 self.bar.part(cell.cost).resumed(cell.samples)
                 self.finished.append((cell, kept, time.time() - started))
                 self._send_transfers(cell)
+        for cell, folder in self.robustness:
+            self._start_robustness(cell, folder)
         resources = self.ray.cluster_resources()
         self.bar.write(f"ray: {len(self.pending)} tasks sent to {resources.get('CPU', 0):g} CPUs on "
                        f"{len([node for node in self.ray.nodes() if node['Alive']])} node(s)")
@@ -278,6 +285,59 @@ class _Driver:
                                step.test.batch_size),
                        partial(plan.finish, RunRecord(), echo=lambda *_: None), f"{cell} on {target.precision}")
 
+    def _start_robustness(self, cell, folder):
+        """The rows of the cell's model's robustness table still to run, a task each; ``robustness.json`` is
+        written once every row is in (:class:`~annt.experiments.RobustnessPlan`)."""
+        from .experiments import RobustnessPlan, robustness_cost
+        if (folder / "robustness.json").is_file():
+            cost, samples = robustness_cost(cell.settings)
+            self.bar.add_resumed(samples, cost)
+            return
+        plan = RobustnessPlan.of(cell.settings, self.models[cell.model])
+        state = _RobustnessState(plan, plan.rows(folder), folder)
+        for number, row in enumerate(state.rows):
+            progress = self.bar.part(row.cost)
+            success = row.read(len(plan.labels))
+            if success is not None:
+                progress.resumed(len(plan.labels))
+                state.broken[number] = success
+                continue
+            making = _RowState(row, progress)
+            self._send(partial(self._submit_row, self.packages[cell.model], plan, making),
+                       partial(self._row_event, state, number, making),
+                       f"robustness of {cell.precision}: {row.member.label} at ε {row.eps:g}")
+        self._robustness_done(state)
+
+    def _submit_row(self, model, plan, making):
+        """A task running ``making.row`` from the calls the driver kept (none at first)."""
+        done = making.row.parts.finished()
+        if not making.sent:  # as a run's: the calls of earlier sessions are done (a resend's were counted as streamed)
+            making.sent = True
+            making.counted = sum(len(call.images) for call in done.values())
+            making.progress.resumed(making.counted)
+        return self.measure_row.remote(model, self.images, plan.indices, plan.labels, making.row.member.attack,
+                                       making.row.params, plan.seed, done)
+
+    def _row_event(self, state, number, making, event):
+        kind, *content = event
+        if kind == "part":
+            start, call = content
+            making.row.parts.save(start, call)
+            making.progress.update(len(call.images))
+            making.counted += len(call.images)
+            return
+        success, = content
+        making.progress.update(len(success) - making.counted)  # a call spanning every sample streams no part
+        making.row.keep(success)
+        state.broken[number] = success
+        self._robustness_done(state)
+
+    def _robustness_done(self, state):
+        from .real_robustness import combine
+        if len(state.broken) == len(state.rows):
+            state.plan.finish(combine(state.rows, [state.broken[n] for n in range(len(state.rows))],
+                                      state.plan.eps_grid), state.folder)
+
 
 @dataclass
 class _Task:
@@ -297,6 +357,22 @@ class _CellState:
     per_run: dict = field(default_factory=dict)  # run: its metrics, once written
     making: dict = field(default_factory=dict)  # run: (Parts, RunRecord of its making, samples streamed so far)
     chunks: dict = field(default_factory=dict)  # run made by several tasks: {its calls' starts: (seconds, machine)}
+
+
+@dataclass
+class _RobustnessState:
+    plan: object  # RobustnessPlan
+    rows: list  # its Rows
+    folder: object
+    broken: dict = field(default_factory=dict)  # row number: which samples it broke, once finished
+
+
+@dataclass
+class _RowState:
+    row: object  # real_robustness.Row
+    progress: object
+    sent: bool = False
+    counted: int = 0  # samples of it on the bar: kept from earlier sessions, then streamed
 
 
 def _make_run(package, images, indices, labels, clean_predictions, attack, params, seed, batch_size, done, only):
@@ -324,6 +400,19 @@ def _make_run(package, images, indices, labels, clean_predictions, attack, param
     result = yield from _streamed(make)
     made_where = round(time.time() - started, 2), machine()
     yield ("set", *result, *made_where) if only is None else ("calls", *made_where)
+
+
+def _measure_row(package, images, indices, labels, attack, params, seed, done):
+    """A Ray task: which of the samples one row of a robustness table breaks
+    (:func:`annt.real_robustness.broken_by`), from the calls in ``done`` on. Yields ``("part", first sample,
+    AttackCall)`` as each call finishes, then ``("row", success per sample)``."""
+    from .estimator import art_classifier
+    from .real_robustness import broken_by
+    trained = _built(package)
+    success = yield from _streamed(lambda emit: broken_by(trained, art_classifier(trained), attack, params,
+                                                          images[indices], labels, seed, _Uncounted(),
+                                                          _StreamedParts(done, emit)))
+    yield "row", success
 
 
 def _evaluate_sets(package, sets, images, batch_size):

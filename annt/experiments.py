@@ -668,17 +668,61 @@ def measure_robustness(settings, trained, folder):
     """:func:`annt.real_robustness.measure` of ``trained`` on ``robustness.samples`` (else ``attack.samples``) test
     images it classifies correctly (selected as an attack's), resumable in ``folder``; writes ``robustness.json``
     there last (its presence means done) and returns it with the table as text."""
-    images, labels = test_split(settings.data)
-    predictions = trained.predict(images, settings.test.batch_size)
-    indices = select_samples(labels, predictions, settings.robustness.samples or settings.attack.samples, settings.seed,
-                             settings.attack.selection)
-    eps_grid = settings.robustness.eps or real_robustness.EPS[settings.data.dataset]
-    result = real_robustness.measure(trained, images[indices], labels[indices], eps_grid, settings.data.dataset,
-                                     settings.seed, settings.robustness.params, folder=folder)
-    result = {"model": trained.name, "dataset": trained.dataset, "precision": str(trained.precision),
-              "samples": int(len(indices)), "indices": indices.tolist(),
-              "clean_accuracy": float(np.mean(predictions == labels)), **result}
-    write_json(folder / "robustness.json", result)
-    title = (f"{trained.name} {trained.precision} ({trained.dataset}), {len(indices)} test images it classifies "
-             f"correctly: adversarial accuracy (clean test accuracy {result['clean_accuracy']:.4f})")
-    return result, f"{title}\n\n{real_robustness.table(result, eps_grid)}"
+    plan = RobustnessPlan.of(settings, trained)
+    return plan.finish(real_robustness.measure(trained, plan.images, plan.labels, plan.eps_grid, plan.dataset,
+                                               plan.seed, plan.params, folder=folder), folder)
+
+
+def robustness_eps(settings):
+    """The robustness table's budgets: ``robustness.eps``, else the data set's (:data:`annt.real_robustness.EPS`)."""
+    return tuple(settings.robustness.eps or real_robustness.EPS[settings.data.dataset])
+
+
+def robustness_cost(settings):
+    """``(cost, samples)`` one model's robustness table adds to a progress bar (:class:`annt.progress.CostBar`)."""
+    cost, rows = real_robustness.table_cost(robustness_eps(settings), settings.data.dataset,
+                                            settings.robustness.params)
+    samples = settings.robustness.samples or settings.attack.samples
+    return cost * samples, rows * samples
+
+
+@dataclass
+class RobustnessPlan:
+    """What a robustness measurement of one model attacks (its samples, budgets and rows' settings), and how its
+    result is written: shared by :func:`measure_robustness` and a study's Ray tasks (:mod:`annt.cluster`)."""
+
+    trained: object
+    indices: np.ndarray
+    images: np.ndarray  # the selected samples
+    labels: np.ndarray
+    clean_accuracy: float
+    eps_grid: tuple
+    dataset: str
+    seed: int
+    params: dict | None
+
+    @classmethod
+    def of(cls, settings, trained):
+        images, labels = test_split(settings.data)
+        predictions = trained.predict(images, settings.test.batch_size)
+        indices = select_samples(labels, predictions, settings.robustness.samples or settings.attack.samples,
+                                 settings.seed, settings.attack.selection)
+        return cls(trained, indices, images[indices], labels[indices], float(np.mean(predictions == labels)),
+                   robustness_eps(settings), settings.data.dataset, settings.seed, settings.robustness.params)
+
+    def rows(self, folder):
+        """Its :class:`~annt.real_robustness.Row` objects, kept in ``folder``."""
+        return real_robustness.plan_rows(self.images, self.labels, self.eps_grid, self.dataset, self.seed,
+                                         self.params, folder)
+
+    def finish(self, measured, folder):
+        """Write ``robustness.json`` (:func:`~annt.real_robustness.measure`'s ``measured`` with what was attacked)
+        into ``folder``; returns it with the table as text."""
+        trained = self.trained
+        result = {"model": trained.name, "dataset": trained.dataset, "precision": str(trained.precision),
+                  "samples": int(len(self.indices)), "indices": self.indices.tolist(),
+                  "clean_accuracy": self.clean_accuracy, **measured}
+        write_json(Path(folder) / "robustness.json", result)
+        title = (f"{trained.name} {trained.precision} ({trained.dataset}), {len(self.indices)} test images it "
+                 f"classifies correctly: adversarial accuracy (clean test accuracy {result['clean_accuracy']:.4f})")
+        return result, f"{title}\n\n{real_robustness.table(result, self.eps_grid)}"

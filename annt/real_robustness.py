@@ -58,33 +58,90 @@ def measure(trained, images, labels, eps_grid, dataset, seed=0, params=None, fol
     calls, so that a killed measurement resumes where it stopped; rows found there are not run again.
     """
     classifier = art_classifier(trained)
-    runs = [(member, eps, member_params(member, dataset, eps, (params or {}).get(member.label)))
-            for eps in eps_grid for member in MEMBERS]
-    samples = hashlib.sha256(np.ascontiguousarray(images).tobytes() + np.asarray(labels, np.int64).tobytes())
-    rows, broken = [], {eps: np.zeros(len(labels), bool) for eps in eps_grid}
-    with CostBar(sum(cost_per_sample(m.attack, p) for m, _, p in runs) * len(labels), len(runs) * len(labels),
-                 "robustness") as bar:
-        for member, eps, member_parameters in runs:
-            progress = bar.part(cost_per_sample(member.attack, member_parameters))
-            made_as = json.dumps({"attack": member.attack, "params": member_parameters, "seed": seed,
-                                  "samples": samples.hexdigest()}, sort_keys=True)
-            row = None if folder is None else _SavedRow(folder, member.label, eps, made_as)
-            success = None if row is None else row.read(len(labels))
+    rows = plan_rows(images, labels, eps_grid, dataset, seed, params, folder)
+    broken = []
+    with CostBar(sum(row.cost for row in rows) * len(labels), len(rows) * len(labels), "robustness") as bar:
+        for row in rows:
+            progress = bar.part(row.cost)
+            success = row.read(len(labels))
             if success is None:
-                parts = None if row is None else Parts(row.parts, hashlib.sha256(made_as.encode()).hexdigest())
-                adversarial, _ = generate(trained, classifier, member.attack, member_parameters, images, labels, seed,
-                                          progress=progress, parts=parts)
-                success = trained.predict(adversarial) != labels
-                if row is not None:
-                    row.write(success)
-                    parts.clear()
+                success = broken_by(trained, classifier, row.member.attack, row.params, images, labels, seed,
+                                    progress, row.parts)
+                row.keep(success)
             else:
                 progress.resumed(len(labels))
-            broken[eps] |= success
-            rows.append({"attack": member.label, "eps": float(eps), "adversarial_accuracy": 1.0 - float(success.mean()),
-                         "params": member_parameters})
-    worst = {str(float(eps)): 1.0 - float(broken[eps].mean()) for eps in eps_grid}
-    return {"rows": rows, "worst": worst}
+            broken.append(success)
+    return combine(rows, broken, eps_grid)
+
+
+@dataclass
+class Row:
+    """One member at one budget, as :func:`measure` runs it: its parameters, and (given a folder) where it is kept
+    once finished (:class:`_SavedRow`) and its ART calls while it runs."""
+
+    member: Member
+    eps: float
+    params: dict
+    saved: "_SavedRow | None"
+    parts: Parts | None
+
+    @property
+    def cost(self):
+        """What one of its samples costs (:func:`annt.progress.cost_per_sample`)."""
+        return cost_per_sample(self.member.attack, self.params)
+
+    def read(self, samples):
+        """Which samples the finished row broke, or None when it is still to run."""
+        return None if self.saved is None else self.saved.read(samples)
+
+    def keep(self, success):
+        """Save the finished row and drop its calls."""
+        if self.saved is not None:
+            self.saved.write(success)
+            self.parts.clear()
+
+
+def plan_rows(images, labels, eps_grid, dataset, seed=0, params=None, folder=None):
+    """The :class:`Row` of every member at every budget, in the table's order; ``folder`` as in :func:`measure`."""
+    samples = hashlib.sha256(np.ascontiguousarray(images).tobytes() + np.asarray(labels, np.int64).tobytes())
+    rows = []
+    for member, eps, member_parameters in _members(eps_grid, dataset, params):
+        made_as = json.dumps({"attack": member.attack, "params": member_parameters, "seed": seed,
+                              "samples": samples.hexdigest()}, sort_keys=True)
+        saved = None if folder is None else _SavedRow(folder, member.label, eps, made_as)
+        parts = None if saved is None else Parts(saved.parts, hashlib.sha256(made_as.encode()).hexdigest())
+        rows.append(Row(member, eps, member_parameters, saved, parts))
+    return rows
+
+
+def _members(eps_grid, dataset, params):
+    """``(member, eps, its ART parameters)`` of every row, in the table's order."""
+    return [(member, float(eps), member_params(member, dataset, eps, (params or {}).get(member.label)))
+            for eps in eps_grid for member in MEMBERS]
+
+
+def table_cost(eps_grid, dataset, params=None):
+    """``(cost, rows)``: what one sample costs through every row of the table (:func:`annt.progress.cost_per_sample`),
+    and how many rows there are."""
+    members = _members(eps_grid, dataset, params)
+    return sum(cost_per_sample(member.attack, parameters) for member, _, parameters in members), len(members)
+
+
+def broken_by(trained, classifier, attack, params, images, labels, seed, progress, parts):
+    """Which of ``images`` ``attack`` makes ``trained`` misclassify (its calls kept in ``parts``, if given)."""
+    adversarial, _ = generate(trained, classifier, attack, params, images, labels, seed, progress=progress,
+                              parts=parts)
+    return trained.predict(adversarial) != labels
+
+
+def combine(rows, broken, eps_grid):
+    """:func:`measure`'s result from each row's success per sample (``broken``, in the order of ``rows``)."""
+    worst = {float(eps): np.zeros(len(broken[0]), bool) for eps in eps_grid}
+    for row, success in zip(rows, broken):
+        worst[row.eps] |= success
+    return {"rows": [{"attack": row.member.label, "eps": row.eps, "adversarial_accuracy": 1.0 - float(success.mean()),
+                      "params": row.params} for row, success in zip(rows, broken)],
+            "worst": {str(float(eps)): 1.0 - float(worst[float(eps)].mean()) for eps in eps_grid}}
 
 
 class _SavedRow:

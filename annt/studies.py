@@ -16,8 +16,8 @@ from functools import partial
 from .errors import DamagedFileError, ResumeError
 from .data import resolve_data_dir, split_size
 from .experiments import (GRADIENT_IMAGES, clean_accuracies, diagnose_model, diagnosis_samples, export_model,
-                          load_reference, load_trained, measure_robustness, run_attack, run_evaluate, write_diagnosis,
-                          write_export, zero_input_gradients)
+                          load_reference, load_trained, measure_robustness, robustness_cost, run_attack, run_evaluate,
+                          write_diagnosis, write_export, zero_input_gradients)
 from .manifest import RunRecord
 from .outputs import (STUDY_FILE, attack_folder, check_free, claim, evaluation_folder, model_run_name, read_json,
                       study_folder, write_json)
@@ -133,8 +133,11 @@ def run_study(settings):
     cells = study_cells(settings)
     training = [source for source in settings.study.sources if source.origin == "train"]
     folder = claim(study_folder(settings), settings.output)
-    bar = CostBar(sum(cell.samples * cell.cost for cell in cells) + sum(model_training_cost(settings, s) for s in training),
-                  sum(cell.samples for cell in cells), "study")
+    robustness_on_ray = settings.study.robustness and settings.study.executor == "ray"
+    tables_cost, tables_samples = _robustness_measured(settings, cells) if robustness_on_ray else (0.0, 0)
+    bar = CostBar(sum(cell.samples * cell.cost for cell in cells) + tables_cost
+                  + sum(model_training_cost(settings, s) for s in training),
+                  sum(cell.samples for cell in cells) + tables_samples, "study")
     with bar:
         for number, source in enumerate(training, 1):
             bar.write(f"training {source.precision}{_seed_text(source)} (model {number} of {len(training)}): "
@@ -157,13 +160,15 @@ def run_study(settings):
         transfers_of = partial(transfers, settings)
         if settings.study.executor == "ray":
             from .cluster import run_cells
+            robustness = [(cell, folder / "robustness" / model_run_name(cell.settings))
+                          for cell in _one_cell_per_model(cells) if robustness_on_ray]
             finished = run_cells(cells, models, bar, settings.study.ray_address, transfers_of,
-                                 settings.study.task_samples, settings.study.task_cpus)
+                                 settings.study.task_samples, settings.study.task_cpus, robustness)
         else:
             finished = _local_cells(cells, models, bar, transfers_of)
         for cell, result, seconds in finished:
             bar.write(_cell_line(cell, result, seconds))
-    if settings.study.robustness:  # the headline numbers before the checks of them
+    if settings.study.robustness:  # the headline numbers before the checks of them (on Ray: measured with the cells)
         _measure_models(settings, cells, models, folder / "robustness")
     if settings.study.diagnose:
         _diagnose_models(settings, cells, models, folder / "diagnostics")
@@ -252,6 +257,13 @@ def _diagnose_models(settings, cells, models, folder):
             write_diagnosis(target, diagnosis, {"model": str(models[cell.model].precision),
                                                 "reference": f"{reference.precision} (reference)"})
         shutil.rmtree(parts, ignore_errors=True)
+
+
+def _robustness_measured(settings, cells):
+    """``(cost, samples)`` of every model's robustness table on the study's bar, when its rows are Ray tasks."""
+    cost, samples = robustness_cost(settings)
+    models = len(_one_cell_per_model(cells))
+    return models * cost, models * samples
 
 
 def _measure_models(settings, cells, models, folder):

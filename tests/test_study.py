@@ -416,12 +416,23 @@ def test_a_study_with_diagnose_writes_one_block_per_cell(tiny, tmp_path):
     assert (study / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
 
 
-def test_a_study_measures_apparent_against_real_robustness_per_precision(tiny, tmp_path):
+def with_robustness():
     from test_apgd import SMALL_ROWS
-    shutil.copytree(tiny, tmp_path / STUDY)
-    assert run_tiny(tmp_path, "--set", "output.resume=true", "--set", "study.robustness=true",
-                    "--set", "robustness.eps=[0.2]", "--set", SMALL_ROWS) == 0
-    study = tmp_path / STUDY
+    return ["--set", "output.resume=true", "--set", "study.robustness=true", "--set", "robustness.eps=[0.2]",
+            "--set", SMALL_ROWS]
+
+
+@pytest.fixture(scope="module")
+def measured(tiny, tmp_path_factory):
+    """The tiny study resumed with its robustness tables, on this machine."""
+    output = tmp_path_factory.mktemp("robustness")
+    shutil.copytree(tiny, output / STUDY)
+    assert run_tiny(output, *with_robustness()) == 0
+    return output / STUDY
+
+
+def test_a_study_measures_apparent_against_real_robustness_per_precision(tiny, measured):
+    study = measured
     for name in ("model_a-mnist-fp", "model_a-mnist-w1a1g32"):
         result = json.loads((study / "robustness" / name / "robustness.json").read_text())
         assert result["samples"] == 12 and [row["eps"] for row in result["rows"]] == [0.2] * 8
@@ -444,6 +455,30 @@ def test_a_study_measures_apparent_against_real_robustness_per_precision(tiny, t
     assert len(table) == 2 * 9
     # The cells were not made again.
     assert (study / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
+
+
+def robustness_results(study):
+    return {path.parent.name: json.loads(path.read_text()) for path in study.glob("robustness/*/robustness.json")}
+
+
+def test_a_studys_robustness_rows_on_a_cluster_equal_the_local_ones_and_resume_by_the_row(measured, cluster, tmp_path):
+    """Each row of each model's table (2 models x 8 attacks at one budget) is a task beside the cells' (all finished
+    here); the driver writes the rows and robustness.json as a local study does. A row lost later is its only task."""
+    shutil.copytree(measured.parent / STUDY, tmp_path / STUDY, ignore=shutil.ignore_patterns("robustness"))
+    output, _ = on_cluster(cluster, tmp_path, *with_robustness()).communicate(timeout=900)
+    assert "ray: 16 tasks sent to 2 CPUs on 2 node(s)" in output and "288/288 samples" in output, output[-2000:]
+    study = tmp_path / STUDY
+    assert sorted(robustness_results(study)) == ["model_a-mnist-fp", "model_a-mnist-w1a1g32"]
+    assert robustness_results(study) == robustness_results(measured)
+    assert (study / "report/robustness.csv").read_text() == (measured / "report/robustness.csv").read_text()
+    assert not list(study.glob("robustness/*/parts/*/*.npz")), "a finished row's calls are removed"
+
+    folder = study / "robustness/model_a-mnist-w1a1g32"
+    (folder / "robustness.json").unlink()
+    (folder / "rows/square-eps0.2.npz").unlink()
+    output, _ = on_cluster(cluster, tmp_path, *with_robustness()).communicate(timeout=900)
+    assert "ray: 1 tasks sent to 2 CPUs on 2 node(s)" in output and "288/288 samples" in output, output[-2000:]
+    assert robustness_results(study) == robustness_results(measured)
 
 
 def test_the_report_counts_unrecognisable_images_and_gives_table6_without_them(tiny):
