@@ -142,10 +142,11 @@ class Parts:
         """How many calls are saved (before :meth:`finished` reads them)."""
         return len(list(self.folder.glob("part-*.npz")))
 
-    def save(self, start, call):
-        """Store the call that began at sample ``start`` (atomically)."""
+    def save(self, start, call, seconds=None):
+        """Store the call that began at sample ``start`` (atomically), with the wall time it took: ``seconds``, else
+        the time since the previous call finished (or since these parts were read)."""
         now = time.time()
-        seconds, self._last_save = now - self._last_save, now  # wall time since the previous call finished
+        seconds, self._last_save = (now - self._last_save if seconds is None else seconds), now
         arrays = {"images": call.images, "fingerprint": np.array(self.fingerprint), **call.generators,
                   "seconds": np.float64(seconds),
                   **{f"extra_{key}": value for key, value in call.extras.items()}}

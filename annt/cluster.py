@@ -228,8 +228,8 @@ class _Driver:
         parts, record, streamed = state.making[run]
         kind, *content = event
         if kind == "part":
-            start, call = content
-            parts.save(start, call)
+            start, call, seconds = content
+            parts.save(start, call, seconds)
             state.progress.update(len(call.images))
             state.making[run] = parts, record, streamed + len(call.images)
             return
@@ -321,8 +321,8 @@ class _Driver:
     def _row_event(self, state, number, making, event):
         kind, *content = event
         if kind == "part":
-            start, call = content
-            making.row.parts.save(start, call)
+            start, call, seconds = content
+            making.row.parts.save(start, call, seconds)
             making.progress.update(len(call.images))
             making.counted += len(call.images)
             return
@@ -377,7 +377,7 @@ class _RowState:
 
 def _make_run(package, images, indices, labels, clean_predictions, attack, params, seed, batch_size, done, only):
     """A Ray task: one run's adversarial set on the packaged model, from the batches in ``done`` on. Yields
-    ``("part", first sample, AttackCall)`` as each batch finishes, then ``("set", images, extras, predictions,
+    ``("part", first sample, AttackCall, seconds)`` as each batch finishes, then ``("set", images, extras, predictions,
     rows, metrics, seconds, machine)``; with ``only`` (the calls to make, see :func:`annt.attacks.generate`),
     ``("calls", seconds, machine)`` instead of the set."""
     from .adversarial_sets import AdversarialSet
@@ -405,7 +405,7 @@ def _make_run(package, images, indices, labels, clean_predictions, attack, param
 def _measure_row(package, images, indices, labels, attack, params, seed, done):
     """A Ray task: which of the samples one row of a robustness table breaks
     (:func:`annt.real_robustness.broken_by`), from the calls in ``done`` on. Yields ``("part", first sample,
-    AttackCall)`` as each call finishes, then ``("row", success per sample)``."""
+    AttackCall, seconds)`` as each call finishes, then ``("row", success per sample)``."""
     from .estimator import art_classifier
     from .real_robustness import broken_by
     trained = _built(package)
@@ -424,16 +424,19 @@ def _evaluate_sets(package, sets, images, batch_size):
 
 class _StreamedParts:
     """What :func:`annt.attacks.generate` needs of a :class:`~annt.adversarial_sets.Parts` store, in a task: the
-    batches the driver kept, and each new one handed to ``emit`` (the driver saves it)."""
+    batches the driver kept, and each new one handed to ``emit`` (the driver saves it) with the seconds it took in
+    the task, timed here: the driver's clock would count the hours a task may wait in Ray's queue."""
 
     def __init__(self, done, emit):
-        self.done, self.emit = done, emit
+        self.done, self.emit, self.last = done, emit, time.time()
 
     def finished(self):
         return dict(self.done)
 
     def save(self, start, call):
-        self.emit(("part", start, call))
+        now = time.time()
+        self.emit(("part", start, call, now - self.last))
+        self.last = now
 
 
 class _Uncounted:

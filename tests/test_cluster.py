@@ -2,6 +2,7 @@
 and an attack's independent calls made apart equal the whole run. The two-node cluster tests are in test_study.py."""
 import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,7 +17,7 @@ from annt.models import from_source
 from conftest import REPO, needs_mnist
 
 cloudpickle = pytest.importorskip("ray.cloudpickle")
-from annt.cluster import _built, assigned_cpus, package  # noqa: E402  (imports Ray)
+from annt.cluster import _StreamedParts, _built, assigned_cpus, package  # noqa: E402  (imports Ray)
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +94,22 @@ def test_a_task_sizes_tensorflows_thread_pools_to_the_cpus_ray_gave_it(binary):
         assert ray.get([task.options(num_cpus=cpus).remote(shipped) for cpus in (1, 2)]) == [(1, 1, 1), (2, 2, 2)]
     finally:
         ray.shutdown()
+
+
+def test_a_tasks_batches_keep_the_time_they_took_in_the_task_not_the_time_it_queued(tmp_path):
+    """A task can wait hours in Ray's queue after the driver read a run's saved batches: a streamed batch carries the
+    seconds it took in the task, and the driver's parts keep those (a resumed run's attack time adds them up)."""
+    from annt.adversarial_sets import Parts
+    from annt.attacks import AttackCall
+    driver_parts = Parts(tmp_path / "parts", "a run")
+    driver_parts.finished()
+    time.sleep(0.5)  # the task waits in the queue
+    emitted = []
+    task_parts = _StreamedParts({}, emitted.append)
+    time.sleep(0.1)  # the task makes its batch
+    task_parts.save(0, AttackCall(np.zeros((2, 3), np.float32), {}, {}))
+    (kind, start, call, seconds), = emitted
+    assert kind == "part" and start == 0 and 0.1 <= seconds < 0.5
+    driver_parts.save(start, call, seconds)
+    resumed = Parts(tmp_path / "parts", "a run")
+    assert list(resumed.finished()) == [0] and resumed.earlier_seconds == seconds
