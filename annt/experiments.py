@@ -678,12 +678,16 @@ def robustness_eps(settings):
     return tuple(settings.robustness.eps or real_robustness.EPS[settings.data.dataset])
 
 
+def robustness_samples(settings):
+    """How many samples the robustness table attacks: ``robustness.samples``, else ``attack.samples``."""
+    return settings.robustness.samples or settings.attack.samples
+
+
 def robustness_cost(settings):
     """``(cost, samples)`` one model's robustness table adds to a progress bar (:class:`annt.progress.CostBar`)."""
     cost, rows = real_robustness.table_cost(robustness_eps(settings), settings.data.dataset,
                                             settings.robustness.params)
-    samples = settings.robustness.samples or settings.attack.samples
-    return cost * samples, rows * samples
+    return cost * robustness_samples(settings), rows * robustness_samples(settings)
 
 
 @dataclass
@@ -705,8 +709,8 @@ class RobustnessPlan:
     def of(cls, settings, trained):
         images, labels = test_split(settings.data)
         predictions = trained.predict(images, settings.test.batch_size)
-        indices = select_samples(labels, predictions, settings.robustness.samples or settings.attack.samples,
-                                 settings.seed, settings.attack.selection)
+        indices = select_samples(labels, predictions, robustness_samples(settings), settings.seed,
+                                 settings.attack.selection)
         return cls(trained, indices, images[indices], labels[indices], float(np.mean(predictions == labels)),
                    robustness_eps(settings), settings.data.dataset, settings.seed, settings.robustness.params)
 
