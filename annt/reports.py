@@ -411,12 +411,14 @@ def diagnostics_section(attack, precision, diagnosis, transfer):
 
 
 def _robustness_found(results):
-    """``{precision: robustness.json content, or None when not measured}`` of the study's robustness folder."""
-    found = {p: None for p in results.precisions}
+    """``{precision: robustness.json content, the rows finished so far while it is measured
+    (:func:`annt.real_robustness.finished_rows`), or None before its first row}`` of the study's robustness folder."""
+    found = {}
     for p in results.precisions:
-        path = results.folder / "robustness" / results.run_name(p) / "robustness.json"
-        if path.is_file():
-            found[p] = read_json(path, DamagedFileError, "robustness measurement", ("rows", "worst", "samples"))
+        folder = results.folder / "robustness" / results.run_name(p)
+        found[p] = read_json(folder / "robustness.json", DamagedFileError, "robustness measurement",
+                             ("rows", "worst", "samples")) if (folder / "robustness.json").is_file() \
+            else real_robustness.finished_rows(folder)
     return found
 
 
@@ -436,10 +438,11 @@ def _robustness(results, report):
         return []
     table = write_csv(report / "robustness.csv", _robustness_rows(found))
     text = real_robustness.precisions_table(found, results.model, results.dataset)
-    gaps = {p: real_robustness.unfound_robustness(r) for p, r in found.items() if r}
-    text += ["", "Robustness FGSM (the paper's attack) credits each model with that the strongest attacks take away "
-             "(FGSM's adversarial accuracy minus the worst case, at FGSM's first budget): "
-             + "; ".join(f"{p}: {gap:+.3f} at ε {eps:.4g}" for p, (eps, gap) in gaps.items()) + "."]
+    gaps = {p: real_robustness.unfound_robustness(r) for p, r in found.items() if r and not r.get("in_progress")}
+    if gaps:
+        text += ["", "Robustness FGSM (the paper's attack) credits each model with that the strongest attacks take "
+                 "away (FGSM's adversarial accuracy minus the worst case, at FGSM's first budget; models whose table "
+                 "is finished): " + "; ".join(f"{p}: {gap:+.3f} at ε {eps:.4g}" for p, (eps, gap) in gaps.items()) + "."]
     return [write_text(report / "robustness.md", "\n".join(text) + "\n"), table,
             real_robustness.precisions_figure(found, results.model, results.dataset, report / "robustness.png")]
 

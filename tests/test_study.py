@@ -457,6 +457,34 @@ def test_a_study_measures_apparent_against_real_robustness_per_precision(tiny, m
     assert (study / "report/table6.csv").read_text() == (tiny / "report/table6.csv").read_text()
 
 
+def test_a_studys_report_shows_a_table_in_progress_by_its_finished_rows(measured, tmp_path):
+    """While a model's rows run (on Ray, rows of several models interleave), the report shows those finished: each
+    row as measured, the worst case only at a budget whose every row is in, and FGSM's gap only for finished tables."""
+    from annt.reports import write_report
+    study = tmp_path / STUDY
+    shutil.copytree(measured, study)
+    folder = study / "robustness/model_a-mnist-w1a1g32"
+    finished = json.loads((folder / "robustness.json").read_text())
+    (folder / "robustness.json").unlink()
+    (folder / "rows/square-eps0.2.npz").unlink()
+    write_report(study)
+    text = (study / "report/robustness.md").read_text()
+    assert "| 1,1,32 (in progress, rows finished: 7) | 12 | — |" in text
+    assert "FP: " in text and "1,1,32: " not in text
+    table = {(r["precision"], r["attack"]): float(r["adversarial_accuracy"])
+             for r in read_csv(study / "report/robustness.csv")}
+    assert {attack for precision, attack in table if precision == "1,1,32"} == {
+        row["attack"] for row in finished["rows"]} - {"Square"}
+    for row in finished["rows"]:
+        if row["attack"] != "Square":
+            assert table["1,1,32", row["attack"]] == row["adversarial_accuracy"]
+    assert len(table) == 9 + 7
+    # Before any row of it, a precision is not measured yet.
+    shutil.rmtree(folder)
+    write_report(study)
+    assert "| 1,1,32 | — (not measured yet) |" in (study / "report/robustness.md").read_text()
+
+
 def robustness_results(study):
     return {path.parent.name: json.loads(path.read_text()) for path in study.glob("robustness/*/robustness.json")}
 
