@@ -108,7 +108,8 @@ def test_observation_3_under_the_strongest_attacks_needs_more_than_005_and_the_s
     single = tmp_path / "cifar10_study_original_layout"
     published_robustness(single, {"FP": 0.0, "1,1,32": 0.06, "2,2,32": 0.05}, (0.05, 8 / 255))
     text = "\n".join(strongest_attacks(Study(tmp_path, "cifar10", "study_original_layout")))
-    assert "holds at half (1 of 2, provisional: 2 of 6 comparisons made). Worst case: FP 0.000; 1 bit 0.060, 2 bit 0.050." in text
+    assert ("holds at half (1 of 2, provisional: 2 of 6 comparisons made). Worst case: FP 0.000; 1 bit 0.060, 2 bit "
+            "0.050. [Every attack's row](../reports/cifar10_study_original_layout/robustness.md).") in text
     assert "not decided (not measured yet)" in "\n".join(
         strongest_attacks(Study(tmp_path, "cifar10", "elsewhere")))
 

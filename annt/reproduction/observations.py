@@ -181,7 +181,7 @@ def strongest_attacks(study):
     else:
         holding, total, text = compare_values(values, above)
     return ["", f"**3 under the strongest attacks** ({rule}): {verdict(holding, total, len(QUANTIZED))}. "
-                f"Worst case: {text}."]
+                f"Worst case: {text}. [Every attack's row](../reports/{study.folder.name}/robustness.md)."]
 
 
 def iterations(study):
