@@ -412,13 +412,18 @@ def diagnostics_section(attack, precision, diagnosis, transfer):
 
 def _robustness_found(results):
     """``{precision: robustness.json content, the rows finished so far while it is measured
-    (:func:`annt.real_robustness.finished_rows`), or None before its first row}`` of the study's robustness folder."""
+    (:func:`annt.real_robustness.finished_rows`, with the study's clean accuracy of the model), or None before its
+    first row}`` of the study's robustness folder."""
     found = {}
     for p in results.precisions:
         folder = results.folder / "robustness" / results.run_name(p)
-        found[p] = read_json(folder / "robustness.json", DamagedFileError, "robustness measurement",
-                             ("rows", "worst", "samples")) if (folder / "robustness.json").is_file() \
-            else real_robustness.finished_rows(folder)
+        if (folder / "robustness.json").is_file():
+            found[p] = read_json(folder / "robustness.json", DamagedFileError, "robustness measurement",
+                                 ("rows", "worst", "samples"))
+        elif (partial := real_robustness.finished_rows(folder)) is not None:
+            found[p] = {**partial, "clean_accuracy": results.clean_accuracy.get(p)}
+        else:
+            found[p] = None
     return found
 
 
