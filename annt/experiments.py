@@ -653,9 +653,7 @@ def write_precisions_table(settings, command=None):
     ``command`` that measures them (None: the one running)."""
     found = {}
     for one in settings.robustness.each:
-        path = robustness_folder(one) / "robustness.json"
-        found[str(one.model.precision)] = json.loads(path.read_text()) if path.is_file() else \
-            real_robustness.finished_rows(robustness_folder(one))
+        found[str(one.model.precision)] = real_robustness.measured_so_far(robustness_folder(one))
     name, dataset = settings.model.name, settings.data.dataset
     table = settings.output.dir / f"{name}-{dataset}.md"
     write_text(table, "\n".join(real_robustness.precisions_table(found, name, dataset) + [

@@ -17,7 +17,7 @@ from .attack_params import pgd_at, resolve_params
 from .attacks import generate
 from .errors import DamagedFileError, ResumeError
 from .estimator import art_classifier
-from .outputs import read_npz, write_atomic
+from .outputs import read_json, read_npz, write_atomic
 from .progress import CostBar, cost_per_sample
 
 
@@ -195,6 +195,15 @@ def finished_rows(folder):
              for eps, found in broken.items() if all(m.label in found for m in MEMBERS)}
     samples = next(iter(next(iter(broken.values())).values())).shape[0]
     return {"rows": rows, "worst": worst, "samples": int(samples), "in_progress": True}
+
+
+def measured_so_far(folder):
+    """The measurement in ``folder``: its ``robustness.json`` once finished, else :func:`finished_rows` (None
+    before the first row)."""
+    path = Path(folder) / "robustness.json"
+    if path.is_file():
+        return read_json(path, DamagedFileError, "robustness measurement", ("rows", "worst", "samples"))
+    return finished_rows(folder)
 
 
 def table(result, eps_grid):

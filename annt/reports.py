@@ -416,14 +416,9 @@ def _robustness_found(results):
     first row}`` of the study's robustness folder."""
     found = {}
     for p in results.precisions:
-        folder = results.folder / "robustness" / results.run_name(p)
-        if (folder / "robustness.json").is_file():
-            found[p] = read_json(folder / "robustness.json", DamagedFileError, "robustness measurement",
-                                 ("rows", "worst", "samples"))
-        elif (partial := real_robustness.finished_rows(folder)) is not None:
-            found[p] = {**partial, "clean_accuracy": results.clean_accuracy.get(p)}
-        else:
-            found[p] = None
+        result = real_robustness.measured_so_far(results.folder / "robustness" / results.run_name(p))
+        found[p] = {**result, "clean_accuracy": results.clean_accuracy.get(p)} \
+            if result and result.get("in_progress") else result
     return found
 
 
