@@ -70,10 +70,14 @@ def _publish_as_it_stands(settings, step, plan):
         table = write_precisions_table(plan, f"python -m annt --config {step} --set output.resume=true")
         print(f"table rewritten as it stands: {table}")
         return []
-    if plan.task != "study" or not _has_finished_run(plan):
-        print(f"not published: {step} ({'not a study' if plan.task != 'study' else 'no run of it has finished'})")
-        return []
     folder, target = study_folder(plan), published_folder(settings, step)
+    if plan.task != "study":
+        print(f"not published: {step} (not a study)")
+        return []
+    if not _has_finished_run(plan):
+        kept = f"; {target} left as it is" if target.exists() else ""
+        print(f"not published: {step} (no run of it has finished in {folder}{kept})")
+        return []
     if _published_by_its_run(folder, target):
         print(f"not published: {step} (published by its run, {target}, and unchanged since)")
         return []

@@ -117,7 +117,8 @@ def test_run_false_publishes_each_study_as_it_stands_and_measures_nothing(tmp_pa
     (kept / "table6.csv").write_text("made by hand\n")
     assert reproduce(tmp_path, [grown, steps[1]], "--set", "reproduce.run=false") == 0
     printed = capsys.readouterr().out
-    assert f"not published: {steps[1]} (no run of it has finished)" in printed
+    second = tmp_path / "runs-second" / "model_a-mnist-study"
+    assert f"not published: {steps[1]} (no run of it has finished in {second}; {kept} left as it is)" in printed
     assert sorted(path.name for path in (study / "cells").iterdir()) == cells, "nothing measured"
     assert not (tmp_path / "runs-second").exists() and (kept / "table6.csv").read_text() == "made by hand\n"
     published = tmp_path / "reports" / "first"
