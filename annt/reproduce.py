@@ -70,10 +70,10 @@ def _publish_as_it_stands(settings, step, plan):
         table = write_precisions_table(plan, f"python -m annt --config {step} --set output.resume=true")
         print(f"table rewritten as it stands: {table}")
         return []
-    folder, target = study_folder(plan), published_folder(settings, step)
     if plan.task != "study":
         print(f"not published: {step} (not a study)")
         return []
+    folder, target = study_folder(plan), published_folder(settings, step)
     if not _has_finished_run(plan):
         kept = f"; {target} left as it is" if target.exists() else ""
         print(f"not published: {step} (no run of it has finished in {folder}{kept})")
