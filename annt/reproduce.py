@@ -17,6 +17,7 @@ from .manifest import RunRecord
 from .outputs import PUBLISHED, STUDY_FILE, read_json, study_folder, write_json
 from .reports import write_report
 from .reproduction import write_pages
+from .reproduction.published import read
 from .tasks import TASKS
 
 
@@ -81,7 +82,11 @@ def _publish_as_it_stands(settings, step, plan):
     if _published_by_its_run(folder, target):
         print(f"not published: {step} (published by its run, {target}, and unchanged since)")
         return []
-    write_report(folder)
+    lost = _shown_less(write_report(folder), target)
+    if lost and not settings.output.overwrite:
+        print(f"not published: {step} ({folder} holds less than {target} shows: {lost}; {target} left as it is, "
+              f"--set output.overwrite=true publishes it anyway)")
+        return []
     published = publish(folder, target, step, ran=False)
     print(f"published as it stands: {published}")
     return [published]
@@ -99,6 +104,34 @@ def _published_by_its_run(study, target):
             and (target / "manifest.json").read_bytes() == (study / "manifest.json").read_bytes()
             and not any(path.stat().st_mtime > finished for path in study.rglob("*")
                         if path.is_file() and "report" not in path.relative_to(study).parts))
+
+
+def _shown_less(report, target):
+    """What the published ``target`` shows finished that ``report`` does not (a study folder made again, on a machine
+    that lost the first, begins with fewer finished runs than its report published): the entries, counted and one
+    named, or "" if none."""
+    published = _work_shown(target)
+    shown = _work_shown(report)
+    lost = [entry for entry, done in published.items() if shown.get(entry, 0) < done]
+    if not lost:
+        return ""
+    file, *row = lost[0]
+    return f"{len(lost)} of its {len(published)} entries, such as {' '.join(row)} in {file}"
+
+
+def _work_shown(report):
+    """A study report's finished work, entry by entry: the runs done of each Table 6 row (of each model's table,
+    with study.seeds) and the measured rows of its robustness tables."""
+    shown = {}
+    for path in sorted(report.rglob("table6.csv")):
+        for row in read(path):
+            if "runs_done" in row:
+                shown[str(path.relative_to(report)), row["attack"], row["precision"]] = int(row["runs_done"])
+    for path in sorted(report.rglob("robustness.csv")):
+        for row in read(path):
+            measured = row.get("adversarial_accuracy", row.get("adversarial_accuracy_mean")) is not None
+            shown[str(path.relative_to(report)), row["precision"], row["attack"], row["eps"]] = int(measured)
+    return shown
 
 
 def _has_finished_run(plan):

@@ -136,6 +136,31 @@ def test_run_false_publishes_each_study_as_it_stands_and_measures_nothing(tmp_pa
 
 @pytest.mark.slow
 @needs_mnist
+def test_run_false_does_not_publish_a_study_folder_holding_less_than_its_published_report(tmp_path, capsys):
+    """A study folder made again (its machine lost) begins with fewer finished runs than the report it published."""
+    steps = tiny_steps(tmp_path)[:1]
+    grown = write(steps[0], {**TINY_STUDY, "study": {**TINY_STUDY["study"], "attacks": ["fgsm", "pgd"],
+                                                     "params": {"pgd": {"max_iter": 3}}},
+                             "output": {"dir": str(tmp_path / "runs-first")}})
+    assert reproduce(tmp_path, [grown]) == 0
+    published = tmp_path / "reports" / "first"
+    before = {path: path.read_bytes() for path in published.rglob("*") if path.is_file()}
+    shutil.rmtree(tmp_path / "runs-first")
+    fgsm_so_far = write(tmp_path / "fgsm.yaml", {**TINY_STUDY, "output": {"dir": str(tmp_path / "runs-first")}})
+    assert main(["--config", str(fgsm_so_far)]) == 0  # made again, FGSM so far
+    capsys.readouterr()
+    assert reproduce(tmp_path, [grown], "--set", "reproduce.run=false") == 0
+    study = tmp_path / "runs-first" / "model_a-mnist-study"
+    assert (f"not published: {grown} ({study} holds less than {published} shows: 2 of its 4 entries, such as pgd FP "
+            f"in table6.csv; {published} left as it is, --set output.overwrite=true publishes it anyway)"
+            ) in capsys.readouterr().out
+    assert {path: path.read_bytes() for path in published.rglob("*") if path.is_file()} == before
+    assert reproduce(tmp_path, [grown], "--set", "reproduce.run=false", "--set", "output.overwrite=true") == 0
+    assert (published / "table6.csv").read_text() == (study / "report" / "table6.csv").read_text()
+
+
+@pytest.mark.slow
+@needs_mnist
 def test_a_report_folder_it_did_not_publish_is_replaced_only_with_overwrite(tmp_path, capsys):
     steps = tiny_steps(tmp_path)[:1]
     kept = tmp_path / "reports" / "first"
