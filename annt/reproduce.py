@@ -109,28 +109,31 @@ def _published_by_its_run(study, target):
 def _shown_less(report, target):
     """What the published ``target`` shows finished that ``report`` does not (a study folder made again, on a machine
     that lost the first, begins with fewer finished runs than its report published): the entries, counted and one
-    named, or "" if none."""
-    published = _work_shown(target)
-    shown = _work_shown(report)
-    lost = [entry for entry, done in published.items() if shown.get(entry, 0) < done]
+    named, and how many of those both finished are equal in every column (is the new machine making the same
+    numbers?); or "" if none is lost."""
+    published, shown = _work_shown(target), _work_shown(report)
+    lost = [entry for entry, (done, _) in published.items() if shown.get(entry, (0, None))[0] < done]
     if not lost:
         return ""
+    both = [entry for entry, (done, row) in shown.items() if done and published.get(entry, (0, None))[0] == done]
+    equal = sum(shown[entry][1] == published[entry][1] for entry in both)
     file, *row = lost[0]
-    return f"{len(lost)} of its {len(published)} entries, such as {' '.join(row)} in {file}"
+    return (f"{len(lost)} of its {len(published)} entries, such as {' '.join(row)} in {file}; of the {len(both)} "
+            f"finished in both, {equal} equal in every column")
 
 
 def _work_shown(report):
-    """A study report's finished work, entry by entry: the runs done of each Table 6 row (of each model's table,
-    with study.seeds) and the measured rows of its robustness tables."""
+    """A study report's finished work, entry by entry, with the entry's row: the runs done of each Table 6 row (of
+    each model's table, with study.seeds) and whether each row of its robustness tables is measured."""
     shown = {}
     for path in sorted(report.rglob("table6.csv")):
         for row in read(path):
             if "runs_done" in row:
-                shown[str(path.relative_to(report)), row["attack"], row["precision"]] = int(row["runs_done"])
+                shown[str(path.relative_to(report)), row["attack"], row["precision"]] = int(row["runs_done"]), row
     for path in sorted(report.rglob("robustness.csv")):
         for row in read(path):
             measured = row.get("adversarial_accuracy", row.get("adversarial_accuracy_mean")) is not None
-            shown[str(path.relative_to(report)), row["precision"], row["attack"], row["eps"]] = int(measured)
+            shown[str(path.relative_to(report)), row["precision"], row["attack"], row["eps"]] = int(measured), row
     return shown
 
 
