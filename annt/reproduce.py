@@ -115,7 +115,7 @@ def _shown_less(report, target):
     lost = [entry for entry, (done, _) in published.items() if shown.get(entry, (0, None))[0] < done]
     if not lost:
         return ""
-    both = [entry for entry, (done, row) in shown.items() if done and published.get(entry, (0, None))[0] == done]
+    both = [entry for entry, (done, _) in shown.items() if done and published.get(entry, (0, None))[0] == done]
     equal = sum(shown[entry][1] == published[entry][1] for entry in both)
     file, *row = lost[0]
     return (f"{len(lost)} of its {len(published)} entries, such as {' '.join(row)} in {file}; of the {len(both)} "
