@@ -152,8 +152,8 @@ def test_run_false_does_not_publish_a_study_folder_holding_less_than_its_publish
     assert reproduce(tmp_path, [grown], "--set", "reproduce.run=false") == 0
     study = tmp_path / "runs-first" / "model_a-mnist-study"
     assert (f"not published: {grown} ({study} holds less than {published} shows: 2 of its 4 entries, such as pgd FP "
-            f"in table6.csv; of the 2 finished in both, 2 equal in every column; {published} left as it is, --set output.overwrite=true publishes it anyway)"
-            ) in capsys.readouterr().out
+            f"in table6.csv; of the 2 finished in both, 2 equal in every column; {published} left as it is, "
+            "--set output.overwrite=true publishes it anyway)") in capsys.readouterr().out
     assert {path: path.read_bytes() for path in published.rglob("*") if path.is_file()} == before
     assert reproduce(tmp_path, [grown], "--set", "reproduce.run=false", "--set", "output.overwrite=true") == 0
     assert (published / "table6.csv").read_text() == (study / "report" / "table6.csv").read_text()
